@@ -1,0 +1,1 @@
+"""The ``assay`` command line (Typer). One module per command group; each parses, calls the domain, renders."""

@@ -1,0 +1,52 @@
+"""The ``assay`` entry point: builds the Typer app and turns every AssayError into one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from assay import __version__
+from assay.errors import AssayError
+
+app = typer.Typer(
+    name="assay",
+    help="Inspect open-source AI models before anyone loads them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"assay {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """assay: scan, hash, sign, register and gate AI models."""
+
+
+from assay.cli import scan as _scan  # noqa: E402  (registers the command on `app`)
+
+_scan.register(app)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        app(standalone_mode=True)
+    except AssayError as exc:
+        sys.stderr.write(f"assay: error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("assay: interrupted\n")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

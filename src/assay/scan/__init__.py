@@ -1,0 +1,45 @@
+"""The model-file scanner: tells whether loading a file can run code, without loading it.
+
+Public surface: ``scan``, ``ScanReport``, ``FileReport``, ``Finding``, ``Severity``, ``ScanLimits``.
+Never imports torch, numpy or tensorflow; never unpickles.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Callable
+
+from assay.config import ScanConfig
+from assay.scan.findings import FileReport, Finding, Location, ScanError, ScanReport, Severity
+from assay.scan.limits import ScanLimits
+
+
+def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fail_on: Severity | str = Severity.HIGH,
+         strict: bool = False, allow: Iterable[str] = (), limits: ScanLimits | None = None,
+         config: ScanConfig | None = None, on_file: Callable[[str], None] | None = None) -> ScanReport:
+    """Scan files, folders (recursively) and archives for anything that runs code when loaded.
+
+    ``fail_on`` sets which findings make ``report.exit_code`` 1; ``strict`` reports callables that
+    are on neither list as high instead of medium; ``allow`` adds ``MODULE.NAME`` entries (or
+    ``MODULE.*``) to the allow-list (it cannot silence a callable on the dangerous table).
+    A ``config`` (from ``assay.config.load_scan_config``) supplies all of these at once; explicit
+    arguments are merged into it.
+    """
+    from assay import __version__
+    from assay.scan.walk import scan_paths
+
+    base = config or ScanConfig()
+    level = Severity.parse(fail_on) if isinstance(fail_on, str) else fail_on
+    merged = ScanConfig(
+        fail_on=level if config is None or level != Severity.HIGH else base.fail_on,
+        strict=strict or base.strict,
+        allow=base.allow | frozenset(allow),
+        limits=limits or base.limits,
+        skip_dirs=base.skip_dirs,
+    )
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    return scan_paths(items, merged, __version__, on_file)
+
+
+__all__ = ["scan", "ScanReport", "FileReport", "Finding", "Location", "ScanError", "Severity", "ScanLimits"]

@@ -1,0 +1,83 @@
+"""The state one file's scan carries through nested formats: where we are, what we found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from assay.config import ScanConfig
+from assay.scan.findings import Finding, Location, ScanError, Severity
+from assay.scan.source import Blob
+
+Dispatch = Callable[[Blob, str, "ScanContext"], None]
+
+
+@dataclass
+class Collected:
+    """Findings, errors and formats gathered for one top-level file."""
+
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+
+
+class ScanContext:
+    """Where a parser is (path, member chain, depth) and where it reports.
+
+    ``dispatch`` scans a nested blob by content; parsers call ``member`` for archive members.
+    """
+
+    def __init__(self, config: ScanConfig, path: str, dispatch: Dispatch, collected: Collected | None = None,
+                 member: str | None = None, depth: int = 0, real_dir: str | None = None):
+        self.config = config
+        self.path = path
+        self.member = member
+        self.depth = depth
+        self.collected = collected or Collected()
+        self._dispatch = dispatch
+        self.real_dir = real_dir
+
+    @property
+    def limits(self):  # noqa: ANN201 - ScanLimits; kept short for parsers
+        """The configured limits."""
+        return self.config.limits
+
+    def location(self, offset: int | None = None) -> Location:
+        """This place, at an optional byte offset."""
+        return Location(self.path, self.member, offset)
+
+    def add(self, rule: str, severity: Severity, message: str, offset: int | None = None,
+            detail: str | None = None) -> None:
+        """Report a finding here."""
+        self.collected.findings.append(Finding(rule, severity, message, self.location(offset), detail))
+
+    def error(self, message: str, limit: str | None = None, offset: int | None = None) -> None:
+        """Report that something here could not be scanned."""
+        self.collected.errors.append(ScanError(self.location(offset), message, limit))
+
+    def format(self, name: str) -> None:
+        """Record a format seen in this file."""
+        if name not in self.collected.formats:
+            self.collected.formats.append(name)
+
+    def child(self, member: str) -> "ScanContext":
+        """The context of a member (archive entry, nested payload) one level deeper."""
+        chain = member if self.member is None else f"{self.member}!{member}"
+        return ScanContext(self.config, self.path, self._dispatch, self.collected, chain, self.depth + 1)
+
+    def scan(self, blob: Blob, name: str) -> None:
+        """Scan a nested blob by its content (``name`` is only a hint)."""
+        self._dispatch(blob, name, self)
+
+    def scan_nested_pickle(self, data: bytes, label: str) -> Severity | None:
+        """Scan a payload that a pickle passes to a deserializer; return the worst severity found."""
+        from assay.scan.pickle.stream import analyze_stream
+        from assay.scan.source import BytesBlob
+
+        before = len(self.collected.findings)
+        child = self.child(label)
+        if child.depth > self.limits.max_archive_depth:
+            child.error("nested payloads deeper than max_archive_depth", "max_archive_depth")
+            return Severity.HIGH
+        analyze_stream(BytesBlob(data), child, definite=True)
+        return max((f.severity for f in self.collected.findings[before:]), default=None)

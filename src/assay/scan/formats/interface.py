@@ -1,0 +1,19 @@
+"""The one interface every format scanner implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from assay.scan.context import ScanContext
+from assay.scan.source import Blob
+
+
+class FormatScanner(ABC):
+    """Scans one format. ``formats`` are the sniff ids (see ``assay.scan.sniff``) it handles."""
+
+    formats: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
+        """Report findings for ``blob`` through ``ctx``; return False if the content is not this format."""

@@ -1,0 +1,152 @@
+"""ONNX models: external-data locations that escape the model folder, custom operator domains."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+
+from assay.scan.context import ScanContext
+from assay.scan.findings import Severity
+from assay.scan.formats.interface import FormatScanner
+from assay.scan.formats.protobuf import LEN, Budget, ProtobufError, fields, text
+from assay.scan.source import Blob
+
+STANDARD_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training", "com.microsoft",
+                    "com.microsoft.nchwc", "com.microsoft.mlfeaturizers", "com.microsoft.experimental",
+                    "com.ms.internal.nhwc", "org.openvinotoolkit", "pkg.onnxscript.torch_lib",
+                    "pkg.onnxscript.torch_lib.common", "pkg.torch.onnx"}
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class _Walk:
+    def __init__(self, blob: Blob, ctx: ScanContext):
+        self.blob = blob
+        self.ctx = ctx
+        self.budget = Budget(ctx.limits.max_protobuf_fields)
+        self.locations: dict[str, int] = {}
+        self.domains: dict[str, int] = {}
+        self.local_functions: set[tuple[str, str]] = set()
+        self.node_ops: list[tuple[str, str, int]] = []
+
+    def model(self) -> None:
+        for num, wire, val, off in fields(self.blob, 0, self.blob.size, self.budget):
+            if wire != LEN:
+                continue
+            if num == 7:
+                self.graph(off, off + val, 1)
+            elif num == 25:
+                self.function(off, off + val, 1)
+
+    def _depth(self, depth: int) -> None:
+        if depth > self.ctx.limits.max_protobuf_depth:
+            raise ProtobufError("subgraphs nested deeper than max_protobuf_depth", 0)
+
+    def graph(self, start: int, end: int, depth: int) -> None:
+        self._depth(depth)
+        for num, wire, val, off in fields(self.blob, start, end, self.budget):
+            if wire != LEN:
+                continue
+            if num == 1:
+                self.node(off, off + val, depth)
+            elif num == 5:
+                self.tensor(off, off + val)
+            elif num == 15:
+                for n2, w2, v2, o2 in fields(self.blob, off, off + val, self.budget):
+                    if w2 == LEN and n2 in (1, 2):
+                        self.tensor(o2, o2 + v2)
+
+    def function(self, start: int, end: int, depth: int) -> None:
+        name = domain = ""
+        for num, wire, val, off in fields(self.blob, start, end, self.budget):
+            if wire != LEN:
+                continue
+            if num == 1:
+                name = text(self.blob, off, val)
+            elif num == 10:
+                domain = text(self.blob, off, val)
+            elif num == 7:
+                self.node(off, off + val, depth)
+        self.local_functions.add((domain, name))
+
+    def node(self, start: int, end: int, depth: int) -> None:
+        op = domain = ""
+        for num, wire, val, off in fields(self.blob, start, end, self.budget):
+            if wire != LEN:
+                continue
+            if num == 4:
+                op = text(self.blob, off, val)
+            elif num == 7:
+                domain = text(self.blob, off, val)
+            elif num == 5:
+                for n2, w2, v2, o2 in fields(self.blob, off, off + val, self.budget):
+                    if w2 != LEN:
+                        continue
+                    if n2 in (6, 11):
+                        self.graph(o2, o2 + v2, depth + 1)
+                    elif n2 in (5, 10):
+                        self.tensor(o2, o2 + v2)
+        self.node_ops.append((domain, op, start))
+
+    def tensor(self, start: int, end: int) -> None:
+        for num, wire, val, off in fields(self.blob, start, end, self.budget):
+            if num == 13 and wire == LEN:
+                key = value = ""
+                for n2, w2, v2, o2 in fields(self.blob, off, off + val, self.budget):
+                    if w2 == LEN and n2 == 1:
+                        key = text(self.blob, o2, v2)
+                    elif w2 == LEN and n2 == 2:
+                        value = text(self.blob, o2, v2, 4096)
+                if key == "location":
+                    self.locations.setdefault(value, off)
+
+
+def check_location(location: str, ctx: ScanContext, offset: int) -> None:
+    """Report an external-data location that reads outside the model's folder."""
+    normal = location.replace("\\", "/")
+    if normal.startswith("/") or _DRIVE.match(normal) or normal.startswith("//"):
+        ctx.add("AS421", Severity.HIGH, f"external data location {location!r} is an absolute path", offset)
+        return
+    if ".." in normal.split("/"):
+        ctx.add("AS421", Severity.HIGH, f"external data location {location!r} leaves the model folder", offset)
+        return
+    if ctx.real_dir is None or ctx.member is not None:
+        return
+    root = os.path.realpath(ctx.real_dir)
+    path = os.path.join(ctx.real_dir, *normal.split("/"))
+    probe = ctx.real_dir
+    for part in normal.split("/"):
+        probe = os.path.join(probe, part)
+        if os.path.islink(probe):
+            ctx.add("AS421", Severity.HIGH, f"external data location {location!r} goes through the symlink "
+                    f"{posixpath.basename(probe)!r} -> {os.readlink(probe)!r}", offset)
+            return
+    real = os.path.realpath(path)
+    if os.path.commonpath([root, real]) != root:
+        ctx.add("AS421", Severity.HIGH, f"external data location {location!r} resolves outside the model folder", offset)
+    elif os.path.isfile(real) and os.stat(real).st_nlink > 1:
+        ctx.add("AS421", Severity.MEDIUM, f"external data file {location!r} is a hard link (it may alias a file "
+                "outside the model folder)", offset)
+
+
+class OnnxScanner(FormatScanner):
+    """``.onnx`` files (by name: ONNX has no magic bytes)."""
+
+    formats = ("onnx",)
+
+    def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
+        walk = _Walk(blob, ctx)
+        try:
+            walk.model()
+        except ProtobufError as exc:
+            ctx.add("AS423", Severity.MEDIUM, f"ONNX protobuf is malformed: {exc}", exc.offset)
+        for location, offset in walk.locations.items():
+            check_location(location, ctx, offset)
+        custom: dict[str, tuple[str, int]] = {}
+        for domain, op, offset in walk.node_ops:
+            if domain not in STANDARD_DOMAINS and (domain, op) not in walk.local_functions:
+                custom.setdefault(domain, (op, offset))
+        for domain, (op, offset) in custom.items():
+            ctx.add("AS422", Severity.MEDIUM, f"operator {op!r} from custom domain {domain!r} needs a native "
+                    "custom-op library to run", offset)
+        return True

@@ -1,0 +1,22 @@
+"""Pickle streams: plain pickles, dill/cloudpickle, joblib, legacy (non-zip) PyTorch files."""
+
+from __future__ import annotations
+
+from assay.scan.context import ScanContext
+from assay.scan.formats.interface import FormatScanner
+from assay.scan.pickle.stream import analyze_stream
+from assay.scan.source import Blob
+
+
+class PickleScanner(FormatScanner):
+    """``pickle``: content starts with a protocol 2+ header. ``pickle?``: it might be a protocol 0/1
+    pickle; it is reported only when it parses or imports something."""
+
+    formats = ("pickle", "pickle?")
+
+    def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
+        definite = blob.head(1) == b"\x80"
+        result = analyze_stream(blob, ctx, definite=definite)
+        if result.torch_legacy:
+            ctx.format("pytorch-legacy")
+        return result.is_pickle

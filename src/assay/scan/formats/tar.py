@@ -1,0 +1,52 @@
+"""Tar archives (legacy PyTorch, NeMo, plain model bundles). Compressed tars arrive here through the
+compressed-stream scanner; members are windows on the (decompressed) stream."""
+
+from __future__ import annotations
+
+import tarfile
+
+from assay.scan.context import ScanContext
+from assay.scan.findings import Severity
+from assay.scan.formats.archive_checks import check_member_name
+from assay.scan.formats.interface import FormatScanner
+from assay.scan.limits import LimitExceeded
+from assay.scan.source import Blob, BlobIO, SliceBlob
+
+
+class TarScanner(FormatScanner):
+    """Uncompressed tar (ustar, GNU, pax)."""
+
+    formats = ("tar",)
+
+    def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
+        try:
+            archive = tarfile.open(fileobj=BlobIO(blob), mode="r:")  # type: ignore[arg-type]
+        except (tarfile.TarError, OSError, ValueError) as exc:
+            ctx.add("AS205", Severity.MEDIUM, f"tar archive is unreadable: {exc}")
+            return True
+        count = 0
+        try:
+            for member in archive:
+                count += 1
+                if count > ctx.limits.max_members:
+                    raise LimitExceeded("max_members", f"more than max_members={ctx.limits.max_members} members")
+                self._member(blob, member, ctx)
+        except tarfile.TarError as exc:
+            ctx.add("AS205", Severity.MEDIUM, f"tar archive is corrupt after {count} members: {exc}")
+        return True
+
+    def _member(self, blob: Blob, member: tarfile.TarInfo, ctx: ScanContext) -> None:
+        check_member_name(member.name, ctx, member.offset)
+        if member.issym() or member.islnk():
+            kind = "symbolic" if member.issym() else "hard"
+            ctx.add("AS203", Severity.HIGH, f"member {member.name!r} is a {kind} link to {member.linkname!r}", member.offset)
+            if member.linkname.startswith("/") or ".." in member.linkname.replace("\\", "/").split("/"):
+                ctx.add("AS201", Severity.HIGH, f"link {member.name!r} points outside the archive ({member.linkname!r})",
+                        member.offset)
+            return
+        if member.ischr() or member.isblk() or member.isfifo():
+            ctx.add("AS207", Severity.MEDIUM, f"member {member.name!r} is a device or FIFO", member.offset)
+            return
+        if member.isfile():
+            content = SliceBlob(blob, member.offset_data, member.size)
+            ctx.child(member.name).scan(content, member.name)

@@ -1,0 +1,251 @@
+"""ZIP archives, read tolerantly the way PyTorch's reader (miniz) reads them.
+
+Hand-written because ``zipfile`` refuses exactly the archives an attacker builds to blind scanners
+while torch.load still opens them: a wrong CRC, "encrypted" or "patched data" flag bits on data that
+is not encrypted, a local header name that differs from the central directory. This reader takes
+the central directory as truth (as torch does), finds data through the local header's lengths,
+never verifies a CRC unless it read the member anyway, and reports every disagreement as a finding.
+Stored members are windows on the file (tensor data is never read); compressed ones decompress lazily.
+"""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+import posixpath
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+
+from assay.scan.context import ScanContext
+from assay.scan.findings import Severity
+from assay.scan.formats.archive_checks import check_member_name
+from assay.scan.formats.interface import FormatScanner
+from assay.scan.formats.zip_layout import scan_zip_members
+from assay.scan.limits import LimitExceeded
+from assay.scan.source import Blob, DecompressedBlob, SliceBlob
+
+_EOCD = b"PK\x05\x06"
+_EOCD64_LOCATOR = b"PK\x06\x07"
+_EOCD64 = b"PK\x06\x06"
+_CENTRAL = b"PK\x01\x02"
+_LOCAL = b"PK\x03\x04"
+
+
+@dataclass
+class ZipEntry:
+    """One central-directory entry and where its data is."""
+
+    name: str
+    method: int
+    flags: int
+    crc: int
+    compressed_size: int
+    size: int
+    header_offset: int
+    external_attr: int
+    data_offset: int = -1
+    local_name: str | None = None
+
+    @property
+    def is_symlink(self) -> bool:
+        """Unix mode bits say symbolic link."""
+        return (self.external_attr >> 16) & 0o170000 == 0o120000
+
+    @property
+    def is_dir(self) -> bool:
+        """A folder entry."""
+        return self.name.endswith("/")
+
+
+class ZipFormatError(Exception):
+    """The archive has no readable central directory."""
+
+
+def _decode_name(raw: bytes, flags: int) -> str:
+    if flags & 0x800:
+        return raw.decode("utf-8", "replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp437")
+
+
+def _zip64_extra(extra: bytes, entry: ZipEntry) -> None:
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, pos)
+        body = extra[pos + 4 : pos + 4 + length]
+        if tag == 0x0001:
+            fields = []
+            for i in range(0, len(body) - 7, 8):
+                fields.append(struct.unpack_from("<Q", body, i)[0])
+            it = iter(fields)
+            if entry.size == 0xFFFFFFFF:
+                entry.size = next(it, entry.size)
+            if entry.compressed_size == 0xFFFFFFFF:
+                entry.compressed_size = next(it, entry.compressed_size)
+            if entry.header_offset == 0xFFFFFFFF:
+                entry.header_offset = next(it, entry.header_offset)
+            return
+        pos += 4 + length
+
+
+def read_directory(blob: Blob, max_members: int) -> tuple[list[ZipEntry], int, int]:
+    """(entries, offset where the archive starts in ``blob``, central directory offset)."""
+    size = blob.size
+    tail_len = min(size, 65_557)
+    tail = blob.read_at(size - tail_len, tail_len)
+    idx = tail.rfind(_EOCD)
+    while idx >= 0 and len(tail) - idx < 22:
+        idx = tail.rfind(_EOCD, 0, idx)
+    if idx < 0:
+        raise ZipFormatError("no end-of-central-directory record")
+    eocd_pos = size - tail_len + idx
+    _, _, _, total, cd_size, cd_offset, _ = struct.unpack_from("<HHHHIIH", tail, idx + 4)
+    cd_end = eocd_pos
+    loc = blob.read_at(eocd_pos - 20, 20) if eocd_pos >= 20 else b""
+    if len(loc) == 20 and loc.startswith(_EOCD64_LOCATOR):
+        # The zip64 record sits right before its locator; find it there (as zipfile does), not by
+        # its stored offset, which is wrong when data is prepended to the archive.
+        record_pos = eocd_pos - 20 - 56
+        rec = blob.read_at(record_pos, 56) if record_pos >= 0 else b""
+        if len(rec) == 56 and rec.startswith(_EOCD64):
+            total, cd_size, cd_offset = struct.unpack_from("<QQQ", rec, 32)
+            cd_end = record_pos
+    if total > max_members:
+        raise LimitExceeded("max_members", f"archive lists {total} members, more than max_members={max_members}")
+    concat = cd_end - cd_size - cd_offset  # bytes prepended to the archive (as zipfile computes it)
+    if concat < 0 or cd_size > size:
+        raise ZipFormatError("central directory lies outside the file")
+    directory = blob.read_at(cd_offset + concat, cd_size)
+    entries: list[ZipEntry] = []
+    pos = 0
+    while pos + 46 <= len(directory) and directory[pos : pos + 4] == _CENTRAL:
+        (flags, method, _, _, crc, csize, usize, nlen, elen, clen, _, _, ext_attr, offset) = struct.unpack_from(
+            "<HHHHIIIHHHHHII", directory, pos + 8)
+        name_raw = directory[pos + 46 : pos + 46 + nlen]
+        extra = directory[pos + 46 + nlen : pos + 46 + nlen + elen]
+        entry = ZipEntry(_decode_name(name_raw, flags), method, flags, crc, csize, usize, offset, ext_attr)
+        _zip64_extra(extra, entry)
+        entry.header_offset += concat
+        entries.append(entry)
+        if len(entries) > max_members:
+            raise LimitExceeded("max_members", f"more than max_members={max_members} members")
+        pos += 46 + nlen + elen + clen
+    if len(entries) < total and not entries:
+        raise ZipFormatError("central directory is empty or corrupt")
+    return entries, concat, cd_offset + concat
+
+
+def locate_data(blob: Blob, entry: ZipEntry) -> str | None:
+    """Fill ``data_offset``/``local_name`` from the local header; return a problem description or None."""
+    header = blob.read_at(entry.header_offset, 30)
+    if len(header) < 30 or header[:4] != _LOCAL:
+        return "local header missing at the offset the directory gives"
+    flags, _, _, _, _, _, _, nlen, elen = struct.unpack_from("<HHHHIIIHH", header, 6)
+    entry.local_name = _decode_name(blob.read_at(entry.header_offset + 30, nlen), flags)
+    entry.data_offset = entry.header_offset + 30 + nlen + elen
+    if entry.data_offset + entry.compressed_size > blob.size:
+        return "member data runs past the end of the file"
+    return None
+
+
+def _lzma_decompressor() -> object:
+    maker = getattr(zipfile, "LZMADecompressor", None)  # zip's LZMA framing (header + props) as CPython reads it
+    if maker is None:
+        raise LimitExceeded("unsupported", "LZMA-compressed zip members are not supported by this Python")
+    return maker()
+
+
+def member_blob(blob: Blob, entry: ZipEntry, max_bytes: int) -> Blob:
+    """The member's content: a window for stored data, a lazy decompression otherwise."""
+    raw = SliceBlob(blob, entry.data_offset, entry.compressed_size)
+    if entry.method == 0:
+        return raw
+    if entry.method == 8:
+        return DecompressedBlob(raw, lambda: zlib.decompressobj(-15), max_bytes)
+    if entry.method == 12:
+        return DecompressedBlob(raw, bz2.BZ2Decompressor, max_bytes)
+    if entry.method == 14:
+        return DecompressedBlob(raw, _lzma_decompressor, max_bytes)
+    raise ValueError(f"compression method {entry.method} is not supported")
+
+
+class ZipScanner(FormatScanner):
+    """Zip archives: PyTorch checkpoints, TorchScript, Keras v3, .npz and plain zips."""
+
+    formats = ("zip",)
+
+    def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
+        try:
+            entries, concat, cd_start = read_directory(blob, ctx.limits.max_members)
+        except ZipFormatError as exc:
+            if blob.head(4) == _LOCAL:
+                ctx.add("AS205", Severity.MEDIUM, f"zip archive is unreadable: {exc}", 0)
+                return True
+            return False
+        if concat > 0:
+            ctx.add("AS111", Severity.HIGH, f"{concat} bytes precede the zip archive (another format is "
+                    "prepended: loaders that read from the start see that instead)", 0)
+        self._check_entries(blob, entries, cd_start, ctx)
+        scan_zip_members(blob, entries, ctx)
+        return True
+
+    def _check_entries(self, blob: Blob, entries: list[ZipEntry], cd_start: int, ctx: ScanContext) -> None:
+        seen_offsets: dict[int, str] = {}
+        for entry in entries:
+            check_member_name(entry.name, ctx, entry.header_offset)
+            problem = locate_data(blob, entry)
+            if problem:
+                ctx.add("AS205", Severity.MEDIUM, f"member {entry.name!r}: {problem}", entry.header_offset)
+            elif entry.local_name != entry.name:
+                ctx.add("AS205", Severity.MEDIUM, f"member {entry.name!r} is called {entry.local_name!r} in its "
+                        "local header", entry.header_offset, "zipfile refuses this archive; torch.load reads it")
+            if entry.flags & 0x61:
+                ctx.add("AS205", Severity.MEDIUM, f"member {entry.name!r} has flag bits 0x{entry.flags & 0x61:x} "
+                        "(encrypted / patched data)", entry.header_offset,
+                        "zipfile refuses such members; torch ignores the bits; scanned as plain data")
+            if entry.is_symlink:
+                ctx.add("AS203", Severity.HIGH, f"member {entry.name!r} is a symbolic link", entry.header_offset)
+            if entry.header_offset in seen_offsets:
+                ctx.add("AS204", Severity.HIGH, f"members {seen_offsets[entry.header_offset]!r} and {entry.name!r} "
+                        "share the same data (overlapping-entry zip bomb)", entry.header_offset)
+            seen_offsets[entry.header_offset] = entry.name
+            if entry.compressed_size and entry.size > (1 << 20) and \
+                    entry.size / entry.compressed_size > ctx.limits.max_compression_ratio:
+                ctx.add("AS204", Severity.HIGH, f"member {entry.name!r} expands {entry.size // entry.compressed_size}x "
+                        f"({entry.compressed_size} -> {entry.size} bytes)", entry.header_offset)
+        self._check_hidden(blob, entries, cd_start, ctx)
+
+    def _check_hidden(self, blob: Blob, entries: list[ZipEntry], cd_start: int, ctx: ScanContext) -> None:
+        """Local headers in the gaps between listed members are members only some readers see."""
+        spans = sorted((e.header_offset, max(e.data_offset, e.header_offset) + e.compressed_size) for e in entries)
+        cursor = spans[0][0] if spans else 0
+        gaps = []
+        for start, end in spans:
+            if start > cursor:
+                gaps.append((cursor, start))
+            cursor = max(cursor, end)
+        if cd_start > cursor:
+            gaps.append((cursor, cd_start))
+        for start, end in gaps:
+            window = blob.read_at(start, min(end - start, 65_536))
+            at = window.find(_LOCAL)
+            if at >= 0:
+                hidden = ZipEntry("", 0, 0, 0, 0, 0, start + at, 0)
+                header = blob.read_at(hidden.header_offset, 30)
+                if len(header) == 30:
+                    _, method, _, _, _, csize, usize, nlen, _ = struct.unpack_from("<HHHHIIIHH", header, 6)
+                    hidden.method, hidden.compressed_size, hidden.size = method, csize or (end - start - at), usize
+                    locate_data(blob, hidden)
+                    hidden.name = hidden.local_name or "?"
+                    ctx.add("AS206", Severity.MEDIUM, f"local entry {hidden.name!r} at byte {hidden.header_offset} is "
+                            "not in the central directory", hidden.header_offset,
+                            "stream readers see it, directory readers do not; it is scanned too")
+                    try:
+                        content = member_blob(blob, hidden, ctx.limits.max_decompressed_bytes)
+                        ctx.child(f"(hidden){posixpath.basename(hidden.name)}").scan(content, hidden.name)
+                    except ValueError:
+                        pass

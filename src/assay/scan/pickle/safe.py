@@ -1,0 +1,130 @@
+"""The allow-list: callables that real model files reference and that cannot do harm when called
+the way the unpickler calls them. Each entry says why. Exact names; ``CLASS_PATTERNS`` add families
+of classes (construction plus ``__setstate__`` of plain data-holding classes).
+"""
+
+from __future__ import annotations
+
+import re
+
+_TORCH_STORAGES = (
+    "Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool",
+    "ComplexFloat", "ComplexDouble", "QUInt8", "QInt8", "QInt32", "QUInt4x2", "QUInt2x4", "Untyped", "Typed",
+)
+_TORCH_DTYPES = (
+    "float32", "float", "float64", "double", "float16", "half", "bfloat16", "complex32", "complex64",
+    "complex128", "cfloat", "cdouble", "chalf", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "short",
+    "int32", "int", "int64", "long", "bool", "quint8", "qint8", "qint32", "quint4x2", "quint2x4",
+    "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2",
+    "bits8", "bits16", "bits1x8", "bits2x4", "bits4x2", "int1", "int2", "int3", "int4", "int5", "int6", "int7",
+    "uint1", "uint2", "uint3", "uint4", "uint5", "uint6", "uint7",
+)
+_NUMPY_SCALARS = (
+    "bool_", "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "intc", "uintc",
+    "int_", "uint", "longlong", "ulonglong", "float16", "float32", "float64", "longdouble", "half", "single",
+    "double", "complex64", "complex128", "clongdouble", "str_", "bytes_", "void", "object_", "datetime64",
+    "timedelta64", "intp", "uintp", "float128", "complex256",
+)
+
+SAFE: dict[str, str] = {}
+
+
+def _add(reason: str, *names: str) -> None:
+    for name in names:
+        SAFE[name] = reason
+
+
+_add("builds a plain container or scalar", *(f"builtins.{n}" for n in (
+    "set", "frozenset", "list", "dict", "tuple", "bytearray", "bytes", "str", "int", "float", "complex", "bool",
+    "slice", "range", "object", "Ellipsis", "NotImplemented", "NoneType", "reversed")))
+_add("protocol 0-2 object reconstruction helper; the class it builds is checked on its own",
+     "copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__")
+_add("protocol 2 encodes bytes as a latin-1 string through codecs.encode", "_codecs.encode", "codecs.encode")
+_add("standard-library data container", "collections.OrderedDict", "collections.defaultdict", "collections.deque",
+     "collections.Counter", "collections.ChainMap", "collections.UserDict", "collections.UserList",
+     "collections.UserString", "types.SimpleNamespace", "argparse.Namespace", "array.array",
+     "array._array_reconstructor", "typing.Any", "typing.Union", "typing.Optional", "typing.List", "typing.Dict",
+     "typing.Tuple", "enum.Enum", "enum.IntEnum")
+_add("standard-library value type", "datetime.datetime", "datetime.date", "datetime.time", "datetime.timedelta",
+     "datetime.timezone", "decimal.Decimal", "fractions.Fraction", "uuid.UUID", "uuid.SafeUUID", "re._compile",
+     "re.Pattern", "ipaddress.IPv4Address", "ipaddress.IPv6Address", "ipaddress.IPv4Network",
+     "ipaddress.IPv6Network", "zoneinfo.ZoneInfo", "zoneinfo._common.load_data", "zoneinfo.ZoneInfo._unpickle")
+_add("path object; building one touches no file (its methods are on the dangerous table)",
+     "pathlib.PurePath", "pathlib.PurePosixPath", "pathlib.PureWindowsPath", "pathlib.Path", "pathlib.PosixPath",
+     "pathlib.WindowsPath", "pathlib._local.PosixPath", "pathlib._local.WindowsPath", "pathlib._local.Path")
+_add("NumPy array and dtype reconstruction", *(f"{m}.{n}" for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+                                               for n in ("_reconstruct", "scalar")),
+     "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer", "numpy.ndarray", "numpy.dtype",
+     "numpy.ma.core._mareconstruct", "numpy.ma.core.MaskedArray", "numpy.core.records.recarray",
+     "numpy.matrix", "numpy.random._pickle.__randomstate_ctor", "numpy.random._pickle.__bit_generator_ctor",
+     "numpy.random._pickle.__generator_ctor", "numpy.random.mtrand.RandomState", "numpy.random._mt19937.MT19937",
+     "numpy.random._pcg64.PCG64", "numpy.random._pcg64.PCG64DXSM", "numpy.random._philox.Philox",
+     "numpy.random._sfc64.SFC64", "numpy.random._generator.Generator", "numpy.random.mtrand._rand",
+     *(f"numpy.{n}" for n in _NUMPY_SCALARS))
+_add("PyTorch tensor rebuild helper", *(f"torch._utils.{n}" for n in (
+    "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
+    "_rebuild_parameter_with_state", "_rebuild_sparse_tensor", "_rebuild_nested_tensor",
+    "_rebuild_device_tensor_from_numpy", "_rebuild_device_tensor_from_cpu_tensor",
+    "_rebuild_meta_tensor_no_storage", "_rebuild_wrapper_subclass", "_rebuild_qtensor", "_rebuild_xla_tensor",
+    "_rebuild_mtia_tensor", "_rebuild_sparse_csr_tensor")),
+     "torch._tensor._rebuild_from_type", "torch._tensor._rebuild_from_type_v2", "torch.serialization._get_layout",
+     "torch.Size", "torch.device", "torch.Tensor", "torch.nn.parameter.Parameter", "torch.nn.parameter.Buffer",
+     "torch.nn.parameter.UninitializedParameter", "torch.strided", "torch.sparse_coo", "torch.sparse_csr",
+     "torch.contiguous_format", "torch.channels_last", "torch.preserve_format", "torch.per_tensor_affine",
+     "torch.per_channel_affine", "torch.per_tensor_symmetric", "torch.per_channel_symmetric",
+     "torch.amp.grad_scaler.GradScaler", "torch.cuda.amp.grad_scaler.GradScaler",
+     "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist",
+     "torch.jit._pickle.build_tensorlist", "torch.jit._pickle.build_tensor_from_id",
+     "torch.jit._pickle.restore_type_tag",
+     *(f"torch.{n}Storage" for n in _TORCH_STORAGES), *(f"torch.cuda.{n}Storage" for n in _TORCH_STORAGES),
+     *(f"torch.storage.{n}Storage" for n in ("Untyped", "Typed")), *(f"torch.{n}" for n in _TORCH_DTYPES))
+_add("joblib's wrapper for arrays written after the pickle", "joblib.numpy_pickle.NumpyArrayWrapper",
+     "joblib.numpy_pickle_compat.NDArrayWrapper", "joblib.numpy_pickle_compat.ZNDArrayWrapper",
+     "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper")
+_add("training-run metadata stored in Hugging Face training_args.bin",
+     "transformers.training_args.TrainingArguments", "transformers.training_args_seq2seq.Seq2SeqTrainingArguments",
+     "transformers.trainer_utils.IntervalStrategy", "transformers.trainer_utils.SchedulerType",
+     "transformers.trainer_utils.HubStrategy", "transformers.trainer_utils.SaveStrategy",
+     "transformers.trainer_utils.FSDPOption", "transformers.training_args.OptimizerNames",
+     "transformers.debug_utils.DebugOption", "accelerate.utils.dataclasses.DistributedType",
+     "accelerate.state.PartialState", "accelerate.utils.dataclasses.DeepSpeedPlugin")
+_add("Lightning / OmegaConf hyper-parameter containers in checkpoints",
+     "omegaconf.dictconfig.DictConfig", "omegaconf.listconfig.ListConfig", "omegaconf.base.ContainerMetadata",
+     "omegaconf.base.Metadata", "omegaconf.nodes.AnyNode", "omegaconf.nodes.StringNode", "omegaconf.nodes.IntegerNode",
+     "omegaconf.nodes.FloatNode", "omegaconf.nodes.BooleanNode", "omegaconf.nodes.EnumNode",
+     "pytorch_lightning.utilities.parsing.AttributeDict", "lightning.fabric.utilities.data.AttributeDict",
+     "lightning_fabric.utilities.data.AttributeDict", "lightning.pytorch.utilities.parsing.AttributeDict")
+
+_CAP = r"_?[A-Z][A-Za-z0-9_]*"
+# (pattern on the canonical dotted name, reason). Families of plain classes whose construction and
+# __setstate__ only store data; a function in the same modules does not match (names start lower-case).
+CLASS_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(rf"torch\.nn\.modules(\.\w+)*\.{_CAP}"), "PyTorch layer class (whole-module checkpoints)"),
+    (re.compile(rf"torch\.ao\.nn(\.\w+)*\.{_CAP}"), "PyTorch quantized layer class"),
+    (re.compile(rf"torch\.nn\.(utils\.parametriz\w+|intrinsic)(\.\w+)*\.{_CAP}"), "PyTorch layer helper class"),
+    (re.compile(rf"torch\.optim(\.\w+)*\.{_CAP}"), "PyTorch optimizer / scheduler class"),
+    (re.compile(r"torch\.nn\.functional\.[a-z_0-9]+"), "tensor math function stored as a layer attribute"),
+    (re.compile(r"torch\._C\._nn\.[a-z_0-9]+"), "tensor math function stored as a layer attribute"),
+    (re.compile(r"__torch__(\.\w+)+"), "TorchScript class, resolved by the TorchScript type system, never imported"),
+    (re.compile(rf"sklearn(\.\w+)+\.{_CAP}"), "scikit-learn estimator or transformer class"),
+    (re.compile(r"sklearn(\.\w+)+\.__pyx_unpickle_\w+"), "Cython state restorer of a scikit-learn class"),
+    (re.compile(rf"scipy\.sparse(\.\w+)*\.{_CAP}"), "SciPy sparse matrix class"),
+    (re.compile(r"numpy\.dtypes\.\w+DType"), "NumPy 2 dtype class"),
+    (re.compile(rf"numpy\.(core|_core)\.multiarray\.{_CAP}"), "NumPy array type"),
+    (re.compile(rf"pandas\.core(\.(frame|series|internals\.\w+|internals|indexes\.\w+|arrays\.\w+|dtypes\.\w+))\.{_CAP}"),
+     "pandas data container class"),
+    (re.compile(r"pandas\.core\.indexes\.base\._new_Index"), "pandas index reconstruction"),
+    (re.compile(r"pandas\._libs\.(internals\._unpickle_block|tslibs\.\w+\._unpickle_\w+|tslibs\.\w+\.\w+)"),
+     "pandas block / timestamp reconstruction"),
+)
+
+
+def safe_reason(canonical: str) -> str | None:
+    """Why ``canonical`` (``module.qualname``) is safe, or None when it is not on the allow-list."""
+    reason = SAFE.get(canonical)
+    if reason is not None:
+        return reason
+    for pattern, why in CLASS_PATTERNS:
+        if pattern.fullmatch(canonical):
+            return why
+    return None

@@ -1,0 +1,128 @@
+"""Analyse a byte stream holding one or more pickles and report what loading it would do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assay.scan.findings import Severity
+from assay.scan.limits import LimitExceeded
+from assay.scan.pickle.joblib import skip_array_data
+from assay.scan.pickle.values import render
+from assay.scan.pickle.vm import PICKLE_OPCODES, Machine, PickleBreak, StreamState
+from assay.scan.source import Blob, Cursor
+
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_TORCH_LEGACY_PICKLES = 5  # magic, protocol version, sys info, the object, storage keys; then raw storages
+
+
+@dataclass
+class StreamResult:
+    """What the stream was and how far the analysis got."""
+
+    is_pickle: bool
+    pickles: int
+    torch_legacy: bool
+    end: int
+    broke: PickleBreak | None
+
+
+class _Buffer:
+    """Holds findings while we do not yet know whether unknown content is a pickle at all."""
+
+    def __init__(self, ctx):  # noqa: ANN001 - ScanContext
+        self.ctx = ctx
+        self.held: list[tuple] = []
+
+    def add(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        self.held.append((args, kwargs))
+
+    def scan_nested_pickle(self, data: bytes, label: str) -> Severity | None:
+        return self.ctx.scan_nested_pickle(data, label)
+
+    def flush(self) -> None:
+        for args, kwargs in self.held:
+            self.ctx.add(*args, **kwargs)
+
+
+def looks_like_pickle(head: bytes) -> bool:
+    """A cheap first test: protocol 2+ header, or a first byte that is a pickle opcode."""
+    if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
+        return True
+    return bool(head) and head[0] in PICKLE_OPCODES
+
+
+def analyze_stream(blob: Blob, ctx, start: int = 0, *, definite: bool, max_pickles: int | None = None) -> StreamResult:  # noqa: ANN001
+    """Run every pickle in ``blob`` from ``start`` and report through ``ctx``.
+
+    ``definite``: the caller knows this is a pickle (by structure or by the container), so a
+    malformed stream is a finding. Otherwise a stream that breaks before importing anything is
+    taken for "not a pickle" and nothing is reported.
+    """
+    cfg = ctx.config
+    cursor = Cursor(blob, start)
+    sink = ctx if definite else _Buffer(ctx)
+    state = StreamState()
+    limit = min(max_pickles or cfg.limits.max_pickles_per_stream, cfg.limits.max_pickles_per_stream)
+    pickles, torch_legacy, broke = 0, False, None
+    try:
+        while True:
+            machine = Machine(cursor, sink, cfg.limits, cfg.allow, cfg.strict, state, skip_array_data)
+            value = machine.run()
+            pickles += 1
+            if pickles == 1 and value == TORCH_LEGACY_MAGIC:
+                torch_legacy = True
+                limit = _TORCH_LEGACY_PICKLES
+            if pickles >= limit:
+                if pickles == cfg.limits.max_pickles_per_stream and not torch_legacy and not cursor.at_end():
+                    ctx.error(f"more than max_pickles_per_stream={limit} pickles", "max_pickles_per_stream", cursor.pos)
+                break
+            if cursor.at_end():
+                break
+            if not looks_like_pickle(cursor.read(2)):
+                cursor.pos -= 2
+                break
+            cursor.pos -= 2
+    except PickleBreak as exc:
+        broke = exc
+    except LimitExceeded as exc:
+        ctx.error(str(exc), exc.limit, cursor.pos)
+    if not definite and pickles == 0 and not state.uses:
+        return StreamResult(False, 0, False, cursor.pos, broke)
+    if isinstance(sink, _Buffer):
+        sink.flush()
+    _report_uses(ctx, state)
+    if broke is not None:
+        severity = Severity.MEDIUM if state.reached_code or pickles else Severity.LOW
+        what = "after imports and calls that a loader has already executed" if state.reached_code else ""
+        ctx.add("AS108", severity, f"pickle stream is malformed at byte {broke.offset}: {broke} {what}".strip(),
+                broke.offset)
+    elif not torch_legacy and pickles and not cursor.at_end() and pickles < limit:
+        trailing = blob.size - cursor.pos
+        ctx.add("AS109", Severity.LOW, f"{trailing} bytes follow the last pickle", cursor.pos)
+    return StreamResult(True, pickles, torch_legacy, cursor.pos, broke)
+
+
+def run_nested_inline(m: Machine) -> None:
+    """Run a complete pickle written inside the current stream (joblib object arrays)."""
+    inner = Machine(m.cur, m.sink, m.limits, m.allow, m.strict, m.state, m.on_build)
+    inner.run()
+
+
+def _report_uses(ctx, state: StreamState) -> None:  # noqa: ANN001
+    for use in state.uses.values():
+        verdict = use.ref.verdict
+        if verdict.kind == "safe":
+            continue
+        severity = verdict.severity or Severity.MEDIUM
+        verb = "calls" if use.calls else "imports"
+        message = f"{verb} {verdict.canonical}: {verdict.reason}"
+        if use.nested is None:
+            severity = Severity.LOW
+            message += "; its embedded payload was scanned and is clean"
+        elif isinstance(use.nested, Severity):
+            severity = max(severity, use.nested)
+            message += "; its embedded payload is reported below"
+        detail = "; ".join(use.calls) if use.calls else f"{use.via} {render(use.ref.canonical)}"
+        if use.count > 1:
+            detail += f" (x{use.count})"
+        ctx.add(use.rule, severity, message, use.ref.offset, detail)

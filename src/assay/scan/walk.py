@@ -1,0 +1,108 @@
+"""Files, folders and the dispatch of every blob (top-level or nested) to its format scanners."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Callable, Iterator
+
+from assay.config import ScanConfig
+from assay.scan.context import Collected, ScanContext
+from assay.scan.findings import FileReport, Location, ScanError, ScanReport, Severity
+from assay.scan.limits import LimitExceeded
+from assay.scan.sniff import promised_format, sniff
+from assay.scan.source import Blob, FileBlob
+
+_EXECUTABLE_CONTENT = {"pickle", "pickle?", "zip", "joblib-zfile"}
+
+
+def dispatch(blob: Blob, name: str, ctx: ScanContext) -> None:
+    """Scan ``blob`` with every scanner its content calls for."""
+    from assay.scan.formats import SCANNERS
+
+    if ctx.depth > ctx.limits.max_archive_depth:
+        ctx.error(f"nested deeper than max_archive_depth={ctx.limits.max_archive_depth}", "max_archive_depth")
+        return
+    kinds = sniff(blob, name)
+    recognised: list[str] = []
+    for kind in kinds:
+        scanner = SCANNERS.get(kind)
+        if scanner is not None and scanner.scan(blob, name, ctx):
+            recognised.append(kind.rstrip("?"))
+            ctx.format(kind.rstrip("?"))
+    if "zip" in recognised and "pickle" in recognised:
+        ctx.add("AS111", Severity.HIGH, "file is both a pickle and a zip archive: torch.load and zip-based "
+                "scanners see different content", 0)
+    promised = promised_format(name)
+    executable = [k for k in recognised if k in _EXECUTABLE_CONTENT and k != promised]
+    if promised and executable and promised not in recognised:
+        ctx.add("AS110", Severity.MEDIUM, f"named like {promised} but the content is {executable[0]}", 0,
+                "loaders and scanners that trust the extension treat this file as the wrong format")
+
+
+def _iter_files(root: Path, config: ScanConfig, errors: list[ScanError]) -> Iterator[Path]:
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: errors.append(
+            ScanError(Location(str(e.filename or root)), f"cannot list folder: {e.strerror}"))):
+        dirnames[:] = sorted(d for d in dirnames if d not in config.skip_dirs)
+        for filename in sorted(filenames):
+            count += 1
+            if count > config.limits.max_files:
+                errors.append(ScanError(Location(str(root)), f"more than max_files={config.limits.max_files} files",
+                                        "max_files"))
+                return
+            yield Path(dirpath) / filename
+
+
+def scan_file(path: Path, display: str, config: ScanConfig) -> FileReport:
+    """Scan one file on disk (following a symlink to a regular file)."""
+    collected = Collected()
+    ctx = ScanContext(config, display, dispatch, collected, real_dir=str(path.parent))
+    size = 0
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            ctx.error("not a regular file (device, FIFO or socket); not read")
+            return FileReport(display, (), 0, (), tuple(collected.errors))
+        size = st.st_size
+        if size > config.limits.max_file_bytes:
+            raise LimitExceeded("max_file_bytes", f"{size} bytes exceed max_file_bytes={config.limits.max_file_bytes}")
+        with FileBlob(path) as blob:
+            dispatch(blob, path.name, ctx)
+    except LimitExceeded as exc:
+        ctx.error(str(exc), exc.limit)
+    except OSError as exc:
+        ctx.error(f"cannot read: {exc.strerror or exc}")
+    except RecursionError:
+        ctx.error("structure nested too deeply to analyse")
+    except Exception as exc:  # a scanner bug must not hide the rest of the scan; exit 2 says "not scanned"
+        if os.environ.get("ASSAY_DEBUG"):
+            raise
+        ctx.error(f"internal error while scanning ({type(exc).__name__}: {exc}); please report it")
+    return FileReport(display, tuple(collected.formats), size, tuple(collected.findings), tuple(collected.errors))
+
+
+def scan_paths(paths: list[str | os.PathLike[str]], config: ScanConfig, tool_version: str = "",
+               on_file: Callable[[str], None] | None = None) -> ScanReport:
+    """Scan files, folders (recursively) and archives; see ``assay.scan``."""
+    reports: list[FileReport] = []
+    errors: list[ScanError] = []
+    for raw in paths:
+        path = Path(raw)
+        if not os.path.lexists(path):
+            errors.append(ScanError(Location(str(raw)), "no such file or folder"))
+            continue
+        if path.is_dir():
+            for file in _iter_files(path, config, errors):
+                if on_file:
+                    on_file(str(file))
+                if file.is_symlink() and not file.exists():
+                    reports.append(FileReport(str(file), (), 0, (), (ScanError(Location(str(file)), "dangling symlink"),)))
+                    continue
+                reports.append(scan_file(file, str(file), config))
+        else:
+            if on_file:
+                on_file(str(path))
+            reports.append(scan_file(path, str(raw), config))
+    return ScanReport(tuple(reports), config.fail_on, config.strict, tool_version, tuple(errors))
