@@ -25,7 +25,7 @@ _BY_SUFFIX = {".onnx": "onnx", ".py": "python", ".jinja": "chat-template", ".jin
 
 # Extensions that promise a format that cannot run code; pickle content behind them is a disguise.
 SAFE_PROMISES = {".safetensors": "safetensors", ".gguf": "gguf", ".onnx": "onnx", ".npy": "npy", ".json": "json",
-                 ".txt": "text", ".h5": "hdf5", ".hdf5": "hdf5", ".keras": "keras", ".msgpack": "msgpack",
+                 ".txt": "text", ".h5": "hdf5", ".hdf5": "hdf5", ".msgpack": "msgpack",
                  ".tflite": "tflite", ".md": "text", ".jinja": "text", ".model": "sentencepiece"}
 PICKLE_NAMES = (".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".dill", ".dat", ".data",
                 ".p", ".pk", ".sav", ".cloudpickle", ".pdparams", ".pdopt", ".mar", ".nemo", ".pth.tar")
@@ -41,6 +41,15 @@ def has_zip_directory(blob: Blob) -> bool:
 
 def _is_zlib(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0 and head[1] in (0x01, 0x5E, 0x9C, 0xDA)
+
+
+def _is_lzma_alone(head: bytes) -> bool:
+    """The .lzma (LZMA_Alone) header joblib writes: props 0x5D, a dictionary size, a length or -1."""
+    if len(head) < 13 or head[0] != 0x5D:
+        return False
+    (dict_size,) = struct.unpack("<I", head[1:5])
+    (length,) = struct.unpack("<Q", head[5:13])
+    return 1 << 12 <= dict_size <= 1 << 30 and (length == (1 << 64) - 1 or length < 1 << 48)
 
 
 def sniff(blob: Blob, name: str) -> list[str]:
@@ -76,9 +85,13 @@ def sniff(blob: Blob, name: str) -> list[str]:
             found.append("safetensors")
     if not found and _is_zlib(head):
         found.append("zlib")
+    if not found and _is_lzma_alone(head):
+        found.append("lzma-alone")
     if not found and len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
         found.append("pickle")
-    if "zip" not in found and blob.size >= 22 and has_zip_directory(blob):
+    # A zip directory at the end behind a non-container head: a polyglot (or a self-extracting prefix).
+    # Containers (tar, 7z, compressed streams) legitimately end with a zip member's directory.
+    if (not found or found == ["pickle"] or found == ["safetensors"]) and blob.size >= 22 and has_zip_directory(blob):
         found.append("zip")
     by_name = _BY_NAME.get(base)
     if by_name is None:
@@ -87,8 +100,9 @@ def sniff(blob: Blob, name: str) -> list[str]:
                 by_name = fmt
     if by_name and not found:
         found.append(by_name)
-    if not found and looks_like_pickle(head):
-        found.append("pickle?")
+    weak = not found or found[0] in ("zlib", "lzma-alone") or found[0] == by_name
+    if weak and "pickle" not in found and looks_like_pickle(head):
+        found.append("pickle?")  # a protocol 0/1 pickle has no magic; it may hide behind any name
     return found
 
 

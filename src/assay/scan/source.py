@@ -7,6 +7,7 @@ MiB, disk beyond) so that memory stays bounded whatever the archive claims.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from abc import ABC, abstractmethod
@@ -255,10 +256,11 @@ class Cursor:
         return not self._blob.read_at(self.pos, 1)
 
 
-class BlobIO:
-    """A read-only, seekable file object over a blob (for tarfile and py7zr)."""
+class BlobIO(io.RawIOBase):
+    """A read-only, seekable file object over a blob (for tarfile, h5py and py7zr)."""
 
     def __init__(self, blob: Blob):
+        super().__init__()
         self._blob = blob
         self._pos = 0
 
@@ -270,10 +272,10 @@ class BlobIO:
         self._pos += len(data)
         return data
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:
+    def readinto(self, buffer) -> int:  # noqa: ANN001 - any writable buffer
         """Fill ``buffer``; return the count."""
         data = self.read(len(buffer))
-        buffer[: len(data)] = data
+        memoryview(buffer).cast("B")[: len(data)] = data
         return len(data)
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -293,14 +295,6 @@ class BlobIO:
     def readable(self) -> bool:
         """Always."""
         return True
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    @property
-    def closed(self) -> bool:
-        """Never closed."""
-        return False
 
 
 class FileObjectBlob(Blob):

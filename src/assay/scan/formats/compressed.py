@@ -28,6 +28,7 @@ _MAKERS = {
     "xz": (lzma.LZMADecompressor, True),
     "lz4": (_lz4, True),
     "zlib": (zlib.decompressobj, False),
+    "lzma-alone": (lambda: lzma.LZMADecompressor(format=lzma.FORMAT_ALONE), False),
     "joblib-zfile": (zlib.decompressobj, False),
 }
 
@@ -61,7 +62,7 @@ class CompressedScanner(FormatScanner):
             source = SliceBlob(blob, start, blob.size - start)
         inner = DecompressedBlob(source, make, ctx.limits.max_decompressed_bytes, multi_member=multi)
         if not inner.head(1):
-            if inner.error and kind == "zlib":
+            if inner.error and kind in ("zlib", "lzma-alone"):
                 return False  # two bytes that only looked like a zlib header
             ctx.error(f"{kind} stream is empty or corrupt: {inner.error or 'no data'}")
             return True
@@ -88,4 +89,6 @@ def _kind(blob: Blob) -> str:
         return "lz4"
     if head.startswith(b"ZF0x"):
         return "joblib-zfile"
+    if head[:1] == b"\x5d":
+        return "lzma-alone"
     return "zlib"

@@ -36,6 +36,9 @@ class _SpoolWriter:
     def flush(self) -> None:
         self._file.flush()
 
+    def close(self) -> None:
+        """py7zr closes writers when a member is done; the spool must outlive that."""
+
     def size(self) -> int:
         return self._size
 

@@ -61,6 +61,18 @@ _add("NumPy array and dtype reconstruction", *(f"{m}.{n}" for m in ("numpy.core.
      "numpy.random._pcg64.PCG64", "numpy.random._pcg64.PCG64DXSM", "numpy.random._philox.Philox",
      "numpy.random._sfc64.SFC64", "numpy.random._generator.Generator", "numpy.random.mtrand._rand",
      *(f"numpy.{n}" for n in _NUMPY_SCALARS))
+_NUMPY_UFUNCS = (
+    "absolute", "abs", "add", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "cbrt",
+    "ceil", "clip", "conj", "cos", "cosh", "deg2rad", "degrees", "divide", "exp", "exp2", "expm1", "fabs", "floor",
+    "floor_divide", "fmax", "fmin", "fmod", "hypot", "isfinite", "isinf", "isnan", "log", "log10", "log1p", "log2",
+    "logaddexp", "logaddexp2", "maximum", "minimum", "multiply", "negative", "positive", "power", "rad2deg",
+    "radians", "reciprocal", "remainder", "rint", "sign", "sin", "sinh", "sqrt", "square", "subtract", "tan", "tanh",
+    "true_divide", "trunc", "mean", "median", "sum", "std", "var", "nanmean", "nanmedian", "amax", "amin", "max", "min",
+)
+_add("NumPy math function (a ufunc or reduction stored as a parameter, e.g. FunctionTransformer(np.log1p))",
+     *(f"numpy.{n}" for n in _NUMPY_UFUNCS), "numpy.core._ufunc_reconstruct", "numpy._core._ufunc_reconstruct")
+_add("dill's array and dtype reconstruction", "dill._dill._create_array", "dill._dill._create_dtypemeta",
+     "dill._dill._create_namedtuple")
 _add("PyTorch tensor rebuild helper", *(f"torch._utils.{n}" for n in (
     "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
     "_rebuild_parameter_with_state", "_rebuild_sparse_tensor", "_rebuild_nested_tensor",

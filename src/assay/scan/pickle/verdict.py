@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import _compat_pickle
 import fnmatch
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -45,10 +46,15 @@ def _is_valid_module(module: str) -> bool:
 
 def _variants(module: str, name: str) -> list[tuple[str, str]]:
     out = [(module, name)]
+    mapped = []
     if (module, name) in _compat_pickle.NAME_MAPPING:
-        out.append(_compat_pickle.NAME_MAPPING[(module, name)])
+        mapped.append(_compat_pickle.NAME_MAPPING[(module, name)])
     if module in _compat_pickle.IMPORT_MAPPING:
-        out.append((_compat_pickle.IMPORT_MAPPING[module], name))
+        mapped.append((_compat_pickle.IMPORT_MAPPING[module], name))
+    if mapped and module.split(".")[0] not in sys.stdlib_module_names:
+        # A Python 2 name (__builtin__, copy_reg): the unpickler maps it, or fails to import it.
+        out = []
+    out.extend(mapped)
     for mod, nm in list(out):
         head, _, rest = mod.partition(".")
         if mod in ALIASES:

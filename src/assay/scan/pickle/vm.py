@@ -557,7 +557,17 @@ def _build(m: Machine) -> None:
     if isinstance(inst, Obj):
         inst.state = state
         if m.on_build is not None:
-            m.on_build(m, inst)
+            if m.frame_end is not None and m.cur.pos < m.frame_end:
+                before = m.cur.pos
+                m.on_build(m, inst)
+                if m.cur.pos != before:
+                    m.sink.add("AS105", Severity.MEDIUM, f"joblib array data starts inside a frame (byte {before}, "
+                               f"frame ends at {m.frame_end})", before, "joblib ends the frame before writing array "
+                               "data; loaders read such a stream from different places")
+                    m.frame_end = None
+            else:
+                m._check_frame(m.op_start)
+                m.on_build(m, inst)
 
 
 def _persid(m: Machine) -> None:

@@ -1,0 +1,77 @@
+"""No false alarms: real models and files written by the real libraries scan clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import assay
+from assay.scan import Severity
+
+
+def _problems(report: assay.ScanReport, at_least: Severity = Severity.MEDIUM) -> list[str]:
+    return [f"{f.location}: {f.rule} {f.severity.label} {f.message}" for f in report.findings if f.severity >= at_least]
+
+
+def test_real_minilm_folder_is_clean(minilm_dir: Path) -> None:
+    report = assay.scan(minilm_dir)
+    assert report.exit_code == 0
+    assert _problems(report, Severity.LOW) == []
+    formats = {f.path.rsplit("/", 1)[-1]: f.formats for f in report.files}
+    assert formats["model.safetensors"] == ("safetensors",)
+    assert "hf-tokenizer-config" in formats["tokenizer_config.json"]
+
+
+def test_real_silero_files_are_clean(silero_dir: Path) -> None:
+    report = assay.scan(silero_dir)
+    assert report.exit_code == 0, _problems(report, Severity.INFO)
+    assert _problems(report, Severity.LOW) == []
+    jit = next(f for f in report.files if f.path.endswith("silero_vad.jit"))
+    assert "torchscript" in jit.formats
+    assert sum(1 for f in report.files if "onnx" in f.formats) >= 5
+
+
+BENIGN = ["state_dict.pt", "legacy_format.bin", "training_checkpoint.ckpt", "protocol5.pt", "torchscript.pt",
+          "pipeline.pkl", "pipeline.joblib", "pipeline_zlib.joblib", "pipeline_gzip.joblib", "pipeline_bz2.joblib",
+          "pipeline_lzma.joblib", "pipeline_xz.joblib", "pipeline_lz4.joblib", "mixed_arrays.joblib", "plain.npy",
+          "structured.npy", "arrays.npz", "arrays_compressed.npz", "model.safetensors", "inline.onnx",
+          "onnx_external", "llama3.gguf", "model.keras", "legacy_model.h5", "data.dill", "data.cloudpickle",
+          "protocol0.pkl", "hf_model", "saved_model"]
+
+
+@pytest.mark.parametrize("name", BENIGN)
+def test_benign_file_has_no_findings(benign_dir: Path, name: str) -> None:
+    report = assay.scan(benign_dir / name)
+    assert report.exit_code == 0
+    assert _problems(report, Severity.LOW) == [], name
+    assert not report.all_errors
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("whole_module.pth", "tests.fixtures.models.TinyNet"),  # a user class: unknown, never high
+])
+def test_user_classes_are_unknown_not_dangerous(benign_dir: Path, name: str, expected: str) -> None:
+    report = assay.scan(benign_dir / name)
+    assert report.exit_code == 0
+    assert _problems(report, Severity.HIGH) == []
+    assert [f.rule for f in report.findings] == ["AS102"]
+    assert expected in report.findings[0].message
+    assert assay.scan(benign_dir / name, allow=[expected]).findings == ()
+    assert assay.scan(benign_dir / name, strict=True).exit_code == 1
+
+
+@pytest.mark.parametrize("name,low_rule", [("objects.npy", "AS311"), ("plain_pickled_tensor.pkl", "AS101")])
+def test_benign_nested_payloads_are_reported_low(benign_dir: Path, name: str, low_rule: str) -> None:
+    report = assay.scan(benign_dir / name)
+    assert report.exit_code == 0
+    assert _problems(report) == []
+    assert low_rule in {f.rule for f in report.findings}
+
+
+def test_detects_formats_by_content(benign_dir: Path) -> None:
+    expect = {"legacy_format.bin": "pytorch-legacy", "torchscript.pt": "torchscript", "state_dict.pt": "pytorch",
+              "pipeline_lz4.joblib": "lz4", "pipeline_lzma.joblib": "lzma-alone", "arrays.npz": "npz",
+              "llama3.gguf": "gguf", "model.keras": "keras", "legacy_model.h5": "hdf5"}
+    for name, fmt in expect.items():
+        assert fmt in assay.scan(benign_dir / name).files[0].formats, name
