@@ -51,24 +51,17 @@ def scan_command(
     """Scan PATHS and print the report."""
     from assay.config import find_config_file, load_scan_config
     from assay.scan import scan
-    from assay.scan.findings import Severity
     from assay.scan.render import RENDERERS
 
     if config_file is not None and not config_file.is_file():
         raise UsageError(f"config file {config_file} does not exist")
     config = load_scan_config(config_file or find_config_file())
-    level = Severity.parse(fail_on.value) if fail_on else config.fail_on
     on_file, stop = _progress(quiet or output_format != OutputFormat.text and output is None)
     try:
-        report = scan([str(p) for p in paths], fail_on=level, strict=strict, allow=allow, config=config,
-                      on_file=on_file)
+        report = scan([str(p) for p in paths], fail_on=fail_on.value if fail_on else None, strict=strict,
+                      allow=allow, config=config, on_file=on_file)
     finally:
         stop()
-    # fail_on from flags wins over the config file
-    if report.fail_on != level:
-        from dataclasses import replace
-
-        report = replace(report, fail_on=level)
     color = output is None and output_format == OutputFormat.text and sys.stdout.isatty()
     text = RENDERERS[output_format.value].render(report, color=color)
     if output is None:

@@ -15,12 +15,13 @@ from assay.scan.findings import FileReport, Finding, Location, ScanError, ScanRe
 from assay.scan.limits import ScanLimits
 
 
-def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fail_on: Severity | str = Severity.HIGH,
+def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fail_on: Severity | str | None = None,
          strict: bool = False, allow: Iterable[str] = (), limits: ScanLimits | None = None,
          config: ScanConfig | None = None, on_file: Callable[[str], None] | None = None) -> ScanReport:
     """Scan files, folders (recursively) and archives for anything that runs code when loaded.
 
-    ``fail_on`` sets which findings make ``report.exit_code`` 1; ``strict`` reports callables that
+    ``fail_on`` sets which findings make ``report.exit_code`` 1 (default: the config's, else high);
+    ``strict`` reports callables that
     are on neither list as high instead of medium; ``allow`` adds ``MODULE.NAME`` entries (or
     ``MODULE.*``) to the allow-list (it cannot silence a callable on the dangerous table).
     A ``config`` (from ``assay.config.load_scan_config``) supplies all of these at once; explicit
@@ -32,7 +33,7 @@ def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fa
     base = config or ScanConfig()
     level = Severity.parse(fail_on) if isinstance(fail_on, str) else fail_on
     merged = ScanConfig(
-        fail_on=level if config is None or level != Severity.HIGH else base.fail_on,
+        fail_on=base.fail_on if level is None else level,
         strict=strict or base.strict,
         allow=base.allow | frozenset(allow),
         limits=limits or base.limits,

@@ -51,6 +51,8 @@ class ScanLimits:
     """Protobuf fields visited in one ONNX or SavedModel file."""
     max_source_bytes: int = 16 * MiB
     """One Python source or chat template analysed."""
+    max_hdf5_seconds: int = 30
+    """Time the HDF5 library may take to read one file's attributes (it runs in a child process)."""
     max_files: int = 1_000_000
     """Files visited under the folders given."""
 

@@ -51,6 +51,7 @@ class FileBlob(Blob):
     """A file on disk, read with pread (no shared cursor, safe across threads)."""
 
     def __init__(self, path: str | os.PathLike[str]):
+        self.path = os.fspath(path)
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         self._size = os.fstat(self._fd).st_size
 

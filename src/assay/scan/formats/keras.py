@@ -8,13 +8,18 @@ functions are gadgets themselves (``keras.utils.get_file``, ``enable_unsafe_dese
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
+import tempfile
+from typing import Iterator
 
 from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
 from assay.scan.formats.interface import FormatScanner
 from assay.scan.pickle.verdict import classify
-from assay.scan.source import Blob, BlobIO
+from assay.scan.source import Blob
 
 KERAS_MODULES = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras", "keras_hub", "keras_nlp", "keras_cv")
 KERAS_GADGETS = {"get_file": "downloads files and overwrites local ones", "enable_unsafe_deserialization":
@@ -83,27 +88,60 @@ def scan_keras_config(blob: Blob, ctx: ScanContext) -> None:
 
 
 class Hdf5Scanner(FormatScanner):
-    """HDF5 files; Keras H5 models keep their architecture in the root attribute ``model_config``."""
+    """HDF5 files; Keras H5 models keep their architecture in the root attribute ``model_config``.
+
+    Read in a child process (see ``hdf5_probe``) that is killed after ``max_hdf5_seconds``.
+    """
 
     formats = ("hdf5",)
 
     def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
-        try:
-            import h5py  # imported only when an HDF5 file is met
-        except ImportError:
-            ctx.error("HDF5 file not scanned: install h5py")
+        if ctx.member is not None and ctx.member.endswith("model.weights.h5"):
+            return True  # Keras v3 weights: the loader reads no config from it
+        with _on_disk(blob, ctx) as path:
+            result = _probe(path, ctx)
+        if result is None:
             return True
-        try:
-            with h5py.File(BlobIO(blob), "r") as handle:  # type: ignore[arg-type]
-                for attr in ("model_config", "training_config"):
-                    if attr in handle.attrs:
-                        value = handle.attrs[attr]
-                        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-                        if len(text) > ctx.limits.max_json_bytes:
-                            ctx.error(f"{attr} larger than max_json_bytes", "max_json_bytes")
-                            continue
-                        ctx.format("keras-h5")
-                        check_keras_json(text, ctx)
-        except Exception as exc:  # h5py/libhdf5 raise many types for corrupt input
-            ctx.add("AS403", Severity.MEDIUM, f"HDF5 file cannot be read: {type(exc).__name__}: {exc}")
+        if "error" in result:
+            ctx.add("AS403", Severity.MEDIUM, f"HDF5 file cannot be read: {result['error']}")
+            return True
+        for attr in ("model_config", "training_config"):
+            text = result["attrs"].get(attr)
+            if text:
+                ctx.format("keras-h5")
+                check_keras_json(text, ctx)
         return True
+
+
+@contextlib.contextmanager
+def _on_disk(blob: Blob, ctx: ScanContext) -> Iterator[str]:
+    """A path for the child: the file itself, or a temporary copy of an archive member."""
+    path = getattr(blob, "path", None)
+    if path is not None:
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(suffix=".h5") as tmp:
+        offset = 0
+        while offset < blob.size:
+            chunk = blob.read_at(offset, 1 << 22)
+            if not chunk:
+                break
+            tmp.write(chunk)
+            offset += len(chunk)
+        tmp.flush()
+        yield tmp.name
+
+
+def _probe(path: str, ctx: ScanContext) -> dict | None:
+    limit = ctx.limits.max_hdf5_seconds
+    cmd = [sys.executable, "-m", "assay.scan.formats.hdf5_probe", path, str(ctx.limits.max_json_bytes)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        ctx.error(f"the HDF5 library did not finish reading this file within max_hdf5_seconds={limit} "
+                  "(a corrupted or hostile file)", "max_hdf5_seconds")
+        return None
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        return {"error": f"the HDF5 reader crashed (exit {proc.returncode})"}

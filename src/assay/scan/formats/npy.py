@@ -28,6 +28,9 @@ class NpyScanner(FormatScanner):
     def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
         head = blob.head(12)
         major = head[6] if len(head) > 6 else 0
+        if len(head) < (10 if major == 1 else 12):
+            ctx.add("AS312", Severity.MEDIUM, ".npy header is truncated", 0)
+            return True
         if major == 1:
             (hlen,) = struct.unpack("<H", head[8:10])
             start = 10

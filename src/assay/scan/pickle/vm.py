@@ -215,7 +215,7 @@ class Machine:
             handler(self)
             if self.frame_end is not None:
                 self._check_frame(start)
-            if len(self.stack) + len(self.memo) > max_items:
+            if len(self.stack) + len(self.memo) + len(self.metastack) > max_items:
                 raise LimitExceeded("max_pickle_items", f"more than max_pickle_items={max_items} live values")
 
     def _check_frame(self, start: int) -> None:

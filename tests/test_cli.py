@@ -1,0 +1,148 @@
+"""The command line as users and scripts call it: exit codes, formats, SARIF validity, config."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.fixtures.malicious_pickles import CASES
+from tests.fixtures.opcodes import frame, proto, stack_global
+
+ASSAY = [sys.executable, "-m", "assay.cli.main"]
+SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "ASSAY_DEBUG"}
+    return subprocess.run([*ASSAY, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+
+
+@pytest.fixture()
+def evil(tmp_path: Path) -> Path:
+    path = tmp_path / "evil.bin"
+    path.write_bytes(CASES["proto0_global_reduce"][0])
+    return path
+
+
+@pytest.fixture()
+def unknown(tmp_path: Path) -> Path:
+    path = tmp_path / "custom.pkl"
+    path.write_bytes(proto(4) + frame(stack_global("mypkg.nn", "Net") + pickle.EMPTY_TUPLE + pickle.NEWOBJ + pickle.STOP))
+    return path
+
+
+def test_exit_0_on_clean_files(benign_dir: Path) -> None:
+    result = run("scan", str(benign_dir / "model.safetensors"))
+    assert result.returncode == 0
+    assert "PASS" in result.stdout and "clean" in result.stdout
+
+
+def test_exit_1_with_a_readable_table(evil: Path) -> None:
+    result = run("scan", str(evil))
+    assert result.returncode == 1
+    assert "critical" in result.stdout and "AS101" in result.stdout and "os.system" in result.stdout
+    assert "FAIL" in result.stdout
+
+
+def test_exit_2_when_nothing_could_be_scanned(tmp_path: Path) -> None:
+    result = run("scan", str(tmp_path / "missing.pt"))
+    assert result.returncode == 2
+    assert "no such file" in result.stdout
+
+
+def test_bad_flag_value_is_one_clear_error() -> None:
+    result = run("scan", ".", "--fail-on", "sometimes")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "--fail-on" in result.stderr
+
+
+def test_limit_hit_is_exit_2_and_names_the_limit(tmp_path: Path, benign_dir: Path) -> None:
+    (tmp_path / "assay.toml").write_text("[scan.limits]\nmax-pickle-opcodes = 5\n")
+    result = run("scan", str(benign_dir / "pipeline.pkl"), "--format", "json", cwd=tmp_path)
+    assert result.returncode == 2
+    doc = json.loads(result.stdout)
+    assert doc["files"][0]["errors"][0]["limit"] == "max_pickle_opcodes"
+
+
+def test_fail_on_and_strict(unknown: Path) -> None:
+    assert run("scan", str(unknown)).returncode == 0
+    assert run("scan", str(unknown), "--fail-on", "medium").returncode == 1
+    assert run("scan", str(unknown), "--strict").returncode == 1
+    assert run("scan", str(unknown), "--strict", "--allow", "mypkg.nn.Net").returncode == 0
+    assert run("scan", str(unknown), "--fail-on", "medium", "--allow", "mypkg.*").returncode == 0
+
+
+def test_allow_cannot_silence_the_dangerous_table(evil: Path) -> None:
+    assert run("scan", str(evil), "--allow", "os.system").returncode == 1
+
+
+def test_json_output_schema(evil: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = run("scan", str(evil), "--format", "json", "--output", str(out))
+    assert result.returncode == 1 and result.stdout == ""
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "assay.scan/1.0"
+    assert doc["exit_code"] == 1 and doc["summary"]["findings"]["critical"] == 1
+    finding = doc["files"][0]["findings"][0]
+    assert set(finding) == {"rule", "severity", "message", "location", "detail"}
+    assert finding["location"] == {"path": str(evil), "member": None, "offset": 0}
+
+
+def test_sarif_validates_against_the_official_schema(malicious_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scan.sarif"
+    result = run("scan", str(malicious_dir), "--format", "sarif", "--output", str(out))
+    assert result.returncode == 1
+    doc = json.loads(out.read_text())
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft4Validator(schema).validate(doc)
+    run_ = doc["runs"][0]
+    rules = {r["id"] for r in run_["tool"]["driver"]["rules"]}
+    assert {"AS101", "AS205", "AS421", "AS431"} <= rules
+    assert all(r["help"]["text"] for r in run_["tool"]["driver"]["rules"])
+    member_results = [r for r in run_["results"] if "logicalLocations" in r["locations"][0]]
+    assert member_results and member_results[0]["locations"][0]["logicalLocations"][0]["kind"] == "member"
+    offsets = [r["locations"][0]["physicalLocation"].get("region", {}).get("byteOffset") for r in run_["results"]]
+    assert any(isinstance(o, int) for o in offsets)
+
+
+def test_config_from_pyproject(unknown: Path, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.assay.scan]\nstrict = true\nallow = ["mypkg.nn.Net"]\n')
+    assert run("scan", str(unknown), cwd=tmp_path).returncode == 0
+    (tmp_path / "pyproject.toml").write_text('[tool.assay.scan]\nstrict = true\n')
+    assert run("scan", str(unknown), cwd=tmp_path).returncode == 1
+    (tmp_path / "pyproject.toml").write_text('[tool.assay.scan]\nfail-on = "medium"\n')
+    assert run("scan", str(unknown), cwd=tmp_path).returncode == 1
+
+
+def test_bad_config_is_one_line_exit_2(tmp_path: Path, unknown: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[scan]\nstrictness = 1\n")
+    result = run("scan", str(unknown), "--config", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "strictness" in result.stderr
+    bad.write_text("[scan\n")
+    result = run("scan", str(unknown), "--config", str(bad))
+    assert result.returncode == 2 and "not valid TOML" in result.stderr
+    bad.write_text("[scan.limits]\nmax-members = -1\n")
+    assert "positive integer" in run("scan", str(unknown), "--config", str(bad)).stderr
+
+
+def test_version_and_help() -> None:
+    assert run("--version").stdout.startswith("assay ")
+    help_text = run("scan", "--help").stdout
+    for flag in ("--format", "--output", "--strict", "--fail-on", "--allow", "--config"):
+        assert flag in help_text
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).parent / "assay"
+    assert exe.exists(), "pip install -e . must install the `assay` console script"
+    assert subprocess.run([str(exe), "--version"], capture_output=True, text=True).returncode == 0
