@@ -142,7 +142,9 @@ def main() -> None:
     for row, path in rows.items():
         results[row] = {}
         for name, cmd in tools.items():
-            runs = [timed([*cmd, str(path)], args.timeout) for _ in range(args.repeat)]
+            runs = [timed([*cmd, str(path)], args.timeout)]
+            while len(runs) < args.repeat and runs[0][0] < 60:  # a run over a minute is not repeated
+                runs.append(timed([*cmd, str(path)], args.timeout))
             results[row][name] = {"median_s": statistics.median(r[0] for r in runs),
                                   "peak_rss_mib": max(r[1] for r in runs) / 1024, "exit": runs[-1][2]}
             print(f"  {row[:44]:44} {name:11} {results[row][name]['median_s']:8.3f} s  exit {runs[-1][2]}",
@@ -159,8 +161,9 @@ def main() -> None:
             text = "timeout" if t == float("inf") else f"{t:.2f}s"
             cells.append(f"{text:>8} {'' if n == 'assay' else f'x{t / base:.1f}':>7}")
         print(f"| {row:52} | " + " | ".join(f"{c:>16}" for c in cells) + " |")
-    print(f"| {'CLI start-up (--help)':52} | " + " | ".join(
-        f"{startup[n]:.2f}s {'' if n == 'assay' else f'x{startup[n] / startup['assay']:.1f}':>7}".rjust(16) for n in names) + " |")
+    base = startup["assay"]
+    cells = [f"{startup[n]:.2f}s {'' if n == 'assay' else f'x{startup[n] / base:.1f}':>7}" for n in names]
+    print(f"| {'CLI start-up (--help)':52} | " + " | ".join(f"{c:>16}" for c in cells) + " |")
     print("\npeak RSS (MiB), max over runs:")
     for row, per_tool in results.items():
         print(f"  {row[:52]:52} " + "  ".join(f"{n}={per_tool[n]['peak_rss_mib']:.0f}" for n in names))

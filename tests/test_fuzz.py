@@ -25,7 +25,7 @@ from assay.scan.walk import dispatch
 
 LIMITS = ScanLimits(max_pickle_opcodes=20_000, max_pickle_items=20_000, max_decompressed_bytes=8 << 20,
                     max_members=500, max_gguf_metadata_entries=20_000, max_protobuf_fields=50_000,
-                    max_json_bytes=1 << 20, max_archive_depth=4)
+                    max_json_bytes=1 << 20, max_archive_depth=4, max_hdf5_seconds=2)
 FUZZ = settings(max_examples=int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "150")), deadline=3000, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -151,3 +151,18 @@ def test_deep_nesting_is_bounded() -> None:
     scan_bytes(struct.pack("<Q", len(deep)) + deep.encode(), "x.safetensors")
     scan_bytes(b"{% if " * 5000, "chat_template.jinja")
     scan_bytes(pickle.dumps([[[[[[[[[[[]]]]]]]]]]]), "nested.pkl")
+
+
+def test_hdf5_input_that_hangs_libhdf5_is_cut_off(benign_dir: Path, tmp_path: Path) -> None:
+    """Found by the fuzzer: one zero byte inserted at offset 3571 of a real Keras H5 file makes
+    libhdf5 loop forever. The scan must end at max_hdf5_seconds with a named error."""
+    import assay
+    from assay.scan import ScanLimits
+
+    data = bytearray((benign_dir / "legacy_model.h5").read_bytes())
+    data[3571:3571] = b"\0"
+    path = tmp_path / "hangs.h5"
+    path.write_bytes(bytes(data))
+    report = assay.scan(path, limits=ScanLimits(max_hdf5_seconds=2))
+    assert report.exit_code == 2
+    assert report.all_errors[0].limit == "max_hdf5_seconds"

@@ -93,3 +93,10 @@ def test_symlinked_file_in_folder_is_followed_and_dangling_reported(tmp_path: Pa
     report = assay.scan(folder)
     assert report.exit_code == 1
     assert any("dangling" in e.message for e in report.all_errors)
+
+
+def test_sniffing_opcode_table_matches_the_machine() -> None:
+    from assay.scan.pickle.opcodes import OPCODE_BYTES
+    from assay.scan.pickle.vm import PICKLE_OPCODES
+
+    assert OPCODE_BYTES == PICKLE_OPCODES

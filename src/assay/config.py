@@ -6,7 +6,6 @@ folder being scanned: a model repository must not be able to configure its own i
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,8 @@ _KEYS = {"fail-on", "fail_on", "strict", "allow", "limits", "skip-dirs", "skip_d
 
 
 def _scan_table(path: Path) -> dict[str, object]:
+    import tomllib  # only when a config file exists: start-up time matters
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -53,6 +54,8 @@ def find_config_file(cwd: Path | None = None) -> Path | None:
         return candidate
     candidate = here / "pyproject.toml"
     if candidate.is_file():
+        import tomllib
+
         try:
             if "assay" in tomllib.loads(candidate.read_text(encoding="utf-8")).get("tool", {}):
                 return candidate

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable
 
 from assay.config import ScanConfig
@@ -12,13 +11,15 @@ from assay.scan.source import Blob
 Dispatch = Callable[[Blob, str, "ScanContext"], None]
 
 
-@dataclass
 class Collected:
     """Findings, errors and formats gathered for one top-level file."""
 
-    findings: list[Finding] = field(default_factory=list)
-    errors: list[ScanError] = field(default_factory=list)
-    formats: list[str] = field(default_factory=list)
+    __slots__ = ("findings", "errors", "formats")
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.errors: list[ScanError] = []
+        self.formats: list[str] = []
 
 
 class ScanContext:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import posixpath
 import struct
 
-from assay.scan.pickle.stream import looks_like_pickle
+from assay.scan.pickle.opcodes import looks_like_pickle
 from assay.scan.source import Blob
 
 ZIP_LOCAL = b"PK\x03\x04"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from typing import Callable, Protocol
 
@@ -127,6 +126,8 @@ class DecompressedBlob(Blob):
         self._make = make
         self._dec = make()
         self._in_pos = 0
+        import tempfile  # only when something is decompressed
+
         self._spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
         self._produced = 0
         self._done = False

@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 
 from assay.config import ScanConfig
 from assay.scan.context import Collected, ScanContext
+from assay.scan.formats import scanner_for
 from assay.scan.findings import FileReport, Location, ScanError, ScanReport, Severity
 from assay.scan.limits import LimitExceeded
 from assay.scan.sniff import promised_format, sniff
@@ -19,15 +20,13 @@ _EXECUTABLE_CONTENT = {"pickle", "pickle?", "zip", "joblib-zfile"}
 
 def dispatch(blob: Blob, name: str, ctx: ScanContext) -> None:
     """Scan ``blob`` with every scanner its content calls for."""
-    from assay.scan.formats import SCANNERS
-
     if ctx.depth > ctx.limits.max_archive_depth:
         ctx.error(f"nested deeper than max_archive_depth={ctx.limits.max_archive_depth}", "max_archive_depth")
         return
     kinds = sniff(blob, name)
     recognised: list[str] = []
     for kind in kinds:
-        scanner = SCANNERS.get(kind)
+        scanner = scanner_for(kind)
         if scanner is not None and scanner.scan(blob, name, ctx):
             recognised.append(kind.rstrip("?"))
             ctx.format(kind.rstrip("?"))

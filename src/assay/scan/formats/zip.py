@@ -10,13 +10,9 @@ Stored members are windows on the file (tensor data is never read); compressed o
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import posixpath
 import struct
-import zipfile
 import zlib
-from dataclasses import dataclass
 
 from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
@@ -33,20 +29,24 @@ _CENTRAL = b"PK\x01\x02"
 _LOCAL = b"PK\x03\x04"
 
 
-@dataclass
 class ZipEntry:
-    """One central-directory entry and where its data is."""
+    """One central-directory entry and where its data is (a plain class: parsed per member)."""
 
-    name: str
-    method: int
-    flags: int
-    crc: int
-    compressed_size: int
-    size: int
-    header_offset: int
-    external_attr: int
-    data_offset: int = -1
-    local_name: str | None = None
+    __slots__ = ("name", "method", "flags", "crc", "compressed_size", "size", "header_offset", "external_attr",
+                 "data_offset", "local_name")
+
+    def __init__(self, name: str, method: int, flags: int, crc: int, compressed_size: int, size: int,
+                 header_offset: int, external_attr: int):
+        self.name = name
+        self.method = method
+        self.flags = flags
+        self.crc = crc
+        self.compressed_size = compressed_size
+        self.size = size
+        self.header_offset = header_offset
+        self.external_attr = external_attr
+        self.data_offset = -1
+        self.local_name: str | None = None
 
     @property
     def is_symlink(self) -> bool:
@@ -153,6 +153,8 @@ def locate_data(blob: Blob, entry: ZipEntry) -> str | None:
 
 
 def _lzma_decompressor() -> object:
+    import zipfile  # only for LZMA members: its import is not free
+
     maker = getattr(zipfile, "LZMADecompressor", None)  # zip's LZMA framing (header + props) as CPython reads it
     if maker is None:
         raise LimitExceeded("unsupported", "LZMA-compressed zip members are not supported by this Python")
@@ -167,6 +169,8 @@ def member_blob(blob: Blob, entry: ZipEntry, max_bytes: int) -> Blob:
     if entry.method == 8:
         return DecompressedBlob(raw, lambda: zlib.decompressobj(-15), max_bytes)
     if entry.method == 12:
+        import bz2
+
         return DecompressedBlob(raw, bz2.BZ2Decompressor, max_bytes)
     if entry.method == 14:
         return DecompressedBlob(raw, _lzma_decompressor, max_bytes)

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from assay.scan.findings import Severity
 from assay.scan.limits import LimitExceeded
 from assay.scan.pickle.joblib import skip_array_data
 from assay.scan.pickle.values import render
-from assay.scan.pickle.vm import PICKLE_OPCODES, Machine, PickleBreak, StreamState
+from assay.scan.pickle.opcodes import looks_like_pickle
+from assay.scan.pickle.vm import Machine, PickleBreak, StreamState
 from assay.scan.source import Blob, Cursor
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _TORCH_LEGACY_PICKLES = 5  # magic, protocol version, sys info, the object, storage keys; then raw storages
 
 
-@dataclass
-class StreamResult:
+class StreamResult(NamedTuple):
     """What the stream was and how far the analysis got."""
 
     is_pickle: bool
@@ -42,13 +42,6 @@ class _Buffer:
     def flush(self) -> None:
         for args, kwargs in self.held:
             self.ctx.add(*args, **kwargs)
-
-
-def looks_like_pickle(head: bytes) -> bool:
-    """A cheap first test: protocol 2+ header, or a first byte that is a pickle opcode."""
-    if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
-        return True
-    return bool(head) and head[0] in PICKLE_OPCODES
 
 
 def analyze_stream(blob: Blob, ctx, start: int = 0, *, definite: bool, max_pickles: int | None = None) -> StreamResult:  # noqa: ANN001

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import struct
-from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from assay.scan.findings import Severity
@@ -42,26 +41,31 @@ class Sink(Protocol):
     def scan_nested_pickle(self, data: bytes, label: str) -> Severity | None: ...
 
 
-@dataclass
 class Use:
-    """Every way one callable was reached in a stream."""
+    """Every way one callable was reached in a stream (internal record: a plain class, because
+    dataclass generation costs milliseconds of start-up)."""
 
-    ref: Ref
-    count: int = 0
-    calls: list[str] = field(default_factory=list)
-    via: str = "import"
-    rule: str = "AS101"
-    nested: Severity | None | bool = False  # False: no nested payload; None: scanned clean
+    __slots__ = ("ref", "count", "calls", "via", "rule", "nested")
+
+    def __init__(self, ref: Ref, via: str = "import", rule: str = "AS101"):
+        self.ref = ref
+        self.count = 0
+        self.calls: list[str] = []
+        self.via = via
+        self.rule = rule
+        self.nested: Severity | None | bool = False  # False: no nested payload; None: scanned clean
 
 
-@dataclass
 class StreamState:
     """What one or more consecutive pickles of a stream have shown so far."""
 
-    uses: dict[str, Use] = field(default_factory=dict)
-    protocol: int = 0
-    opcodes: int = 0
-    imports: int = 0
+    __slots__ = ("uses", "protocol", "opcodes", "imports")
+
+    def __init__(self) -> None:
+        self.uses: dict[str, Use] = {}
+        self.protocol = 0
+        self.opcodes = 0
+        self.imports = 0
 
     @property
     def reached_code(self) -> bool:
