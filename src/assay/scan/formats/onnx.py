@@ -9,7 +9,7 @@ import re
 from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
 from assay.scan.formats.interface import FormatScanner
-from assay.scan.formats.protobuf import LEN, Budget, ProtobufError, fields, text
+from assay.scan.formats.protobuf import Budget, ProtobufError, Span, fields
 from assay.scan.source import Blob
 
 STANDARD_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training", "com.microsoft",
@@ -21,84 +21,80 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 class _Walk:
     def __init__(self, blob: Blob, ctx: ScanContext):
-        self.blob = blob
         self.ctx = ctx
+        self.root = Span.whole(blob)
         self.budget = Budget(ctx.limits.max_protobuf_fields)
         self.locations: dict[str, int] = {}
-        self.domains: dict[str, int] = {}
         self.local_functions: set[tuple[str, str]] = set()
         self.node_ops: list[tuple[str, str, int]] = []
 
     def model(self) -> None:
-        for num, wire, val, off in fields(self.blob, 0, self.blob.size, self.budget):
-            if wire != LEN:
+        for num, _, _, sub in fields(self.root, self.budget):
+            if sub is None:
                 continue
             if num == 7:
-                self.graph(off, off + val, 1)
+                self.graph(sub, 1)
             elif num == 25:
-                self.function(off, off + val, 1)
+                self.function(sub, 1)
 
-    def _depth(self, depth: int) -> None:
+    def graph(self, span: Span, depth: int) -> None:
         if depth > self.ctx.limits.max_protobuf_depth:
-            raise ProtobufError("subgraphs nested deeper than max_protobuf_depth", 0)
-
-    def graph(self, start: int, end: int, depth: int) -> None:
-        self._depth(depth)
-        for num, wire, val, off in fields(self.blob, start, end, self.budget):
-            if wire != LEN:
+            raise ProtobufError("subgraphs nested deeper than max_protobuf_depth", span.start)
+        for num, _, _, sub in fields(span, self.budget):
+            if sub is None:
                 continue
             if num == 1:
-                self.node(off, off + val, depth)
+                self.node(sub, depth)
             elif num == 5:
-                self.tensor(off, off + val)
+                self.tensor(sub)
             elif num == 15:
-                for n2, w2, v2, o2 in fields(self.blob, off, off + val, self.budget):
-                    if w2 == LEN and n2 in (1, 2):
-                        self.tensor(o2, o2 + v2)
+                for n2, _, _, s2 in fields(sub, self.budget):
+                    if s2 is not None and n2 in (1, 2):
+                        self.tensor(s2)
 
-    def function(self, start: int, end: int, depth: int) -> None:
+    def function(self, span: Span, depth: int) -> None:
         name = domain = ""
-        for num, wire, val, off in fields(self.blob, start, end, self.budget):
-            if wire != LEN:
+        for num, _, _, sub in fields(span, self.budget):
+            if sub is None:
                 continue
             if num == 1:
-                name = text(self.blob, off, val)
+                name = sub.text()
             elif num == 10:
-                domain = text(self.blob, off, val)
+                domain = sub.text()
             elif num == 7:
-                self.node(off, off + val, depth)
+                self.node(sub, depth)
         self.local_functions.add((domain, name))
 
-    def node(self, start: int, end: int, depth: int) -> None:
+    def node(self, span: Span, depth: int) -> None:
         op = domain = ""
-        for num, wire, val, off in fields(self.blob, start, end, self.budget):
-            if wire != LEN:
+        for num, _, _, sub in fields(span, self.budget):
+            if sub is None:
                 continue
             if num == 4:
-                op = text(self.blob, off, val)
+                op = sub.text()
             elif num == 7:
-                domain = text(self.blob, off, val)
+                domain = sub.text()
             elif num == 5:
-                for n2, w2, v2, o2 in fields(self.blob, off, off + val, self.budget):
-                    if w2 != LEN:
+                for n2, _, _, s2 in fields(sub, self.budget):
+                    if s2 is None:
                         continue
                     if n2 in (6, 11):
-                        self.graph(o2, o2 + v2, depth + 1)
+                        self.graph(s2, depth + 1)
                     elif n2 in (5, 10):
-                        self.tensor(o2, o2 + v2)
-        self.node_ops.append((domain, op, start))
+                        self.tensor(s2)
+        self.node_ops.append((domain, op, span.start))
 
-    def tensor(self, start: int, end: int) -> None:
-        for num, wire, val, off in fields(self.blob, start, end, self.budget):
-            if num == 13 and wire == LEN:
+    def tensor(self, span: Span) -> None:
+        for num, _, _, sub in fields(span, self.budget):
+            if num == 13 and sub is not None:
                 key = value = ""
-                for n2, w2, v2, o2 in fields(self.blob, off, off + val, self.budget):
-                    if w2 == LEN and n2 == 1:
-                        key = text(self.blob, o2, v2)
-                    elif w2 == LEN and n2 == 2:
-                        value = text(self.blob, o2, v2, 4096)
+                for n2, _, _, s2 in fields(sub, self.budget):
+                    if s2 is not None and n2 == 1:
+                        key = s2.text()
+                    elif s2 is not None and n2 == 2:
+                        value = s2.text(4096)
                 if key == "location":
-                    self.locations.setdefault(value, off)
+                    self.locations.setdefault(value, sub.start)
 
 
 def check_location(location: str, ctx: ScanContext, offset: int) -> None:

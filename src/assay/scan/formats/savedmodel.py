@@ -9,8 +9,8 @@ from __future__ import annotations
 from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
 from assay.scan.formats.interface import FormatScanner
-from assay.scan.formats.protobuf import LEN, Budget, ProtobufError, fields, text
-from assay.scan.source import Blob, SliceBlob
+from assay.scan.formats.protobuf import Budget, ProtobufError, Span, fields
+from assay.scan.source import Blob
 
 DANGEROUS_OPS: dict[str, tuple[Severity, str]] = {
     "PyFunc": (Severity.CRITICAL, "runs a Python function"),
@@ -33,58 +33,58 @@ DANGEROUS_OPS: dict[str, tuple[Severity, str]] = {
 
 class _Graphs:
     def __init__(self, blob: Blob, ctx: ScanContext):
-        self.blob = blob
+        self.root = Span.whole(blob)
         self.ctx = ctx
         self.budget = Budget(ctx.limits.max_protobuf_fields)
         self.hits: dict[str, tuple[int, str]] = {}
 
     def saved_model(self) -> None:
-        for num, wire, val, off in fields(self.blob, 0, self.blob.size, self.budget):
-            if num == 2 and wire == LEN:
-                for n2, w2, v2, o2 in fields(self.blob, off, off + val, self.budget):
-                    if n2 == 2 and w2 == LEN:
-                        self.graph(self.blob, o2, o2 + v2, 1)
+        for num, _, _, meta in fields(self.root, self.budget):
+            if num == 2 and meta is not None:
+                for n2, _, _, graph in fields(meta, self.budget):
+                    if n2 == 2 and graph is not None:
+                        self.graph(graph, 1)
 
-    def graph(self, blob: Blob, start: int, end: int, depth: int) -> None:
+    def graph(self, span: Span, depth: int) -> None:
         if depth > self.ctx.limits.max_protobuf_depth:
-            raise ProtobufError("graphs nested deeper than max_protobuf_depth", start)
-        for num, wire, val, off in fields(blob, start, end, self.budget):
-            if wire != LEN:
+            raise ProtobufError("graphs nested deeper than max_protobuf_depth", span.start)
+        for num, _, _, sub in fields(span, self.budget):
+            if sub is None:
                 continue
             if num == 1:
-                self.node(blob, off, off + val, depth)
+                self.node(sub, depth)
             elif num == 2:
-                for n2, w2, v2, o2 in fields(blob, off, off + val, self.budget):
-                    if n2 == 1 and w2 == LEN:
-                        for n3, w3, v3, o3 in fields(blob, o2, o2 + v2, self.budget):
-                            if n3 == 3 and w3 == LEN:
-                                self.node(blob, o3, o3 + v3, depth)
+                for n2, _, _, function in fields(sub, self.budget):
+                    if n2 == 1 and function is not None:
+                        for n3, _, _, node in fields(function, self.budget):
+                            if n3 == 3 and node is not None:
+                                self.node(node, depth)
 
-    def node(self, blob: Blob, start: int, end: int, depth: int) -> None:
+    def node(self, span: Span, depth: int) -> None:
         op, name, strings = "", "", []
-        for num, wire, val, off in fields(blob, start, end, self.budget):
-            if wire != LEN:
+        for num, _, _, sub in fields(span, self.budget):
+            if sub is None:
                 continue
             if num == 2:
-                op = text(blob, off, val)
+                op = sub.text()
             elif num == 1:
-                name = text(blob, off, val)
+                name = sub.text()
             elif num == 5:  # attr map entry: key=1, value=2 (AttrValue: s=2)
                 key = ""
-                for n2, w2, v2, o2 in fields(blob, off, off + val, self.budget):
-                    if n2 == 1 and w2 == LEN:
-                        key = text(blob, o2, v2)
-                    elif n2 == 2 and w2 == LEN:
-                        for n3, w3, v3, o3 in fields(blob, o2, o2 + v2, self.budget):
-                            if n3 == 2 and w3 == LEN:
-                                strings.append((key, o3, v3))
-        for key, off, length in strings:
+                for n2, _, _, s2 in fields(sub, self.budget):
+                    if n2 == 1 and s2 is not None:
+                        key = s2.text()
+                    elif n2 == 2 and s2 is not None:
+                        for n3, _, _, s3 in fields(s2, self.budget):
+                            if n3 == 2 and s3 is not None:
+                                strings.append((key, s3))
+        for key, value in strings:
             if key == "graph_def" or op == "DatasetFromGraph":
-                self.graph(SliceBlob(blob, off, length), 0, length, depth + 1)
-            elif key == "output_stream" and op == "PrintV2" and text(blob, off, length).startswith("file://"):
-                self.hits.setdefault("PrintV2", (start, f"node {name!r} writes to {text(blob, off, length)!r}"))
+                self.graph(Span.whole(value.as_blob()), depth + 1)
+            elif key == "output_stream" and op == "PrintV2" and value.text().startswith("file://"):
+                self.hits.setdefault("PrintV2", (span.start, f"node {name!r} writes to {value.text()!r}"))
         if op in DANGEROUS_OPS:
-            self.hits.setdefault(op, (start, f"node {name!r}"))
+            self.hits.setdefault(op, (span.start, f"node {name!r}"))
 
 
 class SavedModelScanner(FormatScanner):
@@ -114,11 +114,11 @@ class KerasMetadataScanner(FormatScanner):
 
         budget = Budget(ctx.limits.max_protobuf_fields)
         try:
-            for num, wire, val, off in fields(blob, 0, blob.size, budget):
-                if num == 1 and wire == LEN:
-                    for n2, w2, v2, o2 in fields(blob, off, off + val, budget):
-                        if n2 == 5 and w2 == LEN:
-                            check_keras_json(text(blob, o2, v2, ctx.limits.max_json_bytes), ctx, o2)
+            for num, _, _, node in fields(Span.whole(blob), budget):
+                if num == 1 and node is not None:
+                    for n2, _, _, metadata in fields(node, budget):
+                        if n2 == 5 and metadata is not None:
+                            check_keras_json(metadata.text(ctx.limits.max_json_bytes), ctx, metadata.start)
         except ProtobufError as exc:
             ctx.add("AS412", Severity.MEDIUM, f"keras_metadata.pb is malformed: {exc}", exc.offset)
         return True

@@ -199,28 +199,45 @@ class Machine:
     def run(self) -> object:
         """Execute opcodes until STOP; return the symbolic result. Raise PickleBreak or LimitExceeded."""
         cur = self.cur
-        max_ops = self.limits.max_pickle_opcodes
-        max_items = self.limits.max_pickle_items
         st = self.state
-        while True:
-            self.op_start = start = cur.pos
-            op = cur.read_byte()
-            if op < 0:
-                raise self._fail("pickle ended without STOP")
-            st.opcodes += 1
-            if st.opcodes > max_ops:
-                raise LimitExceeded("max_pickle_opcodes", f"more than max_pickle_opcodes={max_ops} opcodes")
-            handler = _HANDLERS[op]
-            if handler is None:
-                raise self._fail(f"invalid opcode 0x{op:02x}")
-            if handler is _stop:
-                self._check_frame(start)
-                return self._pop()
-            handler(self)
-            if self.frame_end is not None:
-                self._check_frame(start)
-            if len(self.stack) + len(self.memo) + len(self.metastack) > max_items:
-                raise LimitExceeded("max_pickle_items", f"more than max_pickle_items={max_items} live values")
+        handlers = _HANDLERS
+        check_every = 256  # limits are checked in batches: at most this many opcodes past a limit
+        countdown = check_every
+        try:
+            while True:
+                self.op_start = start = cur.pos
+                buf = cur._buf  # noqa: SLF001 - the opcode fetch is the hot path; inlined on purpose
+                rel = start - cur._buf_start  # noqa: SLF001
+                if 0 <= rel < len(buf):
+                    op = buf[rel]
+                    cur.pos = start + 1
+                else:
+                    op = cur.read_byte()
+                    if op < 0:
+                        raise self._fail("pickle ended without STOP")
+                handler = handlers[op]
+                if handler is None:
+                    raise self._fail(f"invalid opcode 0x{op:02x}")
+                if handler is _stop:
+                    self._check_frame(start)
+                    return self._pop()
+                handler(self)
+                if self.frame_end is not None:
+                    self._check_frame(start)
+                countdown -= 1
+                if not countdown:
+                    st.opcodes += check_every
+                    countdown = check_every
+                    self._check_limits()
+        finally:
+            st.opcodes += check_every - countdown
+
+    def _check_limits(self) -> None:
+        limits = self.limits
+        if self.state.opcodes > limits.max_pickle_opcodes:
+            raise LimitExceeded("max_pickle_opcodes", f"more than max_pickle_opcodes={limits.max_pickle_opcodes} opcodes")
+        if len(self.stack) + len(self.memo) + len(self.metastack) > limits.max_pickle_items:
+            raise LimitExceeded("max_pickle_items", f"more than max_pickle_items={limits.max_pickle_items} live values")
 
     def _check_frame(self, start: int) -> None:
         end = self.frame_end

@@ -43,7 +43,6 @@ class SarifRenderer(Renderer):
             "shortDescription": {"text": r.summary},
             "fullDescription": {"text": r.help or r.summary},
             "help": {"text": r.help or r.summary, "markdown": f"**{r.summary}**\n\n{r.help}".strip()},
-            "helpUri": f"https://github.com/assay-dev/assay/blob/main/README.md#{r.id.lower()}",
         } for r in RULES.values()]
         results = []
         for finding in report.findings:
@@ -67,8 +66,7 @@ class SarifRenderer(Renderer):
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
             "version": "2.1.0",
             "runs": [{
-                "tool": {"driver": {"name": "assay", "version": report.tool_version or "0",
-                                    "informationUri": "https://github.com/assay-dev/assay", "rules": rules}},
+                "tool": {"driver": {"name": "assay", "version": report.tool_version or "0", "rules": rules}},
                 "invocations": [{"executionSuccessful": not report.all_errors,
                                  "exitCode": report.exit_code,
                                  "toolExecutionNotifications": notifications}],

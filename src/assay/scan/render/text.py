@@ -28,7 +28,7 @@ class TextRenderer(Renderer):
         for file in report.files:
             if not file.findings and not file.errors:
                 continue
-            formats = ", ".join(file.formats) or "unrecognised"
+            formats = ", ".join(file.formats) or "data"
             console.print(Text.assemble((file.path, "bold"), f"  [{formats}]"))
             table = Table(box=box.SIMPLE, show_header=True, header_style="bold", pad_edge=False)
             table.add_column("severity", no_wrap=True)
@@ -46,7 +46,7 @@ class TextRenderer(Renderer):
             console.print(table)
         if clean and len(report.files) <= _LIST_CLEAN_UP_TO:
             for file in clean:
-                formats = ", ".join(file.formats) or "unrecognised"
+                formats = ", ".join(file.formats) or "data"
                 console.print(Text.assemble(("clean  ", "green"), file.path, f"  [{formats}]"))
         for e in report.errors:
             console.print(Text.assemble(("error  ", "bold magenta"), f"{e.location.path}: {e.message}"))
