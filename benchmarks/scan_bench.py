@@ -131,6 +131,8 @@ def main() -> None:
         sys.exit("needs /usr/bin/time (apt-get install time)")
     rows = build_corpus(args.quick)
     tools = ensure_peers()
+    # assay runs from an editable install; compile it the way pip compiles an installed wheel
+    subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "compileall", "-q", str(ROOT / "src")], check=True)
     for path in rows.values():  # warm the page cache so every tool reads from memory
         for f in ([path] if path.is_file() else path.rglob("*")):
             if f.is_file():

@@ -54,12 +54,18 @@ def find_config_file(cwd: Path | None = None) -> Path | None:
         return candidate
     candidate = here / "pyproject.toml"
     if candidate.is_file():
+        try:
+            text = candidate.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        if "tool.assay" not in text:  # most projects: no need to parse TOML at start-up
+            return None
         import tomllib
 
         try:
-            if "assay" in tomllib.loads(candidate.read_text(encoding="utf-8")).get("tool", {}):
+            if "assay" in tomllib.loads(text).get("tool", {}):
                 return candidate
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        except tomllib.TOMLDecodeError:
             return None
     return None
 

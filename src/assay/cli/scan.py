@@ -5,14 +5,13 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from assay.errors import AssayError, UsageError
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     """Report formats."""
 
     text = "text"
@@ -20,7 +19,7 @@ class OutputFormat(str, enum.Enum):
     sarif = "sarif"
 
 
-class FailOn(str, enum.Enum):
+class FailOn(enum.StrEnum):
     """Severities that can fail a scan."""
 
     critical = "critical"
@@ -39,19 +38,19 @@ def register(app: typer.Typer) -> None:
 def scan_command(
     paths: list[Path] = typer.Argument(..., help="Files, folders or archives to scan.", show_default=False),
     output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Report format."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
     strict: bool = typer.Option(False, "--strict", help="Report callables on no list as high instead of medium."),
-    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest severity that fails the scan [default: high]."),
+    fail_on: FailOn | None = typer.Option(None, "--fail-on", help="Lowest severity that fails the scan [default: high]."),
     allow: list[str] = typer.Option([], "--allow", help="Allow MODULE.NAME (or MODULE.*); repeatable. "
                                     "Cannot silence a callable on the dangerous table."),
-    config_file: Optional[Path] = typer.Option(None, "--config", help="Config file (assay.toml or pyproject.toml); "
+    config_file: Path | None = typer.Option(None, "--config", help="Config file (assay.toml or pyproject.toml); "
                                                "default: ./assay.toml, else ./pyproject.toml with [tool.assay]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Scan PATHS and print the report."""
     from assay.config import find_config_file, load_scan_config
     from assay.scan import scan
-    from assay.scan.render import RENDERERS
+    from assay.scan.render import renderer_for
 
     if config_file is not None and not config_file.is_file():
         raise UsageError(f"config file {config_file} does not exist")
@@ -63,7 +62,7 @@ def scan_command(
     finally:
         stop()
     color = output is None and output_format == OutputFormat.text and sys.stdout.isatty()
-    text = RENDERERS[output_format.value].render(report, color=color)
+    text = renderer_for(output_format.value).render(report, color=color)
     if output is None:
         sys.stdout.write(text)
     else:

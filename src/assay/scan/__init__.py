@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Callable
+from collections.abc import Callable
 
 from assay.config import ScanConfig
 from assay.scan.findings import FileReport, Finding, Location, ScanError, ScanReport, Severity

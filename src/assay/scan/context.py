@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from assay.config import ScanConfig
 from assay.scan.findings import Finding, Location, ScanError, Severity
@@ -61,7 +61,7 @@ class ScanContext:
         if name not in self.collected.formats:
             self.collected.formats.append(name)
 
-    def child(self, member: str) -> "ScanContext":
+    def child(self, member: str) -> ScanContext:
         """The context of a member (archive entry, nested payload) one level deeper."""
         chain = member if self.member is None else f"{self.member}!{member}"
         return ScanContext(self.config, self.path, self._dispatch, self.collected, chain, self.depth + 1)

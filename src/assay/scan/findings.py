@@ -22,7 +22,7 @@ class Severity(enum.IntEnum):
     CRITICAL = 4
 
     @classmethod
-    def parse(cls, text: str) -> "Severity":
+    def parse(cls, text: str) -> Severity:
         """Parse a severity name case-insensitively; raise ValueError naming the choices."""
         try:
             return cls[text.strip().upper()]
@@ -52,7 +52,7 @@ class Location:
         text = self.path if self.member is None else f"{self.path}!{self.member}"
         return text if self.offset is None else f"{text}@{self.offset}"
 
-    def at(self, offset: int | None) -> "Location":
+    def at(self, offset: int | None) -> Location:
         """The same place at another byte offset."""
         return Location(self.path, self.member, offset)
 

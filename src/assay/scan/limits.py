@@ -61,7 +61,7 @@ class ScanLimits:
         """Every limit's field name."""
         return tuple(f.name for f in fields(cls))
 
-    def with_values(self, values: dict[str, object]) -> "ScanLimits":
+    def with_values(self, values: dict[str, object]) -> ScanLimits:
         """A copy with some limits changed; names may use dashes. Raise ValueError on bad input."""
         known = set(self.names())
         changes: dict[str, int] = {}

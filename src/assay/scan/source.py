@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 import os
 from abc import ABC, abstractmethod
-from typing import Callable, Protocol
+from typing import Protocol
+from collections.abc import Callable
 
 from assay.scan.limits import LimitExceeded
 
@@ -69,7 +70,7 @@ class FileBlob(Blob):
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> "FileBlob":
+    def __enter__(self) -> FileBlob:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,22 +7,23 @@ import bz2
 import lzma
 import posixpath
 import zlib
+from collections.abc import Callable
 
 from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
 from assay.scan.formats.interface import FormatScanner
-from assay.scan.source import Blob, DecompressedBlob, SliceBlob
+from assay.scan.source import Blob, DecompressedBlob, Decompressor, SliceBlob
 
 _SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".lz4", ".z", ".zlib", ".tgz", ".tbz2", ".txz")
 
 
-def _lz4() -> object:
+def _lz4() -> Decompressor:
     import lz4.frame  # imported only for lz4 content
 
     return lz4.frame.LZ4FrameDecompressor()
 
 
-_MAKERS = {
+_MAKERS: dict[str, tuple[Callable[[], Decompressor], bool]] = {
     "gzip": (lambda: zlib.decompressobj(31), True),
     "bzip2": (bz2.BZ2Decompressor, True),
     "xz": (lzma.LZMADecompressor, True),

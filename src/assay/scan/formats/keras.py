@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 from assay.scan.context import ScanContext
 from assay.scan.findings import Severity

@@ -10,7 +10,7 @@ one (a graph with inline weights) is streamed, and its submessages are read when
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from assay.scan.limits import LimitExceeded
 from assay.scan.source import Blob
@@ -54,7 +54,7 @@ class Span:
         self.base = base
 
     @classmethod
-    def whole(cls, blob: Blob) -> "Span":
+    def whole(cls, blob: Blob) -> Span:
         """The whole blob."""
         return cls(blob, 0, blob.size)
 

@@ -64,11 +64,13 @@ class SafetensorsScanner(FormatScanner):
                 begin, end = info["data_offsets"]
                 spans.append((begin, end, key))
         spans.sort()
-        for (b1, e1, k1), (b2, e2, k2) in zip(spans, spans[1:]):
-            if b2 < e1:
-                ctx.add("AS441", Severity.MEDIUM, f"tensors {k1!r} and {k2!r} overlap (bytes {b2}-{min(e1, e2)})", 8)
-        covered = sum(e - b for b, e, _ in spans)
-        if spans and covered < data_size and not any(b2 < e1 for (_, e1, _), (b2, _, _) in zip(spans, spans[1:])):
+        overlaps = False
+        for (_, end1, key1), (begin2, end2, key2) in zip(spans, spans[1:], strict=False):
+            if begin2 < end1:
+                overlaps = True
+                ctx.add("AS441", Severity.MEDIUM, f"tensors {key1!r} and {key2!r} overlap (bytes {begin2}-{min(end1, end2)})", 8)
+        covered = sum(end - begin for begin, end, _ in spans)
+        if spans and not overlaps and covered < data_size:
             ctx.add("AS441", Severity.LOW, f"{data_size - covered} bytes of the data section belong to no tensor", 8,
                     "the safetensors library refuses holes; data hidden there is invisible to loaders")
         return True

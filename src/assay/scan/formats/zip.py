@@ -20,7 +20,7 @@ from assay.scan.formats.archive_checks import check_member_name
 from assay.scan.formats.interface import FormatScanner
 from assay.scan.formats.zip_layout import scan_zip_members
 from assay.scan.limits import LimitExceeded
-from assay.scan.source import Blob, DecompressedBlob, SliceBlob
+from assay.scan.source import Blob, DecompressedBlob, Decompressor, SliceBlob
 
 _EOCD = b"PK\x05\x06"
 _EOCD64_LOCATOR = b"PK\x06\x07"
@@ -152,7 +152,7 @@ def locate_data(blob: Blob, entry: ZipEntry) -> str | None:
     return None
 
 
-def _lzma_decompressor() -> object:
+def _lzma_decompressor() -> Decompressor:
     import zipfile  # only for LZMA members: its import is not free
 
     maker = getattr(zipfile, "LZMADecompressor", None)  # zip's LZMA framing (header + props) as CPython reads it

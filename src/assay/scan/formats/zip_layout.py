@@ -35,11 +35,9 @@ def _is_pickle_member(name: str) -> bool:
     return base.endswith((".pkl", ".pickle")) or base in ("data.pkl", "constants.pkl")
 
 
-def scan_zip_members(blob: Blob, entries: "list[ZipEntry]", ctx: ScanContext) -> None:
+def scan_zip_members(blob: Blob, entries: list[ZipEntry], ctx: ScanContext) -> None:
     """Scan every member of an archive according to what the archive is."""
     from assay.scan.formats.zip import member_blob
-    from assay.scan.formats.torchscript import scan_torchscript_code
-    from assay.scan.formats.keras import scan_keras_config
 
     names = [e.name for e in entries]
     kind = zip_kind(names)
@@ -59,12 +57,16 @@ def scan_zip_members(blob: Blob, entries: "list[ZipEntry]", ctx: ScanContext) ->
             _check_crc(content, entry, child)
             analyze_stream(content, child, definite=True)
         elif kind == "torchscript" and entry.name.endswith(".py") and "/code/" in f"/{entry.name}":
+            from assay.scan.formats.torchscript import scan_torchscript_code
+
             scan_torchscript_code(content, entry.name, child)
         elif kind in ("pytorch", "torchscript") and "/data/" in f"/{entry.name}" and base.isdigit():
             head = content.head(2)
             if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # a pickle where storage bytes belong
                 analyze_stream(content, child, definite=False)
         elif kind == "keras" and entry.name == "config.json":
+            from assay.scan.formats.keras import scan_keras_config
+
             scan_keras_config(content, child)
         else:
             child.scan(content, entry.name)
@@ -73,7 +75,7 @@ def scan_zip_members(blob: Blob, entries: "list[ZipEntry]", ctx: ScanContext) ->
             child.add("AS205", Severity.MEDIUM, f"member data is corrupt: {error}")
 
 
-def _check_crc(content: Blob, entry: "ZipEntry", ctx: ScanContext) -> None:
+def _check_crc(content: Blob, entry: ZipEntry, ctx: ScanContext) -> None:
     """Pickle members are read whole anyway, so their CRC costs nothing to check."""
     if content.size > ctx.limits.max_inline_bytes * 8:
         return

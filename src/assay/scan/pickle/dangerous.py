@@ -248,7 +248,6 @@ DANGEROUS: dict[str, dict[str, str | tuple[str, str]]] = {
     "sysconfig": {_ALL: ("attribute-gadget", "module namespaces reach __builtins__")},
     "cgitb": {_ALL: "process-state"},
     "rlcompleter": {_ALL: ("attribute-gadget", "evaluates attribute expressions")},
-    "xmlrpc": {_ALL: "network"},
     "nt": {_ALL: "process-spawn"},
     "posix": {_ALL: "process-spawn"},
 }

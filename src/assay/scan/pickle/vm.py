@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import codecs
 import struct
-from typing import Callable, Protocol
+from typing import Protocol
+from collections.abc import Callable
 
 from assay.scan.findings import Severity
 from assay.scan.limits import LimitExceeded, ScanLimits
-from assay.scan.pickle.values import Bytes, Map, Mark, Obj, Opaque, Ref, Seq, render
+from assay.scan.pickle.values import Bytes, Map, Obj, Opaque, Ref, Seq, render
 from assay.scan.pickle.verdict import Verdict, classify, is_importable_name
 from assay.scan.source import Cursor
 
@@ -77,7 +78,7 @@ class Machine:
     """Runs one pickle (up to STOP) from ``cursor``; see ``run``."""
 
     def __init__(self, cursor: Cursor, sink: Sink, limits: ScanLimits, allow: frozenset[str], strict: bool,
-                 state: StreamState | None = None, on_build: Callable[["Machine", Obj], None] | None = None):
+                 state: StreamState | None = None, on_build: Callable[[Machine, Obj], None] | None = None):
         self.cur = cursor
         self.sink = sink
         self.limits = limits

@@ -1,12 +1,18 @@
-"""Report renderers: ``RENDERERS`` maps a format name to its renderer."""
+"""Report renderers: ``renderer_for(name)`` returns the renderer of a format, imported on first use."""
 
 from __future__ import annotations
 
+import importlib
+
 from assay.scan.render.interface import Renderer
-from assay.scan.render.json import JsonRenderer
-from assay.scan.render.sarif import SarifRenderer
-from assay.scan.render.text import TextRenderer
 
-RENDERERS: dict[str, Renderer] = {"text": TextRenderer(), "json": JsonRenderer(), "sarif": SarifRenderer()}
+FORMATS = {"text": "text:TextRenderer", "json": "json:JsonRenderer", "sarif": "sarif:SarifRenderer"}
 
-__all__ = ["RENDERERS", "Renderer"]
+
+def renderer_for(name: str) -> Renderer:
+    """The renderer for ``text``, ``json`` or ``sarif``."""
+    module, cls = FORMATS[name].split(":")
+    return getattr(importlib.import_module(f"assay.scan.render.{module}"), cls)()
+
+
+__all__ = ["FORMATS", "Renderer", "renderer_for"]
