@@ -56,6 +56,14 @@ class ScanContext:
         """Report that something here could not be scanned."""
         self.collected.errors.append(ScanError(self.location(offset), message, limit))
 
+    def read_whole(self, blob: Blob, limit_name: str, what: str) -> str | None:
+        """The blob as text when it fits within the named limit; else None, reported as a scan error."""
+        limit = getattr(self.limits, limit_name)
+        if blob.size > limit:
+            self.error(f"{what} of {blob.size} bytes is larger than {limit_name}={limit}", limit_name)
+            return None
+        return blob.read_at(0, blob.size).decode("utf-8-sig", "replace")
+
     def format(self, name: str) -> None:
         """Record a format seen in this file."""
         if name not in self.collected.formats:

@@ -40,12 +40,6 @@ class Blob(ABC):
         start = max(0, size - n)
         return self.read_at(start, size - start)
 
-    def read_all(self, limit: int, limit_name: str) -> bytes:
-        """The whole content, refusing anything larger than ``limit``."""
-        if self.size > limit:
-            raise LimitExceeded(limit_name, f"{self.size} bytes exceed {limit_name}={limit}")
-        return self.read_at(0, self.size)
-
 
 class FileBlob(Blob):
     """A file on disk, read with pread (no shared cursor, safe across threads)."""

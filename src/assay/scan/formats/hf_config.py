@@ -14,12 +14,10 @@ from assay.scan.source import Blob
 
 def read_json(blob: Blob, ctx: ScanContext) -> object | None:
     """Parse a JSON file within max_json_bytes; None (and a scan error) when it cannot be read."""
-    if blob.size > ctx.limits.max_json_bytes:
-        ctx.error(f"JSON larger than max_json_bytes={ctx.limits.max_json_bytes}", "max_json_bytes")
-        return None
+    text = ctx.read_whole(blob, "max_json_bytes", "JSON document")
     try:
-        return json.loads(blob.read_at(0, blob.size).decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None if text is None else json.loads(text)
+    except (ValueError, RecursionError):
         return None
 
 
@@ -70,9 +68,7 @@ class ChatTemplateScanner(FormatScanner):
     formats = ("chat-template",)
 
     def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
-        if blob.size > ctx.limits.max_source_bytes:
-            ctx.error("template larger than max_source_bytes", "max_source_bytes")
-            return True
-        text = blob.read_at(0, blob.size).decode("utf-8", "replace")
-        check_template(text, "chat template", ctx)
+        text = ctx.read_whole(blob, "max_source_bytes", "chat template")
+        if text is not None:
+            check_template(text, "chat template", ctx)
         return True

@@ -81,10 +81,9 @@ def check_keras_json(text: str, ctx: ScanContext, offset: int | None = None) -> 
 
 def scan_keras_config(blob: Blob, ctx: ScanContext) -> None:
     """``config.json`` of a ``.keras`` archive."""
-    if blob.size > ctx.limits.max_json_bytes:
-        ctx.error("Keras config larger than max_json_bytes", "max_json_bytes")
-        return
-    check_keras_json(blob.read_at(0, blob.size).decode("utf-8", "replace"), ctx, 0)
+    text = ctx.read_whole(blob, "max_json_bytes", "Keras config")
+    if text is not None:
+        check_keras_json(text, ctx, 0)
 
 
 class Hdf5Scanner(FormatScanner):

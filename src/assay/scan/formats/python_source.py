@@ -57,10 +57,9 @@ class PythonSourceScanner(FormatScanner):
     formats = ("python",)
 
     def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
-        if blob.size > ctx.limits.max_source_bytes:
-            ctx.error("source larger than max_source_bytes", "max_source_bytes")
+        source = ctx.read_whole(blob, "max_source_bytes", "Python source")
+        if source is None:
             return True
-        source = blob.read_at(0, blob.size)
         try:
             tree = ast.parse(source, filename=name)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:

@@ -17,10 +17,9 @@ _FILE_OPS = {"from_file": "reads any file", "save": "writes files", "_save_jit_m
 
 def scan_torchscript_code(blob: Blob, name: str, ctx: ScanContext) -> None:
     """Report operators in one TorchScript source file that reach files or native code."""
-    if blob.size > ctx.limits.max_source_bytes:
-        ctx.error("TorchScript source larger than max_source_bytes", "max_source_bytes")
+    source = ctx.read_whole(blob, "max_source_bytes", "TorchScript source")
+    if source is None:
         return
-    source = blob.read_at(0, blob.size).decode("utf-8", "replace")
     reported: set[str] = set()
     for match in _OPS.finditer(source):
         namespace, op = match.group(1), match.group(2)
