@@ -100,3 +100,18 @@ def test_sniffing_opcode_table_matches_the_machine() -> None:
     from assay.scan.pickle.vm import PICKLE_OPCODES
 
     assert OPCODE_BYTES == PICKLE_OPCODES
+
+
+def test_a_limit_in_one_member_does_not_hide_the_next(tmp_path: Path) -> None:
+    import gzip
+
+    from tests.fixtures.malicious_pickles import CASES
+
+    path = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("a_big.pkl.gz", gzip.compress(pickle.dumps(b"\0" * (4 << 20), protocol=4)))
+        z.writestr("z_payload.pkl", CASES["proto4_stack_global"][0])
+    report = assay.scan(path, limits=ScanLimits(max_decompressed_bytes=1 << 20))
+    assert report.exit_code == 1  # the payload after the over-limit member is still found
+    assert any(e.limit == "max_decompressed_bytes" for e in report.all_errors)
+    assert any(f.rule == "AS101" for f in report.findings)

@@ -27,12 +27,12 @@ def dispatch(blob: Blob, name: str, ctx: ScanContext) -> None:
     recognised: list[str] = []
     for kind in kinds:
         scanner = scanner_for(kind)
-        if scanner is not None and scanner.scan(blob, name, ctx):
-            recognised.append(kind.rstrip("?"))
-            ctx.format(kind.rstrip("?"))
-    if "zip" in recognised and "pickle" in recognised:
-        ctx.add("AS111", Severity.HIGH, "file is both a pickle and a zip archive: torch.load and zip-based "
-                "scanners see different content", 0)
+        try:
+            if scanner is not None and scanner.scan(blob, name, ctx):
+                recognised.append(kind.rstrip("?"))
+                ctx.format(kind.rstrip("?"))
+        except LimitExceeded as exc:  # this blob stops here; the archive's other members are still scanned
+            ctx.error(str(exc), exc.limit)
     promised = promised_format(name)
     executable = [k for k in recognised if k in _EXECUTABLE_CONTENT and k != promised]
     if promised and executable and promised not in recognised:
