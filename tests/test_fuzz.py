@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from assay.config import ScanConfig
 from assay.scan.context import ScanContext
 from assay.scan.limits import ScanLimits
-from assay.scan.pickle.vm import PICKLE_OPCODES
+from assay.scan.pickle.handlers import PICKLE_OPCODES
 from assay.scan.source import BytesBlob
 from assay.scan.walk import dispatch
 
