@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from assay.config import ScanConfig
 from assay.scan.findings import Finding, Location, ScanError, Severity
-from assay.scan.source import Blob
+from assay.scan.source import Blob, BytesBlob
 
 Dispatch = Callable[[Blob, str, "ScanContext"], None]
 
@@ -25,7 +25,8 @@ class Collected:
 class ScanContext:
     """Where a parser is (path, member chain, depth) and where it reports.
 
-    ``dispatch`` scans a nested blob by content; parsers call ``member`` for archive members.
+    ``dispatch`` scans a nested blob by content; parsers call ``child`` for archive members and ``scan``
+    to scan one by content.
     """
 
     def __init__(self, config: ScanConfig, path: str, dispatch: Dispatch, collected: Collected | None = None,
@@ -80,8 +81,7 @@ class ScanContext:
 
     def scan_nested_pickle(self, data: bytes, label: str) -> Severity | None:
         """Scan a payload that a pickle passes to a deserializer; return the worst severity found."""
-        from assay.scan.pickle.stream import analyze_stream
-        from assay.scan.source import BytesBlob
+        from assay.scan.pickle.stream import analyze_stream  # the pickle machine loads only when needed
 
         before = len(self.collected.findings)
         child = self.child(label)

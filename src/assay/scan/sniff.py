@@ -27,8 +27,6 @@ _BY_SUFFIX = {".onnx": "onnx", ".py": "python", ".jinja": "chat-template", ".jin
 SAFE_PROMISES = {".safetensors": "safetensors", ".gguf": "gguf", ".onnx": "onnx", ".npy": "npy", ".json": "json",
                  ".txt": "text", ".h5": "hdf5", ".hdf5": "hdf5", ".msgpack": "msgpack",
                  ".tflite": "tflite", ".md": "text", ".jinja": "text", ".model": "sentencepiece"}
-PICKLE_NAMES = (".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".dill", ".dat", ".data",
-                ".p", ".pk", ".sav", ".cloudpickle", ".pdparams", ".pdopt", ".mar", ".nemo", ".pth.tar")
 
 
 def has_zip_directory(blob: Blob) -> bool:

@@ -15,7 +15,7 @@ from assay.scan.limits import LimitExceeded
 from assay.scan.sniff import promised_format, sniff
 from assay.scan.source import Blob, FileBlob
 
-_EXECUTABLE_CONTENT = {"pickle", "pickle?", "zip", "joblib-zfile"}
+_EXECUTABLE_CONTENT = {"pickle", "zip", "joblib-zfile"}  # recognised kinds carry no "?"
 
 
 def dispatch(blob: Blob, name: str, ctx: ScanContext) -> None:

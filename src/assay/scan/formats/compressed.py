@@ -12,6 +12,7 @@ from collections.abc import Callable
 from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
 from assay.scan.formats.interface import FormatScanner
+from assay.scan.sniff import sniff
 from assay.scan.source import Blob, DecompressedBlob, Decompressor, SliceBlob
 
 _SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".lz4", ".z", ".zlib", ".tgz", ".tbz2", ".txz")
@@ -51,7 +52,7 @@ class CompressedScanner(FormatScanner):
     formats = tuple(_MAKERS)
 
     def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
-        kind = _kind(blob)
+        kind = sniff(blob, name)[0]  # the dispatcher chose this scanner for exactly this codec
         make, multi = _MAKERS[kind]
         source = blob
         if kind == "joblib-zfile":  # 'ZF0x' + hex length + zlib stream
@@ -76,20 +77,3 @@ class CompressedScanner(FormatScanner):
         if produced > (1 << 20) and produced / consumed > ctx.limits.max_compression_ratio:
             ctx.add("AS204", Severity.HIGH, f"{kind} stream expands {produced // consumed}x ({consumed} -> {produced} bytes)")
         return True
-
-
-def _kind(blob: Blob) -> str:
-    head = blob.head(8)
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if head.startswith(b"BZh"):
-        return "bzip2"
-    if head.startswith(b"\xfd7zXZ"):
-        return "xz"
-    if head.startswith(b"\x04\x22\x4d\x18"):
-        return "lz4"
-    if head.startswith(b"ZF0x"):
-        return "joblib-zfile"
-    if head[:1] == b"\x5d":
-        return "lzma-alone"
-    return "zlib"

@@ -134,7 +134,7 @@ def read_directory(blob: Blob, max_members: int) -> tuple[list[ZipEntry], int, i
         if len(entries) > max_members:
             raise LimitExceeded("max_members", f"more than max_members={max_members} members")
         pos += 46 + nlen + elen + clen
-    if len(entries) < total and not entries:
+    if total and not entries:
         raise ZipFormatError("central directory is empty or corrupt")
     return entries, concat, cd_offset + concat
 

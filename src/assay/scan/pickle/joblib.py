@@ -11,7 +11,7 @@ import math
 import re
 
 from assay.scan.pickle.values import Map, Obj, Ref
-from assay.scan.pickle.vm import Machine, PickleBreak
+from assay.scan.pickle.vm import Machine
 
 WRAPPERS = frozenset({"joblib.numpy_pickle.NumpyArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper"})
 _TYPESTR = re.compile(r"[<>|=]?([a-zA-Z])(\d*)")
@@ -55,10 +55,8 @@ def skip_array_data(m: Machine, inst: Obj) -> None:
     if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape) or layout is None:
         raise m._fail("joblib array wrapper with an unreadable shape or dtype")
     itemsize, has_object = layout
-    if has_object:
-        from assay.scan.pickle.stream import run_nested_inline
-
-        run_nested_inline(m)
+    if has_object:  # joblib calls pickle.load on the same file: a whole pickle of its own, inline
+        Machine(m.cur, m.sink, m.limits, m.allow, m.strict, m.state, m.on_build).run()
         return
     if state.get("numpy_array_alignment_bytes") is not None:
         padding = m._read(1)[0]
@@ -66,4 +64,4 @@ def skip_array_data(m: Machine, inst: Obj) -> None:
     m.cur.skip(math.prod(shape) * itemsize)
 
 
-__all__ = ["WRAPPERS", "skip_array_data", "PickleBreak"]
+__all__ = ["WRAPPERS", "skip_array_data"]

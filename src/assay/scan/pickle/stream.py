@@ -17,13 +17,10 @@ _TORCH_LEGACY_PICKLES = 5  # magic, protocol version, sys info, the object, stor
 
 
 class StreamResult(NamedTuple):
-    """What the stream was and how far the analysis got."""
+    """What the stream turned out to be."""
 
     is_pickle: bool
-    pickles: int
     torch_legacy: bool
-    end: int
-    broke: PickleBreak | None
 
 
 class _Buffer:
@@ -80,7 +77,7 @@ def analyze_stream(blob: Blob, ctx, start: int = 0, *, definite: bool, max_pickl
     except LimitExceeded as exc:
         ctx.error(str(exc), exc.limit, cursor.pos)
     if not definite and pickles == 0 and not state.uses:
-        return StreamResult(False, 0, False, cursor.pos, broke)
+        return StreamResult(False, False)
     if isinstance(sink, _Buffer):
         sink.flush()
     _report_uses(ctx, state)
@@ -92,13 +89,7 @@ def analyze_stream(blob: Blob, ctx, start: int = 0, *, definite: bool, max_pickl
     elif not torch_legacy and pickles and not cursor.at_end() and pickles < limit:
         trailing = blob.size - cursor.pos
         ctx.add("AS109", Severity.LOW, f"{trailing} bytes follow the last pickle", cursor.pos)
-    return StreamResult(True, pickles, torch_legacy, cursor.pos, broke)
-
-
-def run_nested_inline(m: Machine) -> None:
-    """Run a complete pickle written inside the current stream (joblib object arrays)."""
-    inner = Machine(m.cur, m.sink, m.limits, m.allow, m.strict, m.state, m.on_build)
-    inner.run()
+    return StreamResult(True, torch_legacy)
 
 
 def _report_uses(ctx, state: StreamState) -> None:  # noqa: ANN001
