@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import subprocess
 import sys
@@ -12,16 +11,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.fixtures.cli import run
 from tests.fixtures.malicious_pickles import CASES
 from tests.fixtures.opcodes import frame, proto, stack_global
 
-ASSAY = [sys.executable, "-m", "assay.cli.main"]
 SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "ASSAY_DEBUG"}
-    return subprocess.run([*ASSAY, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
 
 
 @pytest.fixture()

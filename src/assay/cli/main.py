@@ -35,6 +35,10 @@ from assay.cli import scan as _scan  # noqa: E402  (registers the command on `ap
 
 _scan.register(app)
 
+from assay.cli import signing as _signing  # noqa: E402
+
+_signing.register(app)
+
 
 def run() -> None:
     """Console-script entry point."""
