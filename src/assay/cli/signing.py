@@ -107,13 +107,14 @@ def sign_command(
 ) -> None:
     """Sign MODEL with KEY (and optionally a certificate chain)."""
     from assay.signing import sign_model
+    from assay.signing.interface import Signer
     from assay.signing.keys import load_certificates, load_private_key
 
     private_key = load_private_key(key)
     if cert_chain is not None:
         from assay.signing.certificate import CertificateSigner
 
-        signer = CertificateSigner(private_key, load_certificates(cert_chain))
+        signer: Signer = CertificateSigner(private_key, load_certificates(cert_chain))
     else:
         from assay.signing.key import KeySigner
 

@@ -14,6 +14,7 @@ from assay.manifest.interface import (
     HASH_TYPES,
     MAX_DEPTH,
     MAX_FILES,
+    Method,
     SIGNATURE_NAME,
     Manifest,
     Resource,
@@ -94,7 +95,7 @@ def hash_model(model_path: str | os.PathLike[str], *, hash_type: str = "sha256",
         ignores.append(SIGNATURE_NAME)
     if ignore_git:
         ignores += [p for p in GIT_IGNORES if p not in ignores]
-    method = "shards" if shard_size is not None and hash_type != "blake3" else "files"
+    method: Method = "shards" if shard_size is not None and hash_type != "blake3" else "files"
     serialization = Serialization(method=method, hash_type=hash_type, allow_symlinks=allow_symlinks,
                                   shard_size=shard_size if method == "shards" else None,
                                   ignore_paths=tuple(sorted(ignores)))

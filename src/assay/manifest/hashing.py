@@ -18,8 +18,8 @@ from typing import Any
 from assay.errors import InputError, UsageError
 from assay.manifest.interface import HASH_TYPES
 
-READ_SIZE = 8 * 1024 * 1024
-"""Bytes read per call: large enough that syscalls and Python overhead vanish, small enough for caches."""
+READ_SIZE = 1024 * 1024
+"""Bytes read per call: large enough that syscalls vanish, small enough to stay in L2 (measured: 1 MiB beat 8 MiB)."""
 
 
 @dataclass(frozen=True)

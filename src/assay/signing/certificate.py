@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -23,7 +24,11 @@ class CertificateSigner(KeySigner):
         super().__init__(private_key)
         if not chain:
             raise InputError("the certificate chain file holds no certificate")
-        if chain[0].public_key() != private_key.public_key():
+        try:
+            leaf_key = chain[0].public_key()
+        except (ValueError, UnsupportedAlgorithm):
+            raise InputError("the first certificate of the chain has a key type assay cannot read") from None
+        if leaf_key != private_key.public_key():
             raise InputError("the first certificate of the chain is not the private key's (the leaf goes first)")
         self.chain = chain
 
@@ -68,10 +73,10 @@ class CertificateVerifier(Verifier):
                 raise BundleError(f"{where}[{i}].rawBytes", f"not a DER certificate ({exc})") from None
         leaf = chain[0]
         self._check_chain(leaf, chain[1:])
-        key = leaf.public_key()
         try:
+            key = leaf.public_key()
             check_curve(key, "the signing certificate")
-        except InputError as exc:
+        except (InputError, ValueError, UnsupportedAlgorithm) as exc:
             raise SignatureInvalid("untrusted-certificate", str(exc)) from None
         assert isinstance(key, ec.EllipticCurvePublicKey)
         warnings = check_signature(key, payload, signature)

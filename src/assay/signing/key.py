@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -95,7 +95,7 @@ def _public_numbers(raw: bytes):  # noqa: ANN202
     for loader in (serialization.load_pem_public_key, serialization.load_der_public_key):
         try:
             key = loader(raw)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, UnsupportedAlgorithm):
             continue
         return key.public_numbers() if isinstance(key, ec.EllipticCurvePublicKey) else None
     return None

@@ -6,12 +6,14 @@ import hashlib
 import os
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from assay.errors import InputError, UsageError
 
-CURVES = {"p256": ec.SECP256R1, "p384": ec.SECP384R1, "p521": ec.SECP521R1}
+CURVES: dict[str, type[ec.SECP256R1 | ec.SECP384R1 | ec.SECP521R1]] = {
+    "p256": ec.SECP256R1, "p384": ec.SECP384R1, "p521": ec.SECP521R1}
 """The curves OMS (and Sigstore's key details) support, by the name ``assay keygen`` takes."""
 PASSWORD_ENV = "ASSAY_KEY_PASSWORD"
 """Environment variable holding the password of an encrypted private key."""
@@ -59,7 +61,7 @@ def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
         key = serialization.load_pem_private_key(data, password.encode() if password else None)
     except TypeError:
         raise InputError(f"{path} is encrypted; set {PASSWORD_ENV} to its password") from None
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise InputError(f"{path} is not a readable PEM private key ({exc})") from None
     check_curve(key, str(path))
     assert isinstance(key, ec.EllipticCurvePrivateKey)
@@ -71,7 +73,7 @@ def load_public_key(path: Path) -> ec.EllipticCurvePublicKey:
     data = _read(path, "public key")
     try:
         key = serialization.load_pem_public_key(data)
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise InputError(f"{path} is not a readable PEM public key ({exc})") from None
     check_curve(key, str(path))
     assert isinstance(key, ec.EllipticCurvePublicKey)

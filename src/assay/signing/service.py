@@ -95,7 +95,7 @@ def verify_model(model_path: str | os.PathLike[str], verifier: Verifier, *,
         statement, statement_error = parse_statement(bundle.payload), None
     except BundleError as exc:
         statement, statement_error = None, exc
-    signer, warnings = "", []
+    signer, warnings = "", list[str]()
     failure: SignatureInvalid | None = None
     for raw in bundle.signatures:
         try:
@@ -141,10 +141,11 @@ def compare(expected: Manifest, actual: Manifest) -> list[Problem]:
     problems = []
     for name in sorted(want.keys() - have.keys()):
         problems.append(Problem("missing", f"{name}: signed but not found", resource=name,
-                                expected=want[name].hex))
+                                expected=f"{want[name].algorithm}:{want[name].hex}"))
     for name in sorted(have.keys() - want.keys()):
         problems.append(Problem("extra", f"{name}: present but not signed (use --ignore or "
-                                "--allow-unsigned-files if that is intended)", resource=name, actual=have[name].hex))
+                                "--allow-unsigned-files if that is intended)", resource=name,
+                                actual=f"{have[name].algorithm}:{have[name].hex}"))
     for name in sorted(want.keys() & have.keys()):
         w, h = want[name], have[name]
         if w.digest != h.digest or not same_algorithm(w.algorithm, h.algorithm):
