@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from assay.manifest.interface import HASH_TYPES, Manifest, Resource, Serialization, sort_key
+from assay.manifest.interface import HASH_TYPES, Manifest, Resource, Serialization
 from assay.signing.interface import BundleError
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -88,29 +88,16 @@ def parse_statement(payload: bytes) -> Statement:
     for i, raw in enumerate(resources):
         where = f"{_P}.predicate.resources[{i}]"
         entry = _obj(raw, where)
-        rname = entry.get("name")
-        if not isinstance(rname, str) or not rname:
-            raise BundleError(f"{where}.name", "missing or empty")
-        _check_name(rname, serialization.method, f"{where}.name")
+        rname = _name(entry, where, serialization.method)
         if rname in seen:
             raise BundleError(f"{where}.name", f"{rname!r} is listed twice")
         seen.add(rname)
         algorithm = entry.get("algorithm")
         if algorithm not in HASH_TYPES and not (isinstance(algorithm, str) and _SHARDED.fullmatch(algorithm)):
             raise BundleError(f"{where}.algorithm", f"unknown algorithm {algorithm!r}")
-        value = entry.get("digest")
-        if not isinstance(value, str) or not _HEX.fullmatch(value) or len(value) % 2:
-            raise BundleError(f"{where}.digest", "missing or not lowercase hex")
-        items.append(Resource(rname, algorithm, bytes.fromhex(value)))
+        items.append(Resource(rname, algorithm, _digest(entry.get("digest"), f"{where}.digest")))
     manifest = Manifest(name, serialization, tuple(items))
     return Statement(predicate_type, manifest, digest, "v1.0")
-
-
-def canonical(manifest: Manifest) -> Manifest:
-    """The manifest with its resources in canonical order (for comparing and printing)."""
-    method = manifest.serialization.method
-    ordered = tuple(sorted(manifest.resources, key=lambda r: sort_key(r.name, method)))
-    return Manifest(manifest.model_name, manifest.serialization, ordered)
 
 
 def _manifest_v02(subjects: list[Any]) -> Manifest:
@@ -118,14 +105,9 @@ def _manifest_v02(subjects: list[Any]) -> Manifest:
     for i, raw in enumerate(subjects):
         where = f"{_P}.subject[{i}]"
         entry = _obj(raw, where)
-        name = entry.get("name")
-        if not isinstance(name, str) or not name:
-            raise BundleError(f"{where}.name", "missing or empty")
-        _check_name(name, "files", f"{where}.name")
+        name = _name(entry, where, "files")
         value = _obj(entry.get("digest"), f"{where}.digest").get("sha256")
-        if not isinstance(value, str) or not _HEX.fullmatch(value) or len(value) % 2:
-            raise BundleError(f"{where}.digest.sha256", "missing or not lowercase hex")
-        items.append(Resource(name, "sha256", bytes.fromhex(value)))
+        items.append(Resource(name, "sha256", _digest(value, f"{where}.digest.sha256")))
     return Manifest("(not recorded in v0.2 signatures)", Serialization("files", "sha256"), tuple(items))
 
 
@@ -154,6 +136,20 @@ def _serialization(obj: dict[str, Any]) -> Serialization:
         _check_path(p, f"{where}.ignore_paths[{i}]")
     return Serialization(method, hash_type, allow, shard_size if method == "shards" else None,
                          tuple(sorted(set(ignores))))
+
+
+def _name(entry: dict[str, Any], where: str, method: str) -> str:
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise BundleError(f"{where}.name", "missing or empty")
+    _check_name(name, method, f"{where}.name")
+    return name
+
+
+def _digest(value: Any, where: str) -> bytes:
+    if not isinstance(value, str) or not _HEX.fullmatch(value) or len(value) % 2:
+        raise BundleError(where, "missing or not lowercase hex")
+    return bytes.fromhex(value)
 
 
 def _check_name(name: str, method: str, where: str) -> None:
