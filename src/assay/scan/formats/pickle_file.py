@@ -15,7 +15,9 @@ class PickleScanner(FormatScanner):
     formats = ("pickle", "pickle?")
 
     def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
-        definite = blob.head(1) == b"\x80"
+        head = blob.head(2)
+        # A protocol header the unpickler accepts; 0x80 then 241 is refused before anything runs.
+        definite = len(head) == 2 and head[0] == 0x80 and head[1] <= 5
         result = analyze_stream(blob, ctx, definite=definite)
         if result.torch_legacy:
             ctx.format("pytorch-legacy")

@@ -76,7 +76,7 @@ def analyze_stream(blob: Blob, ctx, start: int = 0, *, definite: bool, max_pickl
         broke = exc
     except LimitExceeded as exc:
         ctx.error(str(exc), exc.limit, cursor.pos)
-    if not definite and pickles == 0 and not state.uses:
+    if not definite and not _plausible(pickles, state, broke, cursor):
         return StreamResult(False, False)
     if isinstance(sink, _Buffer):
         sink.flush()
@@ -90,6 +90,20 @@ def analyze_stream(blob: Blob, ctx, start: int = 0, *, definite: bool, max_pickl
         trailing = blob.size - cursor.pos
         ctx.add("AS109", Severity.LOW, f"{trailing} bytes follow the last pickle", cursor.pos)
     return StreamResult(True, torch_legacy)
+
+
+def _plausible(pickles: int, state: StreamState, broke: PickleBreak | None, cursor: Cursor) -> bool:
+    """Whether headerless content is worth reporting as a pickle.
+
+    About 1 in 40 files of raw tensor data (ONNX external data, raw ``.bin`` shards) starts with
+    a byte that is a pickle opcode, often EXT1/2/4, and breaks a few bytes later. A loader given
+    such bytes fails before doing anything: an EXT code resolves only to what the loading process
+    registered itself, and nothing was called. So headerless content is a pickle only when it
+    imports by name, calls something, or is one or more complete pickles that fill the file.
+    """
+    if any(use.calls or not use.via.startswith("EXT") for use in state.uses.values()):
+        return True
+    return broke is None and pickles > 0 and cursor.at_end()
 
 
 def _report_uses(ctx, state: StreamState) -> None:  # noqa: ANN001
