@@ -80,7 +80,7 @@ class SafetensorsScanner(FormatScanner):
         if not isinstance(info, dict):
             return f"tensor {key!r}: entry is not an object"
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if dtype not in DTYPE_BITS:
+        if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
             return f"tensor {key!r}: unknown dtype {dtype!r}"
         if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
             return f"tensor {key!r}: shape must be a list of non-negative integers"
