@@ -50,3 +50,67 @@ def malicious_dir(tmp_path_factory: pytest.TempPathFactory, benign_dir: Path) ->
     out = tmp_path_factory.mktemp("malicious")
     build(out, benign_dir / "state_dict.pt", benign_dir / "torchscript.pt")
     return out
+
+
+POSTGRES_ADMIN_URL = os.environ.get("ASSAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+"""The PostgreSQL every developer and CI machine has (trust auth, database ``test``)."""
+
+
+def _postgres_unavailable() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3):
+            return None
+    except Exception as exc:  # any failure to connect means: no server here
+        return f"PostgreSQL at 127.0.0.1:5432 (database test) is not reachable: {str(exc).splitlines()[0]}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
+    """A fresh, empty registry database: a SQLite file, or a new PostgreSQL database dropped afterwards.
+
+    Without a PostgreSQL server the PostgreSQL case skips with the reason, unless ASSAY_REQUIRE_POSTGRES=1
+    (set by .ci/run), which turns that skip into a failure.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'registry.db'}"
+        return
+    reason = _postgres_unavailable()
+    if reason:
+        if os.environ.get("ASSAY_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason} (ASSAY_REQUIRE_POSTGRES=1: PostgreSQL tests may not skip)")
+        pytest.skip(reason)
+    import uuid
+
+    import psycopg
+
+    name = f"assay_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def assay_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for a registry on ``database_url`` with its evidence under a fresh ASSAY_HOME."""
+    home = tmp_path / "assay-home"
+    env = {"ASSAY_HOME": str(home), "ASSAY_DATABASE_URL": database_url, "ASSAY_ACTOR": "alice"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def reg(assay_env: dict[str, str]):  # noqa: ANN201
+    """An open registry on the ``assay_env`` database (SQLite and PostgreSQL), acting as alice."""
+    from assay.config import load_settings
+    from assay.registry import Registry
+
+    registry = Registry.open(load_settings())
+    yield registry
+    registry.close()

@@ -186,3 +186,26 @@ def test_schema_validator_rejects_the_spec_invalid_vectors() -> None:
     with pytest.raises(jsonschema.ValidationError):
         assert_valid_oms_bundle(SPEC / "test-vectors/v1.0/invalid-payload/wrong-predicate.bundle.json")
     assert_valid_oms_bundle(SPEC / "test-vectors/v1.0/valid/key.bundle.json")
+
+
+def test_sigstore_with_an_explicit_trusted_root_file(tmp_path: Path) -> None:
+    from assay.signing.sigstore_keyless import bundled_public_good_root
+
+    root = tmp_path / "trusted_root.json"
+    root.write_bytes(bundled_public_good_root().read_bytes())
+    good = run("verify", *model_args(MT / "v1.0.1-sigstore"), "--sigstore", *IDENTITY, "--trust-root", str(root))
+    assert good.returncode == 0, good.stdout + good.stderr
+
+
+@pytest.mark.parametrize("damage", ["certificateAuthorities", "tlogs", "ctlogs", "mediaType", "not-json"])
+def test_unusable_trusted_root_cannot_verify(damage: str, tmp_path: Path) -> None:
+    """A trusted root without the authorities this signature needs is exit 2 with one line, never a pass."""
+    from assay.signing.sigstore_keyless import bundled_public_good_root
+
+    root = tmp_path / "trusted_root.json"
+    doc = json.loads(bundled_public_good_root().read_text())
+    doc[damage] = "x" if damage == "mediaType" else []
+    root.write_text("not json" if damage == "not-json" else json.dumps(doc))
+    result = run("verify", *model_args(MT / "v1.0.1-sigstore"), "--sigstore", *IDENTITY, "--trust-root", str(root))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "trusted root" in result.stderr and result.stderr.count("\n") == 1

@@ -104,3 +104,32 @@ def load_scan_config(path: Path | None) -> ScanConfig:
         )
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the registry lives and who is acting: from flags, then the environment, then defaults."""
+
+    home: Path
+    database_url: str
+    evidence_dir: Path
+    actor: str
+
+
+def load_settings(actor: str | None = None, home: Path | None = None) -> Settings:
+    """Settings from ``ASSAY_HOME`` (default ``~/.assay``), ``ASSAY_DATABASE_URL`` (default SQLite in the home)
+    and the actor: ``actor`` (the ``--actor`` flag), else ``ASSAY_ACTOR``, else the OS user."""
+    import getpass
+    import os
+
+    root = Path(home or os.environ.get("ASSAY_HOME") or Path.home() / ".assay").expanduser()
+    url = os.environ.get("ASSAY_DATABASE_URL") or f"sqlite:///{root / 'registry.db'}"
+    who = actor or os.environ.get("ASSAY_ACTOR")
+    if not who:
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry (containers): still someone
+            who = f"uid:{os.getuid()}"
+    if not who.strip() or len(who) > 200:
+        raise ConfigError("the actor must be a non-empty name of at most 200 characters")
+    return Settings(home=root, database_url=url, evidence_dir=root / "evidence", actor=who.strip())

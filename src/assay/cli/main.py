@@ -39,6 +39,14 @@ from assay.cli import signing as _signing  # noqa: E402
 
 _signing.register(app)
 
+from assay.cli import registry as _registry  # noqa: E402
+
+_registry.register(app)
+
+from assay.cli import release as _release  # noqa: E402
+
+_release.register(app)
+
 
 def run() -> None:
     """Console-script entry point."""

@@ -46,6 +46,7 @@ class SigstoreVerifier(Verifier):
             raise SignatureInvalid("wrong-method", "the bundle has no transparency-log entry, so it is not a "
                                    "Sigstore keyless signature (for a private CA use --cert-chain)")
         from sigstore.errors import Error as SigstoreError
+        from sigstore.errors import MetadataError
         from sigstore.errors import VerificationError
         from sigstore.models import Bundle, InvalidBundle, TrustedRoot
         from sigstore.verify import Verifier as LibVerifier
@@ -54,19 +55,32 @@ class SigstoreVerifier(Verifier):
         try:
             root = TrustedRoot.from_file(str(self.trust_root))
         except (OSError, ValueError, SigstoreError) as exc:
-            raise InputError(f"cannot read trusted root {self.trust_root}: {exc}") from None
+            raise InputError(f"cannot read trusted root {self.trust_root}: {_one_line(exc)}") from None
         try:
             bundle = Bundle.from_json(json.dumps(bundle_json))
         except (InvalidBundle, ValueError) as exc:
-            raise BundleError("$", f"sigstore rejects the bundle: {exc}") from None
+            raise BundleError("$", f"sigstore rejects the bundle: {_one_line(exc)}") from None
         try:
-            payload_type, signed = LibVerifier(trusted_root=root).verify_dsse(
+            verifier = LibVerifier(trusted_root=root)
+        except SigstoreError as exc:
+            raise InputError(f"trusted root {self.trust_root} is unusable: {_one_line(exc)}") from None
+        try:
+            payload_type, signed = verifier.verify_dsse(
                 bundle, policy.Identity(identity=self.identity, issuer=self.issuer))
         except VerificationError as exc:
             message = str(exc)
             lowered = message.lower()
             kind = "wrong-identity" if any(w in lowered for w in ("identity", "issuer", "san")) else "bad-signature"
             raise SignatureInvalid(kind, f"Sigstore verification failed: {message}") from None
+        except MetadataError as exc:
+            raise InputError(f"trusted root {self.trust_root} is unusable: {_one_line(exc)}") from None
+        except (SigstoreError, ValueError) as exc:
+            raise SignatureInvalid("bad-signature", f"Sigstore verification failed: {_one_line(exc)}") from None
         if signed != payload:
             raise SignatureInvalid("bad-signature", "sigstore verified a different payload than the envelope's")
         return f"sigstore {self.identity} (issuer {self.issuer})", []
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (pydantic and sigstore errors span several)."""
+    return " ".join(str(exc).split())[:400]

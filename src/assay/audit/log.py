@@ -1,0 +1,151 @@
+"""The audit log as data: entry bodies, their leaves, and the offline verification of a whole log.
+
+An entry's body is canonical JSON that starts with its own index (``{"index":N,...}``), so an entry moved to
+another position no longer matches, and the rest is sorted-key JSON. The leaf is RFC 9162's
+``SHA-256(0x00 || body)``. ``verify_log`` is shared by ``assay audit verify`` (entries from the database) and
+``assay audit verify --bundle`` (entries from an export), so both check exactly the same things.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.audit.checkpoint import NoteVerifier, parse_checkpoint
+from assay.audit.interface import AuditError, Checkpoint
+from assay.audit.merkle import MemoryTree, TreeBuilder, verify_consistency
+
+LOG_ORIGIN = "assay/audit-log"
+"""The origin line of assay's checkpoints."""
+LOG_KEY_NAME = "assay-audit-log"
+"""The signer name on assay's checkpoints."""
+
+
+def entry_body(index: int, kind: str, actor: str, time: str, payload: dict[str, Any]) -> str:
+    """The canonical body of entry ``index``: what is hashed and stored."""
+    rest = json.dumps({"actor": actor, "kind": kind, "payload": payload, "time": time}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False, default=str)
+    return f'{{"index":{index},' + rest[1:]
+
+
+@dataclass(frozen=True)
+class LogProblem:
+    """Something wrong in a log: ``entry`` is the first entry concerned, or None for checkpoint-level problems."""
+
+    kind: str  # missing-entry | misplaced-entry | altered-entry | bad-checkpoint | root-mismatch | inconsistent
+    #            | head-mismatch
+    message: str
+    entry: int | None = None
+
+
+@dataclass(frozen=True)
+class LogReport:
+    """What ``verify_log`` established."""
+
+    size: int
+    root: str
+    checkpoints: int
+    problems: tuple[LogProblem, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (schema ``assay.audit-verify/1.0``)."""
+        return {"schema": "assay.audit-verify/1.0", "ok": self.ok, "size": self.size, "root": self.root,
+                "checkpoints": self.checkpoints, "warnings": list(self.warnings),
+                "problems": [{"kind": p.kind, "entry": p.entry, "message": p.message} for p in self.problems]}
+
+
+def verify_log(entries: Iterable[tuple[int, str, str]], notes: Sequence[str], verifier: NoteVerifier,
+               *, head: tuple[int, Sequence[bytes]] | None = None) -> LogReport:
+    """Recompute the tree from ``entries`` (index, body, stored leaf hex) in order and check everything.
+
+    - every index is present once, in order, and the body names its own index;
+    - every stored leaf equals the hash of its body (the first that does not is named);
+    - every checkpoint's signature verifies with ``verifier``, its root equals the recomputed root at its
+      size, and consecutive checkpoints are consistent (an RFC 9162 consistency proof is built and checked);
+    - ``head`` (size, peaks) as stored for appending equals the recomputed one.
+
+    The tree is built once, level by level, after the entries are read, so a root or a consistency proof at
+    any checkpoint costs O(log n): a log with a checkpoint after every change still verifies in O(n log n).
+    """
+    problems: list[LogProblem] = []
+    checkpoints: list[Checkpoint] = []
+    for i, note in enumerate(notes):
+        try:
+            checkpoints.append(parse_checkpoint(note, verifier))
+        except AuditError as exc:
+            problems.append(LogProblem("bad-checkpoint", f"checkpoint {i + 1}: {exc}"))
+    checkpoints.sort(key=lambda c: c.size)
+    leaves: list[bytes] = []
+    first_bad: int | None = None
+    sha256 = hashlib.sha256
+    for index, body, stored in entries:  # the hot loop of a million-entry verify: kept to the bare checks
+        expected = len(leaves)
+        if index != expected:
+            missing = index > expected
+            problems.append(LogProblem("missing-entry" if missing else "misplaced-entry",
+                                       f"entry {expected} is missing (the next entry is {index})" if missing
+                                       else f"entry {index} appears again after {expected - 1}", expected))
+            first_bad = expected if first_bad is None else first_bad
+            break
+        if not body.startswith(f'{{"index":{index},'):
+            problems.append(LogProblem("misplaced-entry", f"entry {index} holds the body of another entry", index))
+            first_bad = index if first_bad is None else first_bad
+        leaf = sha256(b"\x00" + body.encode("utf-8")).digest()
+        if leaf.hex() != stored and first_bad is None:
+            problems.append(LogProblem("altered-entry", f"entry {index} was altered: its body no longer hashes to its "
+                                       "recorded leaf", index))
+            first_bad = index
+        leaves.append(leaf)
+    size = len(leaves)
+    tree = MemoryTree(leaves)
+    previous: Checkpoint | None = None
+    for cp in checkpoints:
+        if cp.size > size:
+            problems.append(LogProblem("root-mismatch", f"checkpoint at size {cp.size} is beyond the {size} entries "
+                                       "present: entries were deleted", size))
+            continue
+        if tree.root(cp.size) != cp.root:
+            prior = previous.size if previous else 0
+            problems.append(LogProblem("root-mismatch", f"the signed checkpoint at size {cp.size} does not match the "
+                                       f"entries: an entry between {prior} and {cp.size - 1} was changed, removed or "
+                                       "reordered" + (f" (first detectable: entry {first_bad})" if first_bad is not None
+                                                      else ""), first_bad if first_bad is not None else prior))
+        elif previous is not None and 0 < previous.size < cp.size:
+            try:
+                proof = tree.consistency_proof(previous.size, cp.size)
+                verify_consistency(previous.size, cp.size, proof.hashes, previous.root, cp.root)
+            except AuditError as exc:
+                problems.append(LogProblem("inconsistent", f"checkpoints {previous.size} and {cp.size} are not "
+                                           f"consistent: {exc}"))
+        previous = cp
+    if head is not None:
+        head_size, peaks = head
+        rebuilt = TreeBuilder.from_state(size, _peaks(tree, size)).state() if size else (0, ())
+        if (head_size, tuple(peaks)) != rebuilt:
+            problems.append(LogProblem("head-mismatch", f"the stored log head (size {head_size}) does not match the "
+                                       f"{size} entries", min(head_size, size)))
+    warnings = []
+    if size and (not checkpoints or checkpoints[-1].size < size):
+        covered = checkpoints[-1].size if checkpoints else 0
+        warnings.append(f"entries {covered}..{size - 1} are not covered by a signed checkpoint yet "
+                        "(`assay audit checkpoint` signs one)")
+    return LogReport(size, tree.root(size).hex(), len(checkpoints), tuple(problems), tuple(warnings))
+
+
+def _peaks(tree: MemoryTree, size: int) -> list[bytes]:
+    """The right-edge perfect subtrees of the first ``size`` leaves, largest first (what TreeBuilder stores)."""
+    peaks, start = [], 0
+    for bit in range(size.bit_length() - 1, -1, -1):
+        if size >> bit & 1:
+            peaks.append(tree.node(start, start + (1 << bit)))
+            start += 1 << bit
+    return peaks

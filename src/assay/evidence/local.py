@@ -1,0 +1,109 @@
+"""Evidence blobs in a local folder: ``<root>/sha256/<2 hex>/<62 hex>``, written to a temp file, fsynced, renamed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from assay.errors import InputError
+from assay.evidence.interface import BlobProblem, BlobStore, StoredBlob
+
+_PREFIX = "sha256:"
+
+
+def blob_digest(data: bytes) -> str:
+    """The address of ``data``: ``sha256:<hex>``."""
+    return _PREFIX + hashlib.sha256(data).hexdigest()
+
+
+def _hex(digest: str) -> str:
+    if not digest.startswith(_PREFIX) or len(digest) != len(_PREFIX) + 64:
+        raise InputError(f"not an evidence digest: {digest!r} (expected sha256:<64 hex>)")
+    hexpart = digest[len(_PREFIX):]
+    try:
+        int(hexpart, 16)
+    except ValueError:
+        raise InputError(f"not an evidence digest: {digest!r} (expected sha256:<64 hex>)") from None
+    return hexpart.lower()
+
+
+class LocalBlobStore(BlobStore):
+    """A content-addressed folder. Safe for several processes: a blob appears whole (rename) or not at all."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, digest: str) -> Path:
+        h = _hex(digest)
+        return self.root / "sha256" / h[:2] / h[2:]
+
+    def put(self, data: bytes) -> StoredBlob:
+        """Store ``data`` durably; storing the same bytes twice writes once."""
+        digest = blob_digest(data)
+        target = self._path(digest)
+        if target.is_file() and target.stat().st_size == len(data):
+            return StoredBlob(digest, len(data))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            dir_fd = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)  # the rename itself must survive a crash
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            raise InputError(f"cannot write evidence under {self.root}: {exc.strerror or exc}") from None
+        return StoredBlob(digest, len(data))
+
+    def get(self, digest: str) -> bytes:
+        """The stored bytes; InputError when the blob is missing."""
+        try:
+            return self._path(digest).read_bytes()
+        except FileNotFoundError:
+            raise InputError(f"evidence {digest} is missing from {self.root}") from None
+        except OSError as exc:
+            raise InputError(f"cannot read evidence {digest}: {exc.strerror or exc}") from None
+
+    def exists(self, digest: str) -> bool:
+        """Whether the blob file exists (its content is not checked)."""
+        return self._path(digest).is_file()
+
+    def check(self, digest: str) -> BlobProblem | None:
+        """Re-hash the blob, streaming; a missing or altered blob is a problem."""
+        path = self._path(digest)
+        h = hashlib.sha256()
+        try:
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+        except FileNotFoundError:
+            return BlobProblem(digest, "missing", f"evidence {digest} is missing")
+        except OSError as exc:
+            return BlobProblem(digest, "missing", f"evidence {digest} cannot be read: {exc.strerror or exc}")
+        actual = _PREFIX + h.hexdigest()
+        if actual != digest:
+            return BlobProblem(digest, "altered", f"evidence {digest} was altered: its bytes now hash to {actual}")
+        return None
+
+    def digests(self) -> Iterator[str]:
+        """Every blob file present, as digests."""
+        base = self.root / "sha256"
+        if not base.is_dir():
+            return
+        for sub in sorted(base.iterdir()):
+            if sub.is_dir() and len(sub.name) == 2:
+                for f in sorted(sub.iterdir()):
+                    if not f.name.startswith(".tmp-"):
+                        yield _PREFIX + sub.name + f.name

@@ -1,0 +1,247 @@
+"""The audit log in the registry database: append in the caller's transaction, checkpoint, verify, prove, export.
+
+Appending happens inside the same transaction as the state change it records, so a change without its log
+entry (or the reverse) cannot be committed. The log head (size and right-edge hashes) is one locked row:
+appends are serialized and never re-read old entries.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from assay.audit import (AuditError, InclusionProof, MemoryTree, NoteSigner, NoteVerifier, TreeBuilder, generate_key,
+                         inclusion_proof, leaf_hash, load_private_key, public_key_pem, root_from_leaf_hashes,
+                         save_private_key, sign_checkpoint)
+from assay.audit.log import LOG_KEY_NAME, LOG_ORIGIN, LogReport, entry_body, verify_log
+from assay.errors import InputError
+from assay.registry.db import insert_or_ignore
+from assay.registry.interface import NotFound
+from assay.registry.schema import AuditEntryRow, AuditNodeRow, AuditStateRow, CheckpointRow
+
+FETCH_BATCH = 20_000
+"""Entries read per round trip while verifying."""
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def key_path(home: Path) -> Path:
+    """Where the registry's Ed25519 log key lives: ``ASSAY_HOME/keys/audit-log.pem`` (mode 0600); the public
+    half is ``audit-log.pub.pem`` beside it, to hand to auditors."""
+    return home / "keys" / "audit-log.pem"
+
+
+def log_signer(home: Path) -> NoteSigner:
+    """The checkpoint signer, creating the key pair on first use (``audit-log.pem`` and ``audit-log.pub.pem``)."""
+    path = key_path(home)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = generate_key()
+        try:
+            save_private_key(path, key)
+        except AuditError:
+            if not path.is_file():  # not "another process made it first": a real failure
+                raise
+        else:
+            path.with_name("audit-log.pub.pem").write_bytes(public_key_pem(key))
+    return NoteSigner(LOG_KEY_NAME, load_private_key(path))
+
+
+def log_verifier(home: Path, public_key: Path | None = None) -> NoteVerifier:
+    """The verifier for checkpoints: ``public_key`` (PEM) when given, else the registry's own key."""
+    from assay.audit import load_public_key_pem
+
+    if public_key is not None:
+        try:
+            return NoteVerifier(LOG_KEY_NAME, load_public_key_pem(public_key.read_bytes()))
+        except OSError as exc:
+            raise InputError(f"cannot read {public_key}: {exc.strerror or exc}") from None
+    path = key_path(home)
+    if not path.is_file():
+        raise InputError(f"no audit-log key at {path}: nothing has been logged yet")
+    return NoteVerifier(LOG_KEY_NAME, load_private_key(path).public_key())
+
+
+# An append runs four fixed statements on the DBAPI cursor of the session's own connection (same transaction):
+# SQLAlchemy's per-statement work (execution context, parameter processing, result set-up) was most of an
+# append's cost, and the audit log must keep up with every change. Written once per dialect because the
+# drivers' parameter styles differ (sqlite3 ``:name``, psycopg ``%(name)s``).
+_APPEND_SQL = {
+    "sqlite": ("SELECT size, peaks FROM audit_state WHERE id = 1",
+               "INSERT INTO audit_entries (idx, kind, body, leaf_hash) VALUES (:idx, :kind, :body, :leaf_hash)",
+               "INSERT INTO audit_nodes (level, idx, hash) VALUES (:level, :idx, :hash)",
+               "UPDATE audit_state SET size = :size, peaks = :peaks WHERE id = 1"),
+    "postgresql": ("SELECT size, peaks FROM audit_state WHERE id = 1 FOR UPDATE",
+                   "INSERT INTO audit_entries (idx, kind, body, leaf_hash) "
+                   "VALUES (%(idx)s, %(kind)s, %(body)s, %(leaf_hash)s)",
+                   "INSERT INTO audit_nodes (level, idx, hash) VALUES (%(level)s, %(idx)s, %(hash)s)",
+                   "UPDATE audit_state SET size = %(size)s, peaks = CAST(%(peaks)s AS json) WHERE id = 1"),
+}
+
+
+def _lock_head(session: Session, cursor: Any, select_head: str) -> tuple[int, list[bytes]]:
+    """The log head (size, peaks), locked until the transaction ends; created empty on first use."""
+    cursor.execute(select_head)
+    row = cursor.fetchone()
+    if row is None:
+        insert_or_ignore(session.connection(), AuditStateRow, {"id": 1, "size": 0, "peaks": []}, "id")
+        cursor.execute(select_head)
+        row = cursor.fetchone()
+    peaks = row[1] if isinstance(row[1], list) else json.loads(row[1])  # psycopg decodes json, sqlite3 does not
+    return row[0], [bytes.fromhex(p) for p in peaks]
+
+
+def _head(session: Session) -> tuple[int, list[bytes]]:
+    """The locked log head, for callers outside the append path."""
+    conn = session.connection()
+    cursor = conn.connection.cursor()
+    try:
+        return _lock_head(session, cursor, _APPEND_SQL[conn.dialect.name][0])
+    finally:
+        cursor.close()
+
+
+def append(session: Session, kind: str, actor: str, payload: dict[str, Any], *, time: datetime | None = None) -> int:
+    """Add one entry in the caller's transaction; returns its index."""
+    conn = session.connection()
+    select_head, insert_entry, insert_node, update_head = _APPEND_SQL[conn.dialect.name]
+    cursor = conn.connection.cursor()  # the DBAPI cursor of this very transaction
+    try:
+        size, peaks = _lock_head(session, cursor, select_head)
+        builder = TreeBuilder.from_state(size, peaks)
+        body = entry_body(size, kind, actor, (time or datetime.now(UTC)).isoformat(), payload)
+        leaf = leaf_hash(body.encode("utf-8"))
+        completed: list[tuple[int, int, bytes]] = []
+        index = builder.append(leaf, completed)
+        cursor.execute(insert_entry, {"idx": index, "kind": kind, "body": body, "leaf_hash": leaf.hex()})
+        if completed:
+            cursor.executemany(insert_node, [{"level": lv, "idx": i, "hash": h.hex()} for lv, i, h in completed])
+        new_size, new_peaks = builder.state()
+        cursor.execute(update_head, {"size": new_size, "peaks": json.dumps([p.hex() for p in new_peaks])})
+    finally:
+        cursor.close()
+    return index
+
+
+_SIGNERS: dict[Path, NoteSigner] = {}
+
+
+def checkpoint(session: Session, home: Path, actor: str) -> CheckpointRow:
+    """Sign the current log head (logging the key's creation first, when this is the first checkpoint)."""
+    signer = _SIGNERS.get(home) or _SIGNERS.setdefault(home, log_signer(home))
+    if session.scalar(select(CheckpointRow.id).limit(1)) is None:  # the first checkpoint publishes the key
+        append(session, "log-key-created", actor, {"verifier_key": signer.verifier().key_string(),
+                                                   "public_key_pem": public_key_pem(signer.private_key).decode()})
+    size, peaks = _head(session)
+    last = session.scalars(select(CheckpointRow).order_by(CheckpointRow.size.desc()).limit(1)).first()
+    if last is not None and last.size == size:
+        return last
+    root = TreeBuilder.from_state(size, peaks).root()
+    row = CheckpointRow(size=size, root=root.hex(), note=sign_checkpoint(LOG_ORIGIN, size, root, signer),
+                        created_at=datetime.now(UTC))
+    session.add(row)
+    return row
+
+
+def _entries(session: Session) -> Iterator[tuple[int, str, str]]:
+    """Every entry in order, read in batches straight from the driver (a million rows through the ORM is slow)."""
+    conn = session.connection()
+    table = AuditEntryRow.__table__
+    query = select(table.c.idx, table.c.body, table.c.leaf_hash).where(table.c.idx > bindparam("last")) \
+        .order_by(table.c.idx).limit(FETCH_BATCH)
+    last = -1
+    while True:
+        rows = conn.execute(query, {"last": last}).fetchall()
+        if not rows:
+            return
+        yield from rows  # type: ignore[misc]  # Row unpacks as (idx, body, leaf_hash)
+        last = rows[-1][0]
+
+
+def verify(session: Session, verifier: NoteVerifier) -> LogReport:
+    """Recompute the whole log from the database rows and check it against every signed checkpoint."""
+    head = session.get(AuditStateRow, 1)
+    notes = list(session.scalars(select(CheckpointRow.note).order_by(CheckpointRow.id)))
+    state = (head.size, [bytes.fromhex(p) for p in head.peaks]) if head else (0, [])
+    return verify_log(_entries(session), notes, verifier, head=state)
+
+
+def _node_source(session: Session) -> Any:
+    """Perfect-subtree hashes from the stored nodes (one indexed read each); computed from the leaves where a
+    node is not stored (a log filled in bulk)."""
+    def node(start: int, end: int) -> bytes:
+        level = (end - start).bit_length() - 1
+        if level == 0:
+            stored = session.scalar(select(AuditEntryRow.leaf_hash).where(AuditEntryRow.idx == start))
+        else:
+            stored = session.scalar(select(AuditNodeRow.hash).where(AuditNodeRow.level == level,
+                                                                    AuditNodeRow.idx == start >> level))
+        if stored is not None:
+            return bytes.fromhex(stored)
+        leaves = [bytes.fromhex(h) for h in session.scalars(
+            select(AuditEntryRow.leaf_hash).where(AuditEntryRow.idx >= start, AuditEntryRow.idx < end)
+            .order_by(AuditEntryRow.idx))]
+        if len(leaves) != end - start:
+            raise NotFound(f"audit entries {start}..{end - 1} are incomplete: run `assay audit verify`")
+        return root_from_leaf_hashes(leaves)
+    return node
+
+
+def proof(session: Session, index: int) -> dict[str, Any]:
+    """The inclusion proof of entry ``index`` in the newest checkpoint that covers it (or the current head).
+
+    O(log n) indexed reads: the proof's sibling hashes come from the stored perfect subtrees.
+    """
+    entry = session.get(AuditEntryRow, index)
+    if entry is None:
+        raise NotFound(f"no audit entry {index}")
+    cp = session.scalars(select(CheckpointRow).where(CheckpointRow.size > index)
+                         .order_by(CheckpointRow.size.desc()).limit(1)).first()
+    head = session.get(AuditStateRow, 1)
+    size = cp.size if cp else (head.size if head else 0)
+    root = cp.root if cp else (TreeBuilder.from_state(head.size, [bytes.fromhex(p) for p in head.peaks]).root().hex()
+                               if head else None)
+    hashes = inclusion_proof(index, size, _node_source(session), available=size)
+    return {"schema": "assay.audit-proof/1.0", "entry": index, "body": entry.body, "leaf": entry.leaf_hash,
+            "proof": InclusionProof(index, size, tuple(hashes)).to_json(), "root": root,
+            "checkpoint": cp.note if cp else None}
+
+
+def export(session: Session, blobs: Any, home: Path, output: Path) -> dict[str, int]:
+    """Write the offline bundle: entries, checkpoints, inclusion proofs, cited evidence blobs, public key."""
+    verifier = log_verifier(home)
+    entries = list(_entries(session))
+    notes = list(session.scalars(select(CheckpointRow.note).order_by(CheckpointRow.id)))
+    tree = MemoryTree([bytes.fromhex(leaf) for _, _, leaf in entries])
+    cited = sorted({d for _, body, _ in entries for d in _DIGEST.findall(body)})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("entries.jsonl", "".join(json.dumps({"index": i, "body": b, "leaf": h}) + "\n"
+                                             for i, b, h in entries))
+        zf.writestr("checkpoints.json", json.dumps(notes, indent=1))
+        if entries:
+            zf.writestr("proofs.jsonl", "".join(json.dumps(tree.inclusion_proof(i).to_json()) + "\n"
+                                                for i, _, _ in entries))
+        zf.writestr("audit-log.pub.pem", public_key_pem(load_private_key(key_path(home))))
+        zf.writestr("verifier-key.txt", verifier.key_string() + "\n")
+        stored = 0
+        for digest in cited:
+            if blobs.exists(digest):
+                zf.writestr(f"evidence/{digest.replace(':', '-')}", blobs.get(digest))
+                stored += 1
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, output)
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    return {"entries": len(entries), "checkpoints": len(notes), "evidence": stored}

@@ -1,0 +1,148 @@
+"""Opening the registry database: engine set-up per dialect and schema migration on first use.
+
+SQLite write transactions start with ``BEGIN IMMEDIATE`` so that two processes never both read, then both
+try to write (SQLite would fail one with "database is locked" mid-transaction instead of making it wait).
+PostgreSQL relies on unique constraints and row locks (``SELECT ... FOR UPDATE``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from typing import Any
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from sqlalchemy.exc import SQLAlchemyError
+
+from assay.errors import ConfigError, InputError
+
+HEAD_REVISION = "0002"
+"""The newest migration; a database at this revision is used as it is, without loading Alembic."""
+BUSY_TIMEOUT_SECONDS = 60
+"""How long a SQLite writer waits for another process's transaction before giving up."""
+_MIGRATION_LOCK = 0x61737361  # "assa": the PostgreSQL advisory lock id held while migrating
+
+
+def _sqlite_path(url: str) -> Path | None:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != prefix + ":memory:":
+        return Path(url[len(prefix):])
+    return None
+
+
+def create_registry_engine(url: str) -> Engine:
+    """An engine for ``url`` configured for safe concurrent use by several processes."""
+    path = _sqlite_path(url)
+    try:
+        if url.startswith("sqlite"):
+            if path is not None:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise InputError(f"cannot create the registry folder {path.parent}: {exc.strerror or exc}") from None
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
+            _sqlite_events(engine)
+        elif url.startswith("postgresql"):
+            engine = create_engine(url, pool_pre_ping=True)
+        else:
+            raise ConfigError("ASSAY_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+    except ArgumentError as exc:
+        raise ConfigError(f"ASSAY_DATABASE_URL is not a database URL: {exc}") from None
+    except ImportError as exc:
+        raise ConfigError(f"no driver for ASSAY_DATABASE_URL: {exc}") from None
+    return engine
+
+
+def _sqlite_events(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+        dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+        # NORMAL in WAL mode: a commit survives a crash of the process; a power cut may roll back the newest
+        # transactions, whole (a change and its audit entry share one), never corrupt the file.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:  # noqa: ANN001
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def insert_or_ignore(conn: Any, table: Any, values: dict[str, Any], key: str) -> None:
+    """INSERT that does nothing when a row with the same ``key`` exists (both dialects' ON CONFLICT DO NOTHING).
+
+    The dialect module is imported here, not at start-up: each costs tens of milliseconds to import.
+    """
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]))
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        conn.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]))
+
+
+def _current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError):
+        return None
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine, url: str) -> Iterator[None]:
+    """One process migrates at a time: a file lock beside a SQLite file, an advisory lock on PostgreSQL."""
+    path = _sqlite_path(url)
+    if path is not None:
+        with open(path.with_name(path.name + ".migrate.lock"), "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+        return
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+                conn.commit()
+        return
+    yield
+
+
+def ensure_schema(engine: Engine, url: str) -> None:
+    """Bring the database to HEAD_REVISION with Alembic (only imported when a migration is due)."""
+    if _current_revision(engine) == HEAD_REVISION:
+        return
+    with _migration_lock(engine, url):
+        if _current_revision(engine) == HEAD_REVISION:
+            return
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+
+def open_engine(url: str) -> Engine:
+    """Create the engine and migrate the schema; a database that cannot be reached is one clear error."""
+    engine = create_registry_engine(url)
+    try:
+        ensure_schema(engine, url)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise InputError(f"cannot open the registry database ({engine.url.render_as_string(hide_password=True)}): "
+                         f"{reason}") from None
+    return engine

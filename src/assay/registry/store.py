@@ -1,0 +1,219 @@
+"""The registry store: one class over one database and one evidence store, with its reads and writes.
+
+Writes go through ``write()``: one transaction, serialized per model (SQLite ``BEGIN IMMEDIATE``; a row lock on
+PostgreSQL), so concurrent intakes neither duplicate a version nor skip a version number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TypeVar
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from assay.config import Settings
+from assay.errors import InputError
+from assay.evidence import LocalBlobStore
+from assay.registry.db import insert_or_ignore, open_engine
+from assay.registry.interface import (
+    ArtifactInfo,
+    DatasetInfo,
+    EvidenceInfo,
+    LineageLink,
+    NotFound,
+    VersionInfo,
+    check_name,
+)
+from assay.registry.schema import ArtifactRow, DatasetRow, EvidenceRow, LineageRow, ModelRow, VersionRow
+
+
+T = TypeVar("T")
+
+
+def must_get(session: Session, cls: type[T], key: int | None) -> T:
+    """A row a foreign key guarantees; its absence means the database was edited by hand."""
+    found = session.get(cls, key) if key is not None else None
+    if found is None:
+        raise InputError(f"the registry database is inconsistent: {getattr(cls, '__tablename__', cls)} row {key} "
+                         "is missing (was it edited by hand?)")
+    return found
+
+
+def now() -> datetime:
+    """The time stamped on new rows (UTC)."""
+    return datetime.now(UTC)
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """``name@selector`` -> (name, selector); a bare name -> (name, None)."""
+    name, sep, selector = ref.partition("@")
+    check_name(name)
+    return name, (selector if sep else None)
+
+
+class Registry:
+    """The registry: ``engine`` (SQLAlchemy) plus ``blobs`` (evidence) and the acting ``actor``."""
+
+    def __init__(self, engine: Engine, blobs: LocalBlobStore, actor: str, home: Path) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.actor = actor
+        self.home = home
+
+    @classmethod
+    def open(cls, settings: Settings) -> Registry:
+        """Open (and if needed create and migrate) the registry the settings point at."""
+        return cls(open_engine(settings.database_url), LocalBlobStore(settings.evidence_dir), settings.actor,
+                   settings.home)
+
+    def log(self, session: Session, kind: str, payload: dict, *, sign: bool = True) -> int:
+        """Append an audit entry in this transaction and, by default, sign a checkpoint covering it."""
+        from assay.registry import auditlog
+
+        index = auditlog.append(session, kind, self.actor, payload)
+        if sign:
+            auditlog.checkpoint(session, self.home, self.actor)
+        return index
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session."""
+        with Session(self.engine) as session:
+            yield session
+
+    # -- models -------------------------------------------------------------------------------------------
+    def lock_model(self, session: Session, name: str, attrs: dict[str, str | None]) -> ModelRow:
+        """The model row, created if new, locked for the rest of the transaction; given attributes are set."""
+        values = {"name": name, "created_by": self.actor, "created_at": now(),
+                  **{k: v for k, v in attrs.items() if v is not None}}
+        insert_or_ignore(session.connection(), ModelRow, values, "name")
+        row = session.scalars(select(ModelRow).where(ModelRow.name == name).with_for_update()).one()
+        for key, value in attrs.items():
+            if value is not None and getattr(row, key) != value:
+                setattr(row, key, value)
+        return row
+
+    # -- versions -----------------------------------------------------------------------------------------
+    def find_version(self, session: Session, ref: str) -> tuple[ModelRow, VersionRow]:
+        """Resolve ``NAME`` (newest accepted, else newest), ``NAME@N`` or ``NAME@sha256:PREFIX``."""
+        name, selector = split_ref(ref)
+        model = session.scalars(select(ModelRow).where(ModelRow.name == name)).one_or_none()
+        if model is None:
+            raise NotFound(f"no model named {name!r} in the registry")
+        q = select(VersionRow).where(VersionRow.model_id == model.id)
+        row: VersionRow | None
+        if selector is None:
+            rows = session.scalars(q.order_by(VersionRow.number.desc())).all()
+            accepted = [r for r in rows if r.status == "accepted"]
+            row = (accepted or rows)[0] if rows else None
+        elif selector.isdigit():
+            row = session.scalars(q.where(VersionRow.number == int(selector))).one_or_none()
+        else:
+            prefix = selector if selector.startswith("sha256:") else f"sha256:{selector}"
+            if len(prefix) < len("sha256:") + 8:
+                raise NotFound(f"{ref!r}: give at least 8 hex digits of the identity")
+            matches = session.scalars(q.where(VersionRow.identity.startswith(prefix, autoescape=True))).all()
+            if len(matches) > 1:
+                raise NotFound(f"{ref!r} is ambiguous: {len(matches)} versions start with it")
+            row = matches[0] if matches else None
+        if row is None:
+            raise NotFound(f"no version {ref!r} in the registry")
+        return model, row
+
+    def version_info(self, session: Session, model: ModelRow, row: VersionRow, *, full: bool = True) -> VersionInfo:
+        """The value type for a version row, with its evidence and parents when ``full``."""
+        evidence: tuple[EvidenceInfo, ...] = ()
+        parents: tuple[LineageLink, ...] = ()
+        if full:
+            evidence = tuple(EvidenceInfo(e.kind, e.name, e.digest, e.media_type, e.size) for e in session.scalars(
+                select(EvidenceRow).where(EvidenceRow.subject_kind == "version", EvidenceRow.subject_id == row.id)
+                .order_by(EvidenceRow.id)))
+            parents = tuple(self.link(session, e, up=True) for e in session.scalars(
+                select(LineageRow).where(LineageRow.child_version_id == row.id).order_by(LineageRow.id)))
+        return VersionInfo(
+            model=model.name, number=row.number, identity=row.identity, status=row.status,
+            status_reasons=tuple(row.status_reasons), owner=model.owner, risk_tier=model.risk_tier,
+            intended_use=model.intended_use, data_sensitivity=model.data_sensitivity, source_url=row.source_url,
+            publisher=row.publisher, revision=row.revision, formats=tuple(row.formats), file_count=row.file_count,
+            total_bytes=row.total_bytes, license_expression=row.license_expression, license_class=row.license_class,
+            license_obligations=tuple(row.license_obligations), signature_status=row.signature_status,
+            signer=row.signer, scan_verdict=row.scan_verdict, scan_counts=dict(row.scan_counts), card=dict(row.card),
+            missing=tuple(row.missing), created_by=row.created_by, created_at=row.created_at,
+            evidence=evidence, parents=parents)
+
+    def link(self, session: Session, edge: LineageRow, *, up: bool) -> LineageLink:
+        """A lineage edge seen from the child (``up``) or from the parent (down)."""
+        if not up:
+            child = must_get(session, VersionRow, edge.child_version_id)
+            model = must_get(session, ModelRow, child.model_id)
+            return LineageLink("model", f"{model.name}@{child.number}", edge.relation, True, edge.source)
+        if edge.parent_version_id is not None:
+            parent = must_get(session, VersionRow, edge.parent_version_id)
+            model = must_get(session, ModelRow, parent.model_id)
+            return LineageLink("model", f"{model.name}@{parent.number}", edge.relation, True, edge.source)
+        if edge.parent_dataset_id is not None:
+            ds = must_get(session, DatasetRow, edge.parent_dataset_id)
+            return LineageLink("dataset", f"{ds.name}@{ds.number}", edge.relation, True, edge.source)
+        return LineageLink(edge.parent_kind, edge.parent_name, edge.relation, False, edge.source)
+
+    def evidence_rows(self, session: Session, kind: str, subject_id: int, items: list[tuple[str, str, bytes, str]]
+                      ) -> None:
+        """Store blobs and cite them: items are (evidence kind, name, bytes, media type)."""
+        for ev_kind, name, data, media in items:
+            blob = self.blobs.put(data)
+            session.add(EvidenceRow(subject_kind=kind, subject_id=subject_id, kind=ev_kind, name=name,
+                                    digest=blob.digest, media_type=media, size=blob.size,
+                                    created_by=self.actor, created_at=now()))
+
+    # -- datasets and artifacts ---------------------------------------------------------------------------
+    def find_dataset(self, session: Session, ref: str) -> DatasetRow:
+        """Resolve ``NAME`` (newest) or ``NAME@N`` or ``NAME@sha256:PREFIX`` to a dataset row."""
+        name, selector = split_ref(ref)
+        q = select(DatasetRow).where(DatasetRow.name == name)
+        if selector is None:
+            row = session.scalars(q.order_by(DatasetRow.number.desc()).limit(1)).first()
+        elif selector.isdigit():
+            row = session.scalars(q.where(DatasetRow.number == int(selector))).one_or_none()
+        else:
+            prefix = selector if selector.startswith("sha256:") else f"sha256:{selector}"
+            row = session.scalars(q.where(DatasetRow.identity.startswith(prefix, autoescape=True))).first()
+        if row is None:
+            raise NotFound(f"no dataset {ref!r} in the registry (register it with `assay dataset register`)")
+        return row
+
+    @staticmethod
+    def dataset_info(row: DatasetRow, created: bool = True) -> DatasetInfo:
+        """The value type for a dataset row."""
+        return DatasetInfo(row.name, row.number, row.identity, row.file_count, row.total_bytes, row.source_url,
+                           row.license, row.consent, row.retention_days, row.pii, row.created_by, row.created_at,
+                           created)
+
+    @staticmethod
+    def artifact_info(row: ArtifactRow, created: bool = True) -> ArtifactInfo:
+        """The value type for an artifact row."""
+        return ArtifactInfo(row.name, row.number, row.kind, row.digest, row.media_type, row.size, row.created_by,
+                            row.created_at, created)
+
+    def lock_name(self, session: Session, namespace: str, name: str) -> None:
+        """Serialize writers of one name for this transaction (SQLite's BEGIN IMMEDIATE already does)."""
+        if self.engine.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{namespace}:{name}"})
+
+    @staticmethod
+    def next_number(session: Session, column, *where) -> int:  # noqa: ANN001
+        """max(number) + 1 under the current transaction's lock."""
+        return (session.scalar(select(func.max(column)).where(*where)) or 0) + 1

@@ -1,0 +1,1 @@
+"""Releases, environments, gates (policies), approvals, waivers, promotion and rollback."""

@@ -1,0 +1,167 @@
+"""Rollback, and the reports: ``status`` (what runs where) and ``history`` (every deployment of an environment).
+
+A rollback re-checks its target before switching: the files at the version's recorded location are hashed
+again and must give the registered identity, the signature is verified again with the key that vouched at
+intake, and every evidence blob must still match its digest. The rollback policy judges that; ``dry_run`` is a
+fire drill that runs every check and changes nothing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from assay.errors import AssayError, UsageError
+from assay.registry.schema import DeploymentRow, EvidenceRow, ModelRow, ReleaseRow, VersionRow
+from assay.registry.store import Registry, must_get
+from assay.release.evidence import _aware, active_deployment, release_evidence
+from assay.release.policy import Policy, evaluate, load_rollback_policy
+from assay.release.service import (GateFailed, Outcome, _commit_deployment, _env, _release, environments,
+                                   relied_on_evidence)
+
+
+def _integrity(reg: Registry, session: Session, version: VersionRow) -> dict[str, Any]:
+    """Re-hash the files, re-verify the signature, re-check the evidence blobs of ``version`` now."""
+    from assay.manifest import hash_model
+
+    mismatched: list[str] = []
+    evidence = session.scalars(select(EvidenceRow).where(EvidenceRow.subject_kind == "version",
+                                                         EvidenceRow.subject_id == version.id)).all()
+    for e in evidence:
+        problem = reg.blobs.check(e.digest)
+        if problem is not None:
+            mismatched.append(f"evidence {e.kind}: {problem.message}")
+    files_match = signature_match = False
+    location = Path(version.location) if version.location else None
+    if location is None or not location.exists():
+        mismatched.append(f"files: {version.location or 'no location recorded'} is gone")
+    else:
+        try:
+            files_match = hash_model(location).identity == version.identity
+        except AssayError as exc:
+            mismatched.append(f"files: {exc}")
+        else:
+            if not files_match:
+                mismatched.append(f"files: {location} no longer hashes to {version.identity}")
+        by_kind = {e.kind: e for e in evidence}
+        bundle, key = by_kind.get("signature"), by_kind.get("verification-key") or by_kind.get("verification-certs")
+        if bundle is not None and key is not None and reg.blobs.check(bundle.digest) is None:
+            signature_match = _reverify(reg, location, bundle, key, mismatched)
+    evidence_intact = not any(m.startswith("evidence") for m in mismatched)
+    return {"files_match": files_match and evidence_intact, "signature_match": signature_match,
+            "mismatched": mismatched}
+
+
+def _reverify(reg: Registry, location: Path, bundle: EvidenceRow, key: EvidenceRow, mismatched: list[str]) -> bool:
+    import assay
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sig, pem = Path(tmp) / "model.sig", Path(tmp) / "key.pem"
+        sig.write_bytes(reg.blobs.get(bundle.digest))
+        pem.write_bytes(reg.blobs.get(key.digest))
+        try:
+            kwargs = {"public_key": pem} if key.kind == "verification-key" else {"cert_chain": pem}
+            result = assay.verify(location, signature=sig, **kwargs)
+        except AssayError as exc:
+            mismatched.append(f"signature: {exc}")
+            return False
+    if not result.ok:
+        mismatched.append(f"signature: {result.problems[0].message}")
+    return result.ok
+
+
+def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = False,
+             policy: Policy | None = None) -> Outcome:
+    """Switch ``env`` back to ``to`` or to the release the active one replaced, if the target still checks out."""
+    policy = policy or load_rollback_policy()
+    with reg.read() as session:
+        environment, envs = _env(reg, session, env)
+        seen_seq = environment.deploy_seq
+        active = active_deployment(session, environment)
+        if active is None:
+            raise UsageError(f"nothing is deployed in {env}: there is nothing to roll back")
+        current = must_get(session, ReleaseRow, active.release_id)
+        target = _release(session, to) if to else _previous_release(session, active)
+        if target is None:
+            raise UsageError(f"{env} has no earlier release to roll back to (give --to RELEASE)")
+        if target.id == current.id:
+            raise UsageError(f"{target.name} is already active in {env}")
+        version = must_get(session, VersionRow, target.version_id)
+        evidence = release_evidence(reg, session, target, environment, envs)
+        evidence["integrity"] = _integrity(reg, session, version)
+        result = evaluate(policy, evidence, environment=env, risk_tier=evidence["model"]["risk_tier"])
+        relied_on = relied_on_evidence(session, target)
+        target_id, target_name, current_name = target.id, target.name, current.name
+        session.rollback()
+    if dry_run:
+        return Outcome("rollback", env, target_name, current_name, result, dry_run=True)
+    if not result.passed:
+        with reg.write() as session:
+            reg.log(session, "rollback-refused", {"environment": env, "release": target_name,
+                                                  "failed": [r.id for r in result.failures],
+                                                  "integrity": evidence["integrity"]})
+        raise GateFailed(f"rollback of {env} to {target_name} refused: " + "; ".join(
+            f"{r.id}: {r.message}" for r in result.failures if r.blocking))
+    blob = _commit_deployment(reg, env, seen_seq, target_id, "rollback", 100, result, policy.digest, evidence,
+                              relied_on, {"release": target_name, "replaces": current_name,
+                                          "integrity": evidence["integrity"]})
+    return Outcome("rollback", env, target_name, current_name, result, evidence_digest=blob)
+
+
+def _previous_release(session: Session, active: DeploymentRow) -> ReleaseRow | None:
+    """The newest earlier full deployment in the same environment whose release differs from the active one."""
+    rows = session.scalars(select(DeploymentRow).where(DeploymentRow.environment_id == active.environment_id,
+                                                       DeploymentRow.action != "canary",
+                                                       DeploymentRow.seq < active.seq)
+                           .order_by(DeploymentRow.seq.desc())).all()
+    for row in rows:
+        if row.release_id is not None and row.release_id != active.release_id:
+            return must_get(session, ReleaseRow, row.release_id)
+    return None
+
+
+def _describe(session: Session, d: DeploymentRow) -> dict[str, Any]:
+    rel = must_get(session, ReleaseRow, d.release_id) if d.release_id else None
+    version = must_get(session, VersionRow, rel.version_id) if rel else None
+    model = must_get(session, ModelRow, version.model_id) if version else None
+    return {"seq": d.seq, "action": d.action, "release": rel.name if rel else None,
+            "model": f"{model.name}@{version.number}" if model and version else None,
+            "identity": version.identity if version else None, "traffic_percent": d.traffic_percent,
+            "since": _aware(d.created_at).isoformat(), "by": d.created_by, "gate_passed": d.gate.get("passed"),
+            "policy": d.policy_digest, "evidence": d.evidence_digests[0] if d.evidence_digests else None}
+
+
+def status(reg: Registry, env: str | None = None) -> list[dict[str, Any]]:
+    """Per environment: the active release (since when, by whom, on what evidence) and any canary."""
+    out = []
+    with reg.read() as session:
+        envs = environments(reg, session)
+        for e in envs:
+            if env is not None and e.name != env:
+                continue
+            active = active_deployment(session, e)
+            canary = session.scalars(select(DeploymentRow).where(DeploymentRow.environment_id == e.id,
+                                                                 DeploymentRow.action == "canary",
+                                                                 DeploymentRow.seq > (active.seq if active else 0))
+                                     .order_by(DeploymentRow.seq.desc()).limit(1)).first()
+            out.append({"environment": e.name, "active": _describe(session, active) if active else None,
+                        "canary": _describe(session, canary) if canary else None})
+        if env is not None and not out:
+            raise UsageError(f"unknown environment {env!r}")
+        session.rollback()
+    return out
+
+
+def history(reg: Registry, env: str) -> list[dict[str, Any]]:
+    """Every deployment, canary and rollback of ``env``, oldest first."""
+    with reg.read() as session:
+        environment, _ = _env(reg, session, env)
+        rows = session.scalars(select(DeploymentRow).where(DeploymentRow.environment_id == environment.id)
+                               .order_by(DeploymentRow.seq)).all()
+        out = [_describe(session, d) for d in rows]
+        session.rollback()
+    return out

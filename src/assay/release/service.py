@@ -1,0 +1,310 @@
+"""Releases and their way into environments: create, approve, waive, gate, promote, roll back, report.
+
+Every change is one transaction that also appends its audit entry and signs a checkpoint. Promotion and
+rollback read the environment, judge the evidence, and then commit only if the environment has not changed in
+between (its ``deploy_seq`` is compared under a row lock): of two racing promotions exactly one wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from assay.errors import AssayError, UsageError
+from assay.registry.interface import NotFound, check_name
+from assay.registry.schema import (ApprovalRow, ArtifactRow, DeploymentRow, EnvironmentRow, EvidenceRow,
+                                   ReleaseArtifactRow, ReleaseRow, WaiverRow)
+from assay.registry.store import Registry, now, split_ref
+from assay.release.evidence import _aware, active_deployment, release_evidence
+from assay.release.policy import GateResult, Policy, Waiver, evaluate, load_default_policy, load_policy
+
+DEFAULT_ENVIRONMENTS = ("dev", "staging", "production")
+"""The promotion order when ``ASSAY_ENVIRONMENTS`` does not name one (comma-separated, first to last)."""
+MAX_WAIVER_DAYS = 90
+"""A waiver may not run longer than this (``max_days`` argument of ``waive``)."""
+
+
+class GateFailed(AssayError):
+    """The gate said no: nothing was changed (exit 1)."""
+
+    exit_code = 1
+
+
+class ConcurrentChange(AssayError):
+    """The environment changed while this promotion or rollback was being judged; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a promotion or rollback did (or, for a dry run, would do)."""
+
+    action: str
+    environment: str
+    release: str | None
+    replaced: str | None
+    gate: GateResult
+    traffic_percent: int = 100
+    dry_run: bool = False
+    evidence_digest: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (schema ``assay.deployment/1.0``)."""
+        return {"schema": "assay.deployment/1.0", "action": self.action, "environment": self.environment,
+                "release": self.release, "replaced": self.replaced, "traffic_percent": self.traffic_percent,
+                "dry_run": self.dry_run, "evidence": self.evidence_digest, "gate": self.gate.to_json()}
+
+
+def environment_names() -> tuple[str, ...]:
+    """The configured promotion order."""
+    raw = os.environ.get("ASSAY_ENVIRONMENTS")
+    names = tuple(n.strip() for n in raw.split(",") if n.strip()) if raw else DEFAULT_ENVIRONMENTS
+    for n in names:
+        check_name(n, "environment name")
+    if len(set(names)) != len(names):
+        raise UsageError("ASSAY_ENVIRONMENTS names an environment twice")
+    return names
+
+
+def environments(reg: Registry, session: Session) -> list[EnvironmentRow]:
+    """The environments in promotion order, created on first use."""
+    names = environment_names()
+    rows = {e.name: e for e in session.scalars(select(EnvironmentRow))}
+    for position, name in enumerate(names):
+        if name not in rows:
+            row = EnvironmentRow(name=name, position=position, deploy_seq=0, created_by=reg.actor, created_at=now())
+            session.add(row)
+            rows[name] = row
+        elif rows[name].position != position:
+            rows[name].position = position
+    session.flush()
+    return sorted((rows[n] for n in names), key=lambda e: e.position)
+
+
+def _env(reg: Registry, session: Session, name: str) -> tuple[EnvironmentRow, list[EnvironmentRow]]:
+    envs = environments(reg, session)
+    for e in envs:
+        if e.name == name:
+            return e, envs
+    raise UsageError(f"unknown environment {name!r}; environments: {', '.join(e.name for e in envs)} "
+                     "(set ASSAY_ENVIRONMENTS to change them)")
+
+
+def _release(session: Session, name: str) -> ReleaseRow:
+    row = session.scalars(select(ReleaseRow).where(ReleaseRow.name == name)).one_or_none()
+    if row is None:
+        raise NotFound(f"no release named {name!r}")
+    return row
+
+
+def load_gate_policy(reg: Registry, path: Path | None = None) -> Policy:
+    """``path``, else ``ASSAY_POLICY``, else ``ASSAY_HOME/policy.yaml`` when present, else the shipped default."""
+    chosen = path or (Path(os.environ["ASSAY_POLICY"]) if os.environ.get("ASSAY_POLICY") else None)
+    if chosen is None and (reg.home / "policy.yaml").is_file():
+        chosen = reg.home / "policy.yaml"
+    return load_policy(chosen) if chosen else load_default_policy()
+
+
+def create_release(reg: Registry, name: str, model_ref: str, *, artifacts: tuple[str, ...] = (),
+                   params: Path | None = None, note: str | None = None) -> dict[str, Any]:
+    """Bind an accepted model version with artifacts (``[KIND:]NAME@VERSION``) and parameters, immutably."""
+    check_name(name, "release name")
+    params_bytes = None
+    if params is not None:
+        try:
+            params_bytes = params.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read {params}: {exc.strerror or exc}") from None
+    with reg.write() as session:
+        if session.scalars(select(ReleaseRow.id).where(ReleaseRow.name == name)).first() is not None:
+            raise UsageError(f"release {name!r} exists already: releases are immutable, create a new one")
+        model, version = reg.find_version(session, model_ref)
+        if version.status != "accepted":
+            raise UsageError(f"{model.name}@{version.number} was rejected at intake and cannot be released")
+        parts = [_artifact(session, spec) for spec in artifacts]
+        params_digest = reg.blobs.put(params_bytes).digest if params_bytes is not None else None
+        canon = json.dumps({"model": version.identity, "params": params_digest,
+                            "artifacts": sorted([a.kind, a.name, a.digest] for a in parts)}, sort_keys=True)
+        digest = "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
+        row = ReleaseRow(name=name, version_id=version.id, params_digest=params_digest, digest=digest, note=note,
+                         created_by=reg.actor, created_at=now())
+        session.add(row)
+        session.flush()
+        session.add_all(ReleaseArtifactRow(release_id=row.id, artifact_id=a.id) for a in parts)
+        if params_bytes is not None and params is not None:
+            reg.evidence_rows(session, "release", row.id, [("params", params.name, params_bytes, "application/json")])
+        doc = {"release": name, "digest": digest, "model": f"{model.name}@{version.number}",
+               "identity": version.identity, "params": params_digest,
+               "artifacts": [{"kind": a.kind, "name": f"{a.name}@{a.number}", "digest": a.digest} for a in parts]}
+        reg.log(session, "release-created", doc)
+        return doc
+
+
+def _artifact(session: Session, spec: str) -> ArtifactRow:
+    kind, sep, ref = spec.partition(":")
+    if not sep:
+        kind, ref = "", spec
+    name, selector = split_ref(ref)
+    q = select(ArtifactRow).where(ArtifactRow.name == name)
+    q = q.where(ArtifactRow.number == int(selector)) if selector and selector.isdigit() else q
+    row = session.scalars(q.order_by(ArtifactRow.number.desc()).limit(1)).first()
+    if row is None:
+        raise NotFound(f"no artifact {ref!r} (add it with `assay artifact add`)")
+    if kind and row.kind != kind:
+        raise UsageError(f"artifact {row.name}@{row.number} is a {row.kind}, not a {kind}")
+    return row
+
+
+def approve(reg: Registry, release: str, env: str, *, comment: str | None = None, role: str | None = None
+            ) -> dict[str, Any]:
+    """Record the actor's approval of ``release`` for ``env``; the release's submitter may not approve it."""
+    with reg.write() as session:
+        rel = _release(session, release)
+        environment, _ = _env(reg, session, env)
+        if rel.created_by == reg.actor:
+            raise UsageError(f"{reg.actor} submitted {release} and cannot approve it (four eyes: another person must)")
+        if session.scalars(select(ApprovalRow.id).where(ApprovalRow.release_id == rel.id,
+                                                        ApprovalRow.environment == environment.name,
+                                                        ApprovalRow.approver == reg.actor)).first():
+            raise UsageError(f"{reg.actor} has already approved {release} for {env}")
+        session.add(ApprovalRow(release_id=rel.id, environment=environment.name, approver=reg.actor, role=role,
+                                comment=comment, created_at=now()))
+        doc = {"release": release, "environment": env, "approver": reg.actor, "role": role, "comment": comment}
+        reg.log(session, "approval", doc)
+        return doc
+
+
+def waive(reg: Registry, rule_id: str, release: str, env: str, *, reason: str, expires: datetime,
+          policy: Policy | None = None, max_days: int = MAX_WAIVER_DAYS) -> dict[str, Any]:
+    """An exception to one rule for one release in one environment, approved by the actor, until ``expires``."""
+    if not reason.strip():
+        raise UsageError("a waiver needs a reason")
+    expires = _aware(expires)
+    if expires <= datetime.now(UTC):
+        raise UsageError(f"--expires {expires:%Y-%m-%d} is not in the future")
+    if expires > datetime.now(UTC) + timedelta(days=max_days):
+        raise UsageError(f"a waiver may last at most {max_days} days (max_waiver_days)")
+    policy = policy or load_gate_policy(reg)
+    if rule_id not in {r.id for r in policy.rules}:
+        raise UsageError(f"no rule {rule_id!r} in the policy; rules: {', '.join(r.id for r in policy.rules)}")
+    with reg.write() as session:
+        rel = _release(session, release)
+        _env(reg, session, env)
+        if rel.created_by == reg.actor:
+            raise UsageError(f"{reg.actor} submitted {release} and cannot waive its rules")
+        session.add(WaiverRow(rule_id=rule_id, release_id=rel.id, environment=env, reason=reason,
+                              approver=reg.actor, expires_at=expires, created_at=now()))
+        doc = {"rule": rule_id, "release": release, "environment": env, "approver": reg.actor, "reason": reason,
+               "expires_at": expires.isoformat()}
+        reg.log(session, "waiver", doc)
+        return doc
+
+
+def _waivers(session: Session, rel: ReleaseRow, env: str) -> list[Waiver]:
+    return [Waiver(w.rule_id, rel.name, w.environment, w.approver, w.reason, _aware(w.expires_at))
+            for w in session.scalars(select(WaiverRow).where(WaiverRow.release_id == rel.id,
+                                                             WaiverRow.environment == env))]
+
+
+def gate_check(reg: Registry, release: str, env: str, *, policy: Policy | None = None
+               ) -> tuple[GateResult, dict[str, Any]]:
+    """Judge ``release`` for ``env`` now; changes nothing. Returns the result and the evidence document."""
+    policy = policy or load_gate_policy(reg)
+    with reg.read() as session:
+        rel = _release(session, release)
+        environment, envs = _env(reg, session, env)
+        evidence = release_evidence(reg, session, rel, environment, envs)
+        result = evaluate(policy, evidence, environment=env, risk_tier=evidence["model"]["risk_tier"],
+                          waivers=_waivers(session, rel, env))
+        session.rollback()  # environments() may have created rows: a check writes nothing
+    return result, evidence
+
+
+def _commit_deployment(reg: Registry, env_name: str, seen_seq: int, release_id: int | None, action: str,
+                       percent: int, result: GateResult, policy_digest: str, evidence: dict[str, Any],
+                       relied_on: list[str], extra: dict[str, Any]) -> str:
+    evidence_blob = reg.blobs.put(json.dumps(evidence, indent=1, sort_keys=True, default=str).encode()).digest
+    try:
+        with reg.write() as session:
+            environments(reg, session)  # the judging session wrote nothing: create them on first use
+            env = session.scalars(select(EnvironmentRow).where(EnvironmentRow.name == env_name)
+                                  .with_for_update()).one()
+            if env.deploy_seq != seen_seq:
+                raise ConcurrentChange(f"{env_name} changed while this {action} was being judged (another deployment "
+                                       "won the race); nothing was changed: run it again to judge the new state")
+            active = active_deployment(session, env)
+            _log_policy_change(reg, session, action, policy_digest)
+            env.deploy_seq += 1
+            row = DeploymentRow(environment_id=env.id, seq=env.deploy_seq, release_id=release_id, action=action,
+                                traffic_percent=percent, replaces_id=active.id if active else None,
+                                gate=result.to_json(), policy_digest=policy_digest,
+                                evidence_digests=[evidence_blob, *relied_on],
+                                created_by=reg.actor, created_at=now())
+            session.add(row)
+            session.flush()
+            reg.log(session, action, {"environment": env_name, "seq": row.seq, "evidence": evidence_blob,
+                                      "policy": policy_digest, "gate_passed": result.passed, **extra})
+    except IntegrityError:
+        raise ConcurrentChange(f"{env_name} changed while this {action} was being judged; nothing was changed") \
+            from None
+    return evidence_blob
+
+
+def _log_policy_change(reg: Registry, session: Session, action: str, policy_digest: str) -> None:
+    """Policies live in files the registry does not own: the first deployment decided by a policy other than the
+    one the previous deployment of the same kind used logs the change (gate policy, or rollback policy)."""
+    kinds = ("rollback",) if action == "rollback" else ("promote", "canary")
+    last = session.scalar(select(DeploymentRow.policy_digest).where(DeploymentRow.action.in_(kinds))
+                          .order_by(DeploymentRow.id.desc()).limit(1))
+    if last != policy_digest:
+        reg.log(session, "policy-changed", {"policy": "rollback" if action == "rollback" else "gate",
+                                            "from": last, "to": policy_digest}, sign=False)
+
+
+def relied_on_evidence(session: Session, rel: ReleaseRow) -> list[str]:
+    """The digests of the evidence a deployment of ``rel`` relies on: its version's and its own."""
+    rows = session.scalars(select(EvidenceRow.digest).where(
+        ((EvidenceRow.subject_kind == "version") & (EvidenceRow.subject_id == rel.version_id))
+        | ((EvidenceRow.subject_kind == "release") & (EvidenceRow.subject_id == rel.id))).order_by(EvidenceRow.id))
+    return list(dict.fromkeys(rows))
+
+
+def promote(reg: Registry, release: str, env: str, *, canary: int | None = None, policy: Policy | None = None
+            ) -> Outcome:
+    """Make ``release`` active in ``env`` (or a canary with ``canary`` percent of traffic) if the gate passes."""
+    if canary is not None and not 1 <= canary <= 99:
+        raise UsageError("--canary must be a percentage from 1 to 99")
+    policy = policy or load_gate_policy(reg)
+    with reg.read() as session:
+        rel = _release(session, release)
+        environment, envs = _env(reg, session, env)
+        seen_seq = environment.deploy_seq
+        active = active_deployment(session, environment)
+        if canary is None and active is not None and active.release_id == rel.id:
+            raise UsageError(f"{release} is already active in {env}")
+        evidence = release_evidence(reg, session, rel, environment, envs)
+        result = evaluate(policy, evidence, environment=env, risk_tier=evidence["model"]["risk_tier"],
+                          waivers=_waivers(session, rel, env))
+        replaced = evidence["deployment"]["previous_release"]
+        relied_on = relied_on_evidence(session, rel)
+        release_id = rel.id
+        session.rollback()  # environments() may have created rows: judging writes nothing
+    action = "canary" if canary is not None else "promote"
+    if not result.passed:
+        with reg.write() as session:  # the refusal is on record too; the environment is untouched
+            reg.log(session, f"{action}-refused", {"release": release, "environment": env,
+                                                   "policy": policy.digest,
+                                                   "failed": [r.id for r in result.failures]})
+        raise GateFailed(f"gate refused {release} for {env}: " + "; ".join(
+            f"{r.id}: {r.message}" for r in result.failures if r.blocking))
+    blob = _commit_deployment(reg, env, seen_seq, release_id, action, canary or 100, result, policy.digest, evidence,
+                              relied_on, {"release": release, "replaces": replaced, "traffic_percent": canary or 100})
+    return Outcome(action, env, release, replaced, result, canary or 100, evidence_digest=blob)

@@ -1,0 +1,336 @@
+"""Releases, gates, approvals, waivers, promotion, canaries, rollback and the audit log, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+import assay
+from assay.errors import UsageError
+from assay.registry import IntakeRequest, Registry, auditlog, intake, where  # noqa: F401
+from assay.release.rollback import history, rollback, status
+from assay.release.service import (ConcurrentChange, GateFailed, _commit_deployment, approve, create_release,
+                                   gate_check, promote, waive)
+from assay.signing.keys import keygen
+from tests.fixtures.model_folders import card, write_model
+
+
+def _as(reg: Registry, who: str) -> Registry:
+    return Registry(reg.engine, reg.blobs, who, reg.home)
+
+
+@pytest.fixture
+def two_releases(reg: Registry, tmp_path: Path) -> Registry:
+    """Two signed versions of acme/classifier (key trusted), released as r1 and r2 by alice, approved by bob+carol."""
+    priv, pub = keygen(tmp_path / "team")
+    (reg.home / "trust").mkdir(parents=True, exist_ok=True)
+    (reg.home / "trust" / "team.pub.pem").write_bytes(pub.read_bytes())
+    for n in (1, 2):
+        folder = write_model(tmp_path / f"v{n}", card=card("apache-2.0", base_model="acme/base"), seed=n)
+        assay.sign(folder, key=priv)
+        result = intake(reg, IntakeRequest(folder, "acme/classifier", owner="ml-platform", risk_tier="medium",
+                                           public_key=pub))
+        assert result.accepted and result.version.signature_status == "verified"
+        create_release(reg, f"r{n}", f"acme/classifier@{n}")
+    for who in ("bob", "carol"):
+        for env in ("staging", "production"):
+            for rel in ("r1", "r2"):
+                approve(_as(reg, who), rel, env)
+    return reg
+
+
+def _active(reg: Registry, env: str) -> str | None:
+    row = next(r for r in status(reg) if r["environment"] == env)
+    return row["active"]["release"] if row["active"] else None
+
+
+def test_walkthrough_promote_canary_rollback(two_releases: Registry) -> None:
+    reg = two_releases
+    with pytest.raises(UsageError, match="cannot approve"):
+        approve(reg, "r1", "staging")  # alice submitted it
+    for env in ("dev", "staging", "production"):
+        assert promote(reg, "r1", env).gate.passed
+    with pytest.raises(GateFailed, match="promoted-through-previous"):
+        promote(reg, "r2", "production")  # not yet active in staging
+    assert _active(reg, "production") == "r1" and len(history(reg, "production")) == 1
+    promote(reg, "r2", "dev")
+    promote(reg, "r2", "staging")
+    canary = promote(reg, "r2", "production", canary=10)
+    prod = next(r for r in status(reg) if r["environment"] == "production")
+    assert prod["active"]["release"] == "r1" and prod["canary"]["release"] == "r2"
+    assert prod["canary"]["traffic_percent"] == 10 and canary.action == "canary"
+    full = promote(reg, "r2", "production")
+    assert full.replaced == "r1" and _active(reg, "production") == "r2"
+    drill = rollback(reg, "production", dry_run=True)
+    assert drill.dry_run and drill.gate.passed and drill.release == "r1"
+    assert _active(reg, "production") == "r2"  # a fire drill changes nothing
+    done = rollback(reg, "production")
+    assert done.release == "r1" and _active(reg, "production") == "r1"
+    assert [d["action"] for d in history(reg, "production")] == ["promote", "canary", "promote", "rollback"]
+    kinds = {(h.kind, h.ref) for h in where(reg, "acme/classifier@1")}
+    assert ("release", "r1") in kinds and ("deployment", "production#4") in kinds
+    with reg.read() as session:
+        report = auditlog.verify(session, auditlog.log_verifier(reg.home))
+    assert report.ok and report.size >= 20 and report.checkpoints >= 1
+
+
+def test_gate_failure_leaves_the_environment_untouched_and_is_logged(reg: Registry, tmp_path: Path) -> None:
+    folder = write_model(tmp_path / "m", card=card("cc-by-nc-4.0"))
+    intake(reg, IntakeRequest(folder, "acme/nc", owner="x", risk_tier="low"))
+    create_release(reg, "nc1", "acme/nc@1")
+    with reg.read() as session:
+        before = session.execute(text("SELECT count(*) FROM audit_entries")).scalar()
+    with pytest.raises(GateFailed, match="approvals-production|license-allowed-production"):
+        promote(reg, "nc1", "production")
+    assert _active(reg, "production") is None and history(reg, "production") == []
+    with reg.read() as session:
+        kinds = [k for (k,) in session.execute(text("SELECT kind FROM audit_entries ORDER BY idx"))]
+    assert len(kinds) == before + 1 and kinds[-1] == "promote-refused"
+    result, evidence = gate_check(reg, "nc1", "production")
+    assert not result.passed and evidence["license"]["class"] == "non-commercial"
+    assert {r.id for r in result.failures} >= {"license-allowed-production", "approvals-production",
+                                               "signature-trusted"}
+
+
+def test_waivers_apply_to_one_rule_release_and_environment_until_they_expire(reg: Registry, tmp_path: Path) -> None:
+    folder = write_model(tmp_path / "m", card=card("mit"))
+    intake(reg, IntakeRequest(folder, "acme/unsigned", owner="x", risk_tier="low"))
+    create_release(reg, "u1", "acme/unsigned@1")
+    promote(reg, "u1", "dev")
+    approve(_as(reg, "bob"), "u1", "staging")
+    result, _ = gate_check(reg, "u1", "staging")
+    assert [r.id for r in result.failures if r.blocking] == ["signature-trusted"]
+    with pytest.raises(UsageError, match="cannot waive"):
+        waive(reg, "signature-trusted", "u1", "staging", reason="r", expires=datetime.now(UTC) + timedelta(days=1))
+    with pytest.raises(UsageError, match="no rule"):
+        waive(_as(reg, "carol"), "no-such-rule", "u1", "staging", reason="r",
+              expires=datetime.now(UTC) + timedelta(days=1))
+    with pytest.raises(UsageError, match="at most"):
+        waive(_as(reg, "carol"), "signature-trusted", "u1", "staging", reason="r",
+              expires=datetime.now(UTC) + timedelta(days=400))
+    waive(_as(reg, "carol"), "signature-trusted", "u1", "staging", reason="signing service down, INC-42",
+          expires=datetime.now(UTC) + timedelta(days=2))
+    assert gate_check(reg, "u1", "staging")[0].passed
+    assert not gate_check(reg, "u1", "production")[0].passed  # another environment: not waived
+    with reg.write() as session:  # time passes: the waiver expires
+        session.execute(text("UPDATE waivers SET expires_at = :t"), {"t": datetime.now(UTC) - timedelta(hours=1)})
+    result, _ = gate_check(reg, "u1", "staging")
+    assert not result.passed and "expired" in next(r.message for r in result.results if r.id == "signature-trusted")
+
+
+def test_rollback_refuses_a_target_whose_files_changed(two_releases: Registry, tmp_path: Path) -> None:
+    reg = two_releases
+    for rel in ("r1", "r2"):
+        for env in ("dev", "staging", "production"):
+            promote(reg, rel, env)
+    (tmp_path / "v1" / "config.json").write_text('{"model_type": "tampered"}')
+    drill = rollback(reg, "production", dry_run=True)
+    assert not drill.gate.passed
+    with pytest.raises(GateFailed, match="target-files-match"):
+        rollback(reg, "production")
+    assert _active(reg, "production") == "r2"
+
+
+def test_a_stale_promotion_loses_the_race_and_changes_nothing(two_releases: Registry) -> None:
+    reg = two_releases
+    promote(reg, "r1", "dev")
+    result, evidence = gate_check(reg, "r2", "dev")
+    stale_seq = 1  # what a promotion that started before the next one committed had seen
+    promote(reg, "r2", "dev")  # the other promotion wins
+    with pytest.raises(ConcurrentChange, match="changed while"):
+        _commit_deployment(reg, "dev", stale_seq, 1, "promote", 100, result, "sha256:x", evidence, [], {})
+    assert [d["release"] for d in history(reg, "dev")] == ["r1", "r2"]
+
+
+_RACE = """
+import sys
+from assay.config import load_settings
+from assay.registry import Registry
+from assay.errors import UsageError
+from assay.release.service import ConcurrentChange, promote
+reg = Registry.open(load_settings())
+try:
+    promote(reg, sys.argv[1], "dev")
+    print("won")
+except ConcurrentChange as exc:
+    print("lost", exc)
+except UsageError as exc:  # the same release won already: promoting it again is refused
+    assert "already active" in str(exc), exc
+    print("noop", exc)
+"""
+
+
+def test_racing_promotions_from_processes(two_releases: Registry, assay_env: dict[str, str]) -> None:
+    env = {**os.environ, **assay_env}
+    procs = [subprocess.Popen([sys.executable, "-c", _RACE, rel], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for rel in ("r1", "r2", "r1", "r2")]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-1500:] for o in outs]
+    won = sum(o[0].startswith("won") for o in outs)
+    seqs = [d["seq"] for d in history(two_releases, "dev")]
+    assert won == len(seqs) >= 1 and seqs == list(range(1, len(seqs) + 1))
+    assert all(o[0].startswith(("won", "lost", "noop")) for o in outs)
+    with two_releases.read() as session:
+        assert auditlog.verify(session, auditlog.log_verifier(two_releases.home)).ok
+
+
+@pytest.mark.parametrize("tamper", ["edit-body", "edit-body-and-leaf", "delete", "reorder"])
+def test_audit_verify_names_tampering_done_directly_in_the_database(two_releases: Registry, tamper: str) -> None:
+    reg = two_releases
+    promote(reg, "r1", "dev")
+    with reg.read() as session:
+        assert auditlog.verify(session, auditlog.log_verifier(reg.home)).ok
+    with reg.write() as session:
+        if tamper == "edit-body":
+            session.execute(text("UPDATE audit_entries SET body = replace(body, 'bob', 'eve') WHERE idx = 5"))
+        elif tamper == "edit-body-and-leaf":
+            from assay.audit import leaf_hash
+
+            body = session.execute(text("SELECT body FROM audit_entries WHERE idx = 5")).scalar()
+            forged = body.replace("bob", "eve")
+            session.execute(text("UPDATE audit_entries SET body = :b, leaf_hash = :h WHERE idx = 5"),
+                            {"b": forged, "h": leaf_hash(forged.encode()).hex()})
+        elif tamper == "delete":
+            session.execute(text("DELETE FROM audit_entries WHERE idx = 5"))
+        else:
+            a = session.execute(text("SELECT body, leaf_hash FROM audit_entries WHERE idx = 5")).one()
+            b = session.execute(text("SELECT body, leaf_hash FROM audit_entries WHERE idx = 6")).one()
+            session.execute(text("UPDATE audit_entries SET body = :b, leaf_hash = :h WHERE idx = 5"),
+                            {"b": b[0], "h": b[1]})
+            session.execute(text("UPDATE audit_entries SET body = :b, leaf_hash = :h WHERE idx = 6"),
+                            {"b": a[0], "h": a[1]})
+    with reg.read() as session:
+        report = auditlog.verify(session, auditlog.log_verifier(reg.home))
+    assert not report.ok
+    first = report.problems[0]
+    expected = {"edit-body": "altered-entry", "edit-body-and-leaf": "root-mismatch", "delete": "missing-entry",
+                "reorder": "misplaced-entry"}[tamper]
+    assert first.kind == expected, report.problems
+    if tamper != "edit-body-and-leaf":
+        assert first.entry == 5
+    else:
+        assert "between" in first.message
+
+
+def test_exported_bundle_verifies_offline_and_detects_tampering(two_releases: Registry, tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    from assay.audit.bundle import verify_bundle
+
+    reg = two_releases
+    promote(reg, "r1", "dev")
+    bundle = tmp_path / "audit.zip"
+    with reg.read() as session:
+        counts = auditlog.export(session, reg.blobs, reg.home, bundle)
+    assert counts["entries"] > 10 and counts["evidence"] > 0
+    pub = reg.home / "keys" / "audit-log.pub.pem"
+    assert verify_bundle(bundle, public_key=pub).ok
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(forged, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "entries.jsonl":
+                lines = data.decode().splitlines()
+                entry = json.loads(lines[3])
+                entry["body"] = entry["body"].replace("alice", "mallory")
+                lines[3] = json.dumps(entry)
+                data = ("\n".join(lines) + "\n").encode()
+            dst.writestr(item, data)
+    report = verify_bundle(forged, public_key=pub)
+    assert not report.ok and report.problems[0].entry == 3
+    other_key = tmp_path / "other.pub.pem"
+    from assay.audit import generate_key, public_key_pem
+
+    other_key.write_bytes(public_key_pem(generate_key()))
+    assert not verify_bundle(bundle, public_key=other_key).ok
+
+
+def test_release_refuses_rejected_versions_and_unknown_parts(reg: Registry, tmp_path: Path) -> None:
+    from tests.fixtures.model_folders import write_malicious
+
+    intake(reg, IntakeRequest(write_malicious(tmp_path / "evil"), "evil/m", record_rejected=True))
+    with pytest.raises(UsageError, match="rejected"):
+        create_release(reg, "bad", "evil/m@1")
+    intake(reg, IntakeRequest(write_model(tmp_path / "ok", card=card("mit")), "ok/m"))
+    with pytest.raises(assay.errors.AssayError, match="no artifact"):
+        create_release(reg, "r", "ok/m@1", artifacts=("prompt:missing@1",))
+    doc = create_release(reg, "r", "ok/m@1")
+    with pytest.raises(UsageError, match="immutable"):
+        create_release(reg, "r", "ok/m@1")
+    assert doc["digest"].startswith("sha256:")
+    assert dataclasses.is_dataclass(gate_check(reg, "r", "dev")[0])
+
+
+def test_stale_evidence_blocks_until_the_model_is_inspected_again(two_releases: Registry, tmp_path: Path) -> None:
+    reg = two_releases
+    promote(reg, "r1", "dev")
+    with reg.write() as session:  # 40 days pass
+        session.execute(text("UPDATE evidence SET created_at = :t"), {"t": datetime.now(UTC) - timedelta(days=40)})
+    result, evidence = gate_check(reg, "r1", "staging")
+    assert evidence["evidence_age_days"] > 39 and [r.id for r in result.failures if r.blocking] == ["evidence-fresh"]
+    again = intake(reg, IntakeRequest(tmp_path / "v1", "acme/classifier"))  # same bytes: fresh scan evidence
+    assert not again.created and again.version.number == 1
+    result, evidence = gate_check(reg, "r1", "staging")
+    assert result.passed and evidence["evidence_age_days"] < 1
+
+
+def test_every_inclusion_proof_verifies_against_its_signed_checkpoint(two_releases: Registry) -> None:
+    from assay.audit import InclusionProof, NoteVerifier, parse_checkpoint, verify_inclusion
+
+    reg = two_releases
+    with reg.write() as session:  # 40 more entries, so proofs cross several levels of stored subtrees
+        for i in range(40):
+            auditlog.append(session, "test", "alice", {"n": i})
+        auditlog.checkpoint(session, reg.home, "alice")
+    verifier: NoteVerifier = auditlog.log_verifier(reg.home)
+    with reg.read() as session:
+        size = session.execute(text("SELECT size FROM audit_state")).scalar()
+        for index in range(size):
+            doc = auditlog.proof(session, index)
+            proof = InclusionProof.from_json(doc["proof"])
+            checkpoint = parse_checkpoint(doc["checkpoint"], verifier)
+            assert checkpoint.size == proof.size and checkpoint.root.hex() == doc["root"]
+            verify_inclusion(bytes.fromhex(doc["leaf"]), index, proof.size, proof.hashes, checkpoint.root)
+        nodes = session.execute(text("SELECT count(*) FROM audit_nodes")).scalar()
+    assert nodes == size - bin(size).count("1")  # one stored node per merge: proofs read O(log n) rows
+
+
+def test_a_new_policy_is_logged_when_it_first_decides(two_releases: Registry, tmp_path: Path) -> None:
+    from assay.release.policy import load_default_policy, load_policy
+
+    reg = two_releases
+    promote(reg, "r1", "dev")  # the first gate decision: policy-changed from nothing to the default
+    custom = tmp_path / "strict.yaml"
+    custom.write_text("version: 1\nrules:\n  - id: owner-set\n    description: every model has an owner\n"
+                      "    severity: deny\n    expr: evidence.model.owner != null\n")
+    promote(reg, "r2", "dev", policy=load_policy(custom))
+    with reg.read() as session:
+        rows = [json.loads(b)["payload"] for (b,) in session.execute(
+            text("SELECT body FROM audit_entries WHERE kind = 'policy-changed' ORDER BY idx"))]
+    assert [r["to"] for r in rows] == [load_default_policy().digest, load_policy(custom).digest]
+    assert rows[0]["from"] is None and rows[1]["from"] == load_default_policy().digest
+
+
+def test_eval_results_in_an_eval_set_artifact_are_judged(reg: Registry, tmp_path: Path) -> None:
+    from assay.registry import add_artifact
+
+    intake(reg, IntakeRequest(write_model(tmp_path / "m", card=card("mit")), "acme/evaluated", owner="x",
+                              risk_tier="low"))
+    results = tmp_path / "evals.json"
+    results.write_text(json.dumps({"results": [
+        {"name": "support-qa", "metric": "accuracy", "value": 0.91, "threshold": 0.9},
+        {"name": "toxicity", "metric": "rate", "value": 0.04, "threshold": 0.01, "higher_is_better": False}]}))
+    add_artifact(reg, results, kind="eval-set", name="support-evals")
+    create_release(reg, "e1", "acme/evaluated@1", artifacts=("eval-set:support-evals@1",))
+    result, evidence = gate_check(reg, "e1", "dev")
+    assert [(e["name"], e["passed"]) for e in evidence["evals"]] == [("support-qa", True), ("toxicity", False)]
+    assert [r.id for r in result.failures if r.blocking] == ["evals-pass"]
