@@ -7,11 +7,11 @@ against an MLflow tracking server (SQLite backend) in the same run.
 For each database (a SQLite file in a temporary ASSAY_HOME; a fresh ``assay_bench_<random>`` database on
 postgresql://postgres@127.0.0.1:5432, dropped at the end, skipped with a note when unreachable) it:
 
-- fills the registry with N versions through ``assay.registry.intake.record``: one small model folder is
+- fills the registry with N versions through ``assay.registry.ingest.record``: one small model folder is
   inspected once, then each version gets its own identity (the weights file's digest replaced), spread over
   up to 1,000 model names x 10 versions, owners ``team-0..9``, nine fine-tunes per base model (lineage);
 - times intake of the real all-MiniLM-L6-v2 folder (90 MB) as a user runs it (``assay intake``, a new
-  process and a new name each run) and in-process (``assay.registry.intake``), into the filled registry;
+  process and a new name each run) and in-process (``assay.registry.ingest``), into the filled registry;
 - times the reads in-process (median of 20) and as CLI commands (median of --repeat, start-up included).
 
 The MLflow peer runs ``mlflow server`` from benchmarks/.mlflow (created if missing) and, in a child process
@@ -120,7 +120,7 @@ def checked(result):  # noqa: ANN001, ANN201
 
 def small_inspection(work: Path):  # noqa: ANN201
     """(folder, Inspection) of one small model folder with a card, inspected once."""
-    from assay.registry.intake import IntakeRequest, inspect_model
+    from assay.registry.ingest import IntakeRequest, inspect_model
     from tests.fixtures.model_folders import card, write_model
 
     folder = write_model(work / "small-model", card=card("mit"))
@@ -141,7 +141,7 @@ def variant(insp, i: int, k: int):  # noqa: ANN001, ANN201
 
 def fill(reg, folder: Path, insp, n: int, models: int, mid: int) -> tuple[float, dict[str, str]]:  # noqa: ANN001
     """Record ``n`` versions; (seconds, the refs and digests the reads look up)."""
-    from assay.registry.intake import IntakeRequest, record
+    from assay.registry.ingest import IntakeRequest, record
 
     picks: dict[str, str] = {}
     start = time.perf_counter()

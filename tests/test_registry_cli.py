@@ -124,3 +124,55 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     bad_url = assay({"ASSAY_HOME": str(tmp_path), "ASSAY_DATABASE_URL": "not a url"}, "models")
     assert bad_url.returncode == 2 and bad_url.stderr.count("\n") == 1
+
+
+_READS_WITHOUT_SQLALCHEMY = """
+import sys
+from assay.cli.main import run
+sys.argv = ["assay", *sys.argv[1:]]
+try:
+    run()
+except SystemExit as exc:
+    code = exc.code or 0
+else:
+    code = 0
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "alembic"))
+print("HEAVY", heavy, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_read_commands_answer_on_both_databases_without_loading_sqlalchemy(assay_env: dict[str, str],
+                                                                         tmp_path: Path) -> None:
+    """``models``, ``show``, ``lineage`` and ``where`` read through the DB-API alone (the 100 ms target)."""
+    base, tuned = tmp_path / "base", tmp_path / "tuned"
+    write_model(base, card=card(license="apache-2.0"))
+    write_model(tuned, card=card(license="apache-2.0", base_model="acme/base"), seed=1)
+    assert assay(assay_env, "intake", str(base), "--name", "acme/base", "--owner", "bob").returncode == 0
+    assert assay(assay_env, "intake", str(tuned), "--name", "acme/tuned").returncode == 0
+
+    def read(*args: str) -> subprocess.CompletedProcess[str]:
+        full = {k: v for k, v in os.environ.items() if k != "ASSAY_DEBUG"} | assay_env
+        result = subprocess.run([sys.executable, "-c", _READS_WITHOUT_SQLALCHEMY, *args], capture_output=True,
+                                text=True, env=full, timeout=120)
+        assert "HEAVY []" in result.stderr, (args, result.stderr)
+        return result
+
+    listed = json.loads(read("models", "--owner", "bob", "--format", "json").stdout)
+    assert [m["name"] for m in listed["models"]] == ["acme/base"]
+    shown = json.loads(read("show", "acme/tuned", "--format", "json").stdout)
+    assert shown["parents"][0]["name"] == "acme/base@1" and shown["parents"][0]["registered"] is True
+    assert {e["kind"] for e in shown["evidence"]} >= {"scan-report", "manifest", "bom"}
+    down = json.loads(read("lineage", "acme/base", "--format", "json").stdout)
+    assert [x["name"] for x in down["down"]] == ["acme/tuned@1"]
+    hits = json.loads(read("where", shown["identity"][:20], "--format", "json").stdout)["hits"]
+    assert {"kind": "version", "ref": "acme/tuned@1", "relation": "identity"} in hits
+    missing = read("show", "acme/none")
+    assert missing.returncode == 2 and "no model named 'acme/none'" in missing.stderr
+
+
+def test_read_command_on_a_new_home_creates_the_registry(tmp_path: Path) -> None:
+    env = {"ASSAY_HOME": str(tmp_path / "fresh")}
+    result = assay(env, "models")
+    assert result.returncode == 0 and result.stdout == "no models registered\n", result.stderr
+    assert (tmp_path / "fresh" / "registry.db").is_file()

@@ -21,7 +21,7 @@ FUZZ = settings(max_examples=int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "150")), 
 @FUZZ
 @given(st.binary(max_size=2000) | st.text(max_size=500).map(str.encode))
 def test_training_record_parser(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
-    from assay.registry.intake import _training
+    from assay.registry.ingest import _training
 
     path = tmp_path_factory.mktemp("t") / "training.json"
     path.write_bytes(data)

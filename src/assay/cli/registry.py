@@ -62,6 +62,16 @@ def _registry(actor: str | None = None) -> Iterator[Any]:
         reg.close()
 
 
+@contextlib.contextmanager
+def _reader() -> Iterator[Any]:
+    """A read-only connection for ``models``, ``show``, ``lineage`` and ``where``: plain DB-API, no SQLAlchemy."""
+    from assay.config import load_settings
+    from assay.registry.reader import connect
+
+    with connect(load_settings().database_url) as reader:
+        yield reader
+
+
 def _emit(fmt: Fmt, doc: Any, text: str) -> None:
     sys.stdout.write(json.dumps(doc, indent=2) + "\n" if fmt == Fmt.json else text)
 
@@ -144,12 +154,10 @@ def models_cmd(
     fmt: Fmt = _FMT,
 ) -> None:
     """List models."""
-    from assay.registry import list_models
-
     if status is not None and status not in ("accepted", "rejected"):
         raise UsageError("--status must be accepted or rejected")
-    with _registry() as reg:
-        rows = list_models(reg, owner=owner, license_class=license_class, status=status)
+    with _reader() as reader:
+        rows = reader.list_models(owner=owner, license_class=license_class, status=status)
     text = "".join(f"{m.name}@{m.latest}  {m.status}  scan {m.scan_verdict}  license {m.license_class}  "
                    f"signature {m.signature_status}  owner {m.owner or '-'}  ({m.versions} version(s))\n"
                    for m in rows) or "no models registered\n"
@@ -158,10 +166,8 @@ def models_cmd(
 
 def show_cmd(ref: str = typer.Argument(..., help="NAME, NAME@NUMBER or NAME@sha256:PREFIX."), fmt: Fmt = _FMT) -> None:
     """Show one version."""
-    from assay.registry import show
-
-    with _registry() as reg:
-        v = show(reg, ref)
+    with _reader() as reader:
+        v = reader.show(ref)
     card = v.card
     lines = [f"{v.ref}  {v.status}" + (f" ({'; '.join(v.status_reasons)})" if v.status_reasons else ""),
              f"  identity        {v.identity}",
@@ -190,10 +196,8 @@ def show_cmd(ref: str = typer.Argument(..., help="NAME, NAME@NUMBER or NAME@sha2
 
 def lineage_cmd(ref: str = typer.Argument(..., help="NAME[@VERSION]."), fmt: Fmt = _FMT) -> None:
     """Show lineage."""
-    from assay.registry import lineage
-
-    with _registry() as reg:
-        t = lineage(reg, ref)
+    with _reader() as reader:
+        t = reader.lineage(ref)
     lines = [f"{t.version}  {t.identity}", "  up (base models)"]
     lines += [f"    {x.relation:<10} {x.name}" + ("" if x.registered else "  (not registered)") for x in t.up] or [
         "    none"]
@@ -209,10 +213,8 @@ def lineage_cmd(ref: str = typer.Argument(..., help="NAME[@VERSION]."), fmt: Fmt
 def where_cmd(query: str = typer.Argument(..., help="A digest (sha256:HEX or 8+ hex digits) or NAME@VERSION."),
               fmt: Fmt = _FMT) -> None:
     """Find where a digest or version is used."""
-    from assay.registry import where
-
-    with _registry() as reg:
-        hits = where(reg, query)
+    with _reader() as reader:
+        hits = reader.where(query)
     text = "".join(f"{h.kind:<11} {h.ref}  {h.relation}\n" for h in hits) or f"{query}: found nowhere\n"
     _emit(fmt, {"schema": "assay.where/1.0", "query": query, "hits": [h.to_json() for h in hits]}, text)
 

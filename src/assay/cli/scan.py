@@ -1,76 +1,101 @@
-"""``assay scan PATH...``: inspect model files, folders and archives without loading them."""
+"""``assay scan PATH...``: inspect model files, folders and archives without loading them.
+
+Parsed with argparse (standard library), not Typer: see ``main.py`` for why. ``register`` still lists the
+command in the Typer app's help and forwards to ``main``, so these flags are defined only here.
+"""
 
 from __future__ import annotations
 
-import enum
+import argparse
 import sys
 from pathlib import Path
-
-import typer
+from typing import Any, NoReturn
 
 from assay.errors import AssayError, UsageError
 
-
-class OutputFormat(enum.StrEnum):
-    """Report formats."""
-
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-
-
-class FailOn(enum.StrEnum):
-    """Severities that can fail a scan."""
-
-    critical = "critical"
-    high = "high"
-    medium = "medium"
-    low = "low"
+FORMATS = ("text", "json", "sarif")
+"""Report formats."""
+FAIL_ON = ("critical", "high", "medium", "low")
+"""Severities that can fail a scan."""
+HELP = ("Scan model files, folders (recursively) and archives for anything that runs code when loaded. "
+        "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 something could not be scanned.")
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``scan`` command to ``app``."""
-    app.command("scan", help=(
-        "Scan model files, folders (recursively) and archives for anything that runs code when loaded. "
-        "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 something could not be scanned."))(scan_command)
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one line and exit 2, like every other assay error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
 
 
-def scan_command(
-    paths: list[Path] = typer.Argument(..., help="Files, folders or archives to scan.", show_default=False),
-    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Report format."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
-    strict: bool = typer.Option(False, "--strict", help="Report callables on no list as high instead of medium."),
-    fail_on: FailOn | None = typer.Option(None, "--fail-on", help="Lowest severity that fails the scan [default: high]."),
-    allow: list[str] = typer.Option([], "--allow", help="Allow MODULE.NAME (or MODULE.*); repeatable. "
-                                    "Cannot silence a callable on the dangerous table."),
-    config_file: Path | None = typer.Option(None, "--config", help="Config file (assay.toml or pyproject.toml); "
-                                               "default: ./assay.toml, else ./pyproject.toml with [tool.assay]."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
-) -> None:
-    """Scan PATHS and print the report."""
+def build_parser() -> argparse.ArgumentParser:
+    """The ``assay scan`` command line."""
+    parser = _Parser(prog="assay scan", description=HELP)
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="Files, folders or archives to scan.")
+    parser.add_argument("--format", "-f", dest="output_format", choices=FORMATS, default="text",
+                        help="Report format [default: text].")
+    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="Write the report to FILE instead of stdout.")
+    parser.add_argument("--strict", action="store_true", help="Report callables on no list as high instead of medium.")
+    parser.add_argument("--fail-on", choices=FAIL_ON, help="Lowest severity that fails the scan [default: high].")
+    parser.add_argument("--allow", action="append", default=[], metavar="MODULE.NAME",
+                        help="Allow MODULE.NAME (or MODULE.*); repeatable. Cannot silence a callable on the "
+                             "dangerous table.")
+    parser.add_argument("--config", dest="config_file", type=Path, metavar="FILE",
+                        help="Config file (assay.toml or pyproject.toml); default: ./assay.toml, else "
+                             "./pyproject.toml with [tool.assay].")
+    parser.add_argument("--quiet", "-q", action="store_true", help="No progress display.")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run ``assay scan`` with ``argv`` (the words after ``scan``); returns the exit code."""
+    try:
+        return _scan(build_parser().parse_args(argv))
+    except AssayError as exc:
+        sys.stderr.write(f"assay: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("assay: interrupted\n")
+        return 130
+
+
+def _scan(args: argparse.Namespace) -> int:
     from assay.config import find_config_file, load_scan_config
     from assay.scan import scan
     from assay.scan.render import renderer_for
 
-    if config_file is not None and not config_file.is_file():
-        raise UsageError(f"config file {config_file} does not exist")
-    config = load_scan_config(config_file or find_config_file())
-    on_file, stop = _progress(quiet or output_format != OutputFormat.text and output is None)
+    if args.config_file is not None and not args.config_file.is_file():
+        raise UsageError(f"config file {args.config_file} does not exist")
+    config = load_scan_config(args.config_file or find_config_file())
+    on_file, stop = _progress(args.quiet or (args.output_format != "text" and args.output is None))
     try:
-        report = scan([str(p) for p in paths], fail_on=fail_on.value if fail_on else None, strict=strict,
-                      allow=allow, config=config, on_file=on_file)
+        report = scan([str(p) for p in args.paths], fail_on=args.fail_on, strict=args.strict, allow=args.allow,
+                      config=config, on_file=on_file)
     finally:
         stop()
-    color = output is None and output_format == OutputFormat.text and sys.stdout.isatty()
-    text = renderer_for(output_format.value).render(report, color=color)
-    if output is None:
+    text = renderer_for(args.output_format).render(report, color=args.output is None and args.output_format == "text"
+                                                      and sys.stdout.isatty())
+    if args.output is None:
         sys.stdout.write(text)
     else:
         try:
-            output.write_text(text, encoding="utf-8")
+            args.output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise AssayError(f"cannot write {output}: {exc.strerror or exc}") from None
-    raise typer.Exit(report.exit_code)
+            raise AssayError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    return report.exit_code
+
+
+def register(app: Any) -> None:
+    """List ``scan`` in the Typer ``app`` and forward its words to ``main`` (the console script goes to ``main``
+    directly; this path serves ``python -m assay.cli.app`` and the app's own help)."""
+    import typer
+
+    def scan_command(ctx) -> None:  # noqa: ANN001 - annotated below: typer is not a module-level name here
+        raise typer.Exit(main(list(ctx.args)))
+
+    scan_command.__annotations__ = {"ctx": typer.Context, "return": None}
+    app.command("scan", help=HELP, add_help_option=False,
+                context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(scan_command)
 
 
 def _progress(quiet: bool):  # noqa: ANN202 - (callback, stop) pair

@@ -18,9 +18,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.exc import SQLAlchemyError
 
 from assay.errors import ConfigError, InputError
+from assay.registry.interface import SCHEMA_REVISION as HEAD_REVISION
 
-HEAD_REVISION = "0002"
-"""The newest migration; a database at this revision is used as it is, without loading Alembic."""
 BUSY_TIMEOUT_SECONDS = 60
 """How long a SQLite writer waits for another process's transaction before giving up."""
 _MIGRATION_LOCK = 0x61737361  # "assa": the PostgreSQL advisory lock id held while migrating

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,13 +22,11 @@ from assay.registry.db import insert_or_ignore, open_engine
 from assay.registry.interface import (
     ArtifactInfo,
     DatasetInfo,
-    EvidenceInfo,
-    LineageLink,
     NotFound,
     VersionInfo,
     check_name,
 )
-from assay.registry.schema import ArtifactRow, DatasetRow, EvidenceRow, LineageRow, ModelRow, VersionRow
+from assay.registry.schema import ArtifactRow, DatasetRow, EvidenceRow, ModelRow, VersionRow
 
 
 T = TypeVar("T")
@@ -134,41 +132,14 @@ class Registry:
             raise NotFound(f"no version {ref!r} in the registry")
         return model, row
 
-    def version_info(self, session: Session, model: ModelRow, row: VersionRow, *, full: bool = True) -> VersionInfo:
-        """The value type for a version row, with its evidence and parents when ``full``."""
-        evidence: tuple[EvidenceInfo, ...] = ()
-        parents: tuple[LineageLink, ...] = ()
-        if full:
-            evidence = tuple(EvidenceInfo(e.kind, e.name, e.digest, e.media_type, e.size) for e in session.scalars(
-                select(EvidenceRow).where(EvidenceRow.subject_kind == "version", EvidenceRow.subject_id == row.id)
-                .order_by(EvidenceRow.id)))
-            parents = tuple(self.link(session, e, up=True) for e in session.scalars(
-                select(LineageRow).where(LineageRow.child_version_id == row.id).order_by(LineageRow.id)))
-        return VersionInfo(
-            model=model.name, number=row.number, identity=row.identity, status=row.status,
-            status_reasons=tuple(row.status_reasons), owner=model.owner, risk_tier=model.risk_tier,
-            intended_use=model.intended_use, data_sensitivity=model.data_sensitivity, source_url=row.source_url,
-            publisher=row.publisher, revision=row.revision, formats=tuple(row.formats), file_count=row.file_count,
-            total_bytes=row.total_bytes, license_expression=row.license_expression, license_class=row.license_class,
-            license_obligations=tuple(row.license_obligations), signature_status=row.signature_status,
-            signer=row.signer, scan_verdict=row.scan_verdict, scan_counts=dict(row.scan_counts), card=dict(row.card),
-            missing=tuple(row.missing), created_by=row.created_by, created_at=row.created_at,
-            evidence=evidence, parents=parents)
+    @staticmethod
+    def describe(session: Session, ref: str) -> VersionInfo:
+        """``show`` of ``NAME@N`` inside this transaction (it sees rows not yet committed)."""
+        from assay.registry.reader import Reader
 
-    def link(self, session: Session, edge: LineageRow, *, up: bool) -> LineageLink:
-        """A lineage edge seen from the child (``up``) or from the parent (down)."""
-        if not up:
-            child = must_get(session, VersionRow, edge.child_version_id)
-            model = must_get(session, ModelRow, child.model_id)
-            return LineageLink("model", f"{model.name}@{child.number}", edge.relation, True, edge.source)
-        if edge.parent_version_id is not None:
-            parent = must_get(session, VersionRow, edge.parent_version_id)
-            model = must_get(session, ModelRow, parent.model_id)
-            return LineageLink("model", f"{model.name}@{parent.number}", edge.relation, True, edge.source)
-        if edge.parent_dataset_id is not None:
-            ds = must_get(session, DatasetRow, edge.parent_dataset_id)
-            return LineageLink("dataset", f"{ds.name}@{ds.number}", edge.relation, True, edge.source)
-        return LineageLink(edge.parent_kind, edge.parent_name, edge.relation, False, edge.source)
+        conn = session.connection()
+        dbapi: Any = conn.dialect.dbapi
+        return Reader(conn.connection, conn.dialect.name, dbapi.Error).show(ref)
 
     def evidence_rows(self, session: Session, kind: str, subject_id: int, items: list[tuple[str, str, bytes, str]]
                       ) -> None:

@@ -17,6 +17,14 @@ STANDARD_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.pr
                     "com.ms.internal.nhwc", "org.openvinotoolkit", "pkg.onnxscript.torch_lib",
                     "pkg.onnxscript.torch_lib.common", "pkg.torch.onnx"}
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# The submessage fields each walk step reads (ONNX's onnx.proto numbers); everything else is skipped unread.
+_MODEL = frozenset({7, 25})           # ModelProto: graph, functions
+_GRAPH = frozenset({1, 5, 15})        # GraphProto: node, initializer, sparse_initializer
+_FUNCTION = frozenset({1, 7, 10})     # FunctionProto: name, node, domain
+_NODE = frozenset({4, 5, 7})          # NodeProto: op_type, attribute, domain
+_ATTRIBUTE = frozenset({5, 6, 10, 11})  # AttributeProto: t, g, tensors, graphs
+_TENSOR = frozenset({13})             # TensorProto: external_data
+_PAIR = frozenset({1, 2})             # StringStringEntryProto key/value; SparseTensorProto values/indices
 
 
 class _Walk:
@@ -29,7 +37,7 @@ class _Walk:
         self.node_ops: list[tuple[str, str, int]] = []
 
     def model(self) -> None:
-        for num, _, _, sub in fields(self.root, self.budget):
+        for num, _, _, sub in fields(self.root, self.budget, _MODEL):
             if sub is None:
                 continue
             if num == 7:
@@ -40,7 +48,7 @@ class _Walk:
     def graph(self, span: Span, depth: int) -> None:
         if depth > self.ctx.limits.max_protobuf_depth:
             raise ProtobufError("subgraphs nested deeper than max_protobuf_depth", span.start)
-        for num, _, _, sub in fields(span, self.budget):
+        for num, _, _, sub in fields(span, self.budget, _GRAPH):
             if sub is None:
                 continue
             if num == 1:
@@ -48,13 +56,13 @@ class _Walk:
             elif num == 5:
                 self.tensor(sub)
             elif num == 15:
-                for n2, _, _, s2 in fields(sub, self.budget):
+                for n2, _, _, s2 in fields(sub, self.budget, _PAIR):
                     if s2 is not None and n2 in (1, 2):
                         self.tensor(s2)
 
     def function(self, span: Span, depth: int) -> None:
         name = domain = ""
-        for num, _, _, sub in fields(span, self.budget):
+        for num, _, _, sub in fields(span, self.budget, _FUNCTION):
             if sub is None:
                 continue
             if num == 1:
@@ -67,7 +75,7 @@ class _Walk:
 
     def node(self, span: Span, depth: int) -> None:
         op = domain = ""
-        for num, _, _, sub in fields(span, self.budget):
+        for num, _, _, sub in fields(span, self.budget, _NODE):
             if sub is None:
                 continue
             if num == 4:
@@ -75,7 +83,7 @@ class _Walk:
             elif num == 7:
                 domain = sub.text()
             elif num == 5:
-                for n2, _, _, s2 in fields(sub, self.budget):
+                for n2, _, _, s2 in fields(sub, self.budget, _ATTRIBUTE):
                     if s2 is None:
                         continue
                     if n2 in (6, 11):
@@ -85,10 +93,10 @@ class _Walk:
         self.node_ops.append((domain, op, span.start))
 
     def tensor(self, span: Span) -> None:
-        for num, _, _, sub in fields(span, self.budget):
+        for num, _, _, sub in fields(span, self.budget, _TENSOR):
             if num == 13 and sub is not None:
                 key = value = ""
-                for n2, _, _, s2 in fields(sub, self.budget):
+                for n2, _, _, s2 in fields(sub, self.budget, _PAIR):
                     if s2 is not None and n2 == 1:
                         key = s2.text()
                     elif s2 is not None and n2 == 2:

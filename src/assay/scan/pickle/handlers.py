@@ -79,11 +79,11 @@ def _binint(m: Machine) -> None:
 
 
 def _binint1(m: Machine) -> None:
-    m.stack.append(m._read(1)[0])
+    m.stack.append(m._u8())
 
 
 def _binint2(m: Machine) -> None:
-    m.stack.append(struct.unpack("<H", m._read(2))[0])
+    m.stack.append(m._uint(2))
 
 
 def _long1(m: Machine) -> None:
@@ -158,11 +158,11 @@ def _unicode(m: Machine) -> None:
 
 
 def _binunicode(m: Machine) -> None:
-    m.stack.append(m._text_arg(struct.unpack("<I", m._read(4))[0]))
+    m.stack.append(m._text_arg(m._uint(4)))
 
 
 def _short_binunicode(m: Machine) -> None:
-    m.stack.append(m._text_arg(m._read(1)[0]))
+    m.stack.append(m._text_arg(m._u8()))
 
 
 def _binunicode8(m: Machine) -> None:
@@ -398,11 +398,11 @@ def _get(m: Machine) -> None:
 
 
 def _binget(m: Machine) -> None:
-    _get_value(m, m._read(1)[0])
+    _get_value(m, m._u8())
 
 
 def _long_binget(m: Machine) -> None:
-    _get_value(m, struct.unpack("<I", m._read(4))[0])
+    _get_value(m, m._uint(4))
 
 
 def _put_value(m: Machine, idx: int) -> None:
@@ -416,11 +416,11 @@ def _put(m: Machine) -> None:
 
 
 def _binput(m: Machine) -> None:
-    _put_value(m, m._read(1)[0])
+    _put_value(m, m._u8())
 
 
 def _long_binput(m: Machine) -> None:
-    _put_value(m, struct.unpack("<I", m._read(4))[0])
+    _put_value(m, m._uint(4))
 
 
 def _memoize(m: Machine) -> None:

@@ -99,6 +99,26 @@ class Machine:
             raise self._fail(f"pickle data was truncated (wanted {n} bytes, got {len(data)})")
         return data
 
+    def _u8(self) -> int:
+        """One unsigned byte argument (inlined buffer access: the most frequent argument read)."""
+        cur = self.cur
+        rel = cur.pos - cur._buf_start  # noqa: SLF001
+        buf = cur._buf  # noqa: SLF001
+        if 0 <= rel < len(buf):
+            cur.pos += 1
+            return buf[rel]
+        return self._read(1)[0]
+
+    def _uint(self, n: int) -> int:
+        """An unsigned little-endian argument of ``n`` bytes."""
+        cur = self.cur
+        rel = cur.pos - cur._buf_start  # noqa: SLF001
+        buf = cur._buf  # noqa: SLF001
+        if 0 <= rel and rel + n <= len(buf):
+            cur.pos += n
+            return int.from_bytes(buf[rel:rel + n], "little")
+        return int.from_bytes(self._read(n), "little")
+
     def _line(self) -> bytes:
         line = self.cur.readline(self.limits.max_line_bytes)
         if line is None:

@@ -247,7 +247,7 @@ def record(reg: Registry, req: IntakeRequest, insp: Inspection) -> IntakeResult:
                                               "identity": existing.identity, "scan_verdict": insp.verdict,
                                               "scan_counts": insp.counts})
             session.flush()
-            info = reg.version_info(session, model, existing)
+            info = reg.describe(session, f"{model.name}@{existing.number}")
             return IntakeResult(existing.status == "accepted" and insp.accepted, False,
                                 tuple(existing.status_reasons) + insp.reasons, tuple(existing.missing),
                                 manifest.identity, info, lineage=tuple(p.to_json() for p in info.parents),
@@ -311,7 +311,7 @@ def record(reg: Registry, req: IntakeRequest, insp: Inspection) -> IntakeResult:
             items.append(("training", req.training.name, insp.training_bytes, "application/json"))
         reg.evidence_rows(session, "version", row.id, items)
         session.flush()
-        info = reg.version_info(session, model, row)
+        info = reg.describe(session, f"{model.name}@{row.number}")
         reg.log(session, "intake", {"version": info.ref, "identity": info.identity, "status": info.status,
                                     "reasons": list(info.status_reasons), "location": row.location,
                                     "evidence": {e.kind: e.digest for e in info.evidence}})

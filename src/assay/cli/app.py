@@ -1,0 +1,65 @@
+"""The Typer app: every command but ``scan``'s own parsing (see ``scan.py``), and ``run_app``, which turns
+every AssayError into one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from assay import __version__
+from assay.errors import AssayError
+
+app = typer.Typer(
+    name="assay",
+    help="Inspect open-source AI models before anyone loads them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"assay {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """assay: scan, hash, sign, register and gate AI models."""
+
+
+from assay.cli import scan as _scan  # noqa: E402  (registers the command on `app`)
+
+_scan.register(app)
+
+from assay.cli import signing as _signing  # noqa: E402
+
+_signing.register(app)
+
+from assay.cli import registry as _registry  # noqa: E402
+
+_registry.register(app)
+
+from assay.cli import release as _release  # noqa: E402
+
+_release.register(app)
+
+
+def run_app() -> None:
+    """Run the Typer app on ``sys.argv``."""
+    try:
+        app(standalone_mode=True)
+    except AssayError as exc:
+        sys.stderr.write(f"assay: error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("assay: interrupted\n")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run_app()
