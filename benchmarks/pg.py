@@ -15,19 +15,21 @@ PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 def throwaway_postgres() -> Iterator[tuple[str | None, str]]:
     """A new ``assay_bench_<random>`` database: yields (its SQLAlchemy URL, "") or (None, why it is unreachable),
     and drops it WITH (FORCE) afterwards, also on error."""
-    import psycopg
+    import psycopg2
 
     try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
+        admin = psycopg2.connect(PG_ADMIN, connect_timeout=5)
+    except psycopg2.Error as exc:
         yield None, str(exc).strip().splitlines()[0]
         return
+    admin.autocommit = True
+    cursor = admin.cursor()
     db = f"assay_bench_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{db}"')
+    cursor.execute(f'CREATE DATABASE "{db}"')
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}", ""
+        yield f"postgresql://postgres@127.0.0.1:5432/{db}", ""
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        cursor.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         admin.close()
 
 

@@ -52,16 +52,16 @@ def malicious_dir(tmp_path_factory: pytest.TempPathFactory, benign_dir: Path) ->
     return out
 
 
-POSTGRES_ADMIN_URL = os.environ.get("ASSAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get("ASSAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 """The PostgreSQL every developer and CI machine has (trust auth, database ``test``)."""
 
 
 def _postgres_unavailable() -> str | None:
     try:
-        import psycopg
+        import psycopg2
 
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3):
-            return None
+        psycopg2.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3).close()
+        return None
     except Exception as exc:  # any failure to connect means: no server here
         return f"PostgreSQL at 127.0.0.1:5432 (database test) is not reachable: {str(exc).splitlines()[0]}"
 
@@ -83,16 +83,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN20
         pytest.skip(reason)
     import uuid
 
-    import psycopg
-
     name = f"assay_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    _admin(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(statement: str) -> None:
+    """Run one statement on the admin database outside a transaction (CREATE/DROP DATABASE need that)."""
+    import psycopg2
+
+    conn = psycopg2.connect("host=127.0.0.1 port=5432 user=postgres dbname=test")
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        conn.close()
 
 
 @pytest.fixture

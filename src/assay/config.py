@@ -133,3 +133,11 @@ def load_settings(actor: str | None = None, home: Path | None = None) -> Setting
     if not who.strip() or len(who) > 200:
         raise ConfigError("the actor must be a non-empty name of at most 200 characters")
     return Settings(home=root, database_url=url, evidence_dir=root / "evidence", actor=who.strip())
+
+
+def postgres_url(url: str, scheme: str = "postgresql") -> str:
+    """``url`` with its scheme replaced: ``postgresql://``, ``postgresql+psycopg://`` and ``postgresql+psycopg2://``
+    all name the same database, reached with psycopg2 (``scheme``: what SQLAlchemy or libpq expects)."""
+    import re
+
+    return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", f"{scheme}://", url)

@@ -44,6 +44,10 @@ from assay.cli import registry as _registry  # noqa: E402
 
 _registry.register(app)
 
+from assay.cli import reads as _reads  # noqa: E402
+
+_reads.register(app)
+
 from assay.cli import release as _release  # noqa: E402
 
 _release.register(app)

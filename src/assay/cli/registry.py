@@ -1,5 +1,6 @@
-"""``assay intake``, ``models``, ``show``, ``lineage``, ``where``, ``dataset register``, ``artifact add``,
-``license``, ``bom`` and ``doctor``: the registry from the command line. Parses, calls the registry, renders."""
+"""``assay intake``, ``dataset register``, ``artifact add``, ``license``, ``bom`` and ``doctor``: the registry from
+the command line. Parses, calls the registry, renders. The read commands (``models``, ``show``, ``lineage``,
+``where``) are in ``reads.py``."""
 
 from __future__ import annotations
 
@@ -31,12 +32,6 @@ def register(app: typer.Typer) -> None:
     """Add the registry commands to ``app``."""
     app.command("intake", help="Inspect a model folder and record it as an immutable registry version. Exit codes: "
                 "0 accepted, 1 rejected (scan findings or a failed signature), 2 could not do the job.")(intake_cmd)
-    app.command("models", help="List registered models with their newest version.")(models_cmd)
-    app.command("show", help="Everything known about NAME[@VERSION], evidence listed with digests.")(show_cmd)
-    app.command("lineage", help="Base models up, derived versions down, and datasets of NAME[@VERSION].")(
-        lineage_cmd)
-    app.command("where", help="Every version, dataset, artifact and evidence that is, contains or derives from "
-                "DIGEST or NAME@VERSION.")(where_cmd)
     app.command("license", help="Detect and classify the license of a model folder (or an SPDX id).")(license_cmd)
     app.command("bom", help="Write the CycloneDX 1.6 ML-BOM of a model folder or a registered NAME@VERSION.")(bom_cmd)
     app.command("doctor", help="Check every evidence blob against the database: missing, altered, orphaned. "
@@ -60,16 +55,6 @@ def _registry(actor: str | None = None) -> Iterator[Any]:
         yield reg
     finally:
         reg.close()
-
-
-@contextlib.contextmanager
-def _reader() -> Iterator[Any]:
-    """A read-only connection for ``models``, ``show``, ``lineage`` and ``where``: plain DB-API, no SQLAlchemy."""
-    from assay.config import load_settings
-    from assay.registry.reader import connect
-
-    with connect(load_settings().database_url) as reader:
-        yield reader
 
 
 def _emit(fmt: Fmt, doc: Any, text: str) -> None:
@@ -144,79 +129,6 @@ def _lineage_summary(links: tuple[dict[str, Any], ...]) -> str:
         shown = ", ".join(datasets[:3]) + (f" and {len(datasets) - 3} more" if len(datasets) > 3 else "")
         models.append(f"{len(datasets)} dataset(s): {shown}")
     return "; ".join(models) or "none found"
-
-
-def models_cmd(
-    owner: str | None = typer.Option(None, "--owner", help="Only models with this owner."),
-    license_class: str | None = typer.Option(None, "--license-class", help="Only models whose newest version has "
-                                             "this license class."),
-    status: str | None = typer.Option(None, "--status", help="accepted or rejected (of the newest version)."),
-    fmt: Fmt = _FMT,
-) -> None:
-    """List models."""
-    if status is not None and status not in ("accepted", "rejected"):
-        raise UsageError("--status must be accepted or rejected")
-    with _reader() as reader:
-        rows = reader.list_models(owner=owner, license_class=license_class, status=status)
-    text = "".join(f"{m.name}@{m.latest}  {m.status}  scan {m.scan_verdict}  license {m.license_class}  "
-                   f"signature {m.signature_status}  owner {m.owner or '-'}  ({m.versions} version(s))\n"
-                   for m in rows) or "no models registered\n"
-    _emit(fmt, {"schema": "assay.models/1.0", "models": [m.to_json() for m in rows]}, text)
-
-
-def show_cmd(ref: str = typer.Argument(..., help="NAME, NAME@NUMBER or NAME@sha256:PREFIX."), fmt: Fmt = _FMT) -> None:
-    """Show one version."""
-    with _reader() as reader:
-        v = reader.show(ref)
-    card = v.card
-    lines = [f"{v.ref}  {v.status}" + (f" ({'; '.join(v.status_reasons)})" if v.status_reasons else ""),
-             f"  identity        {v.identity}",
-             f"  owner           {v.owner or '-'}   risk tier {v.risk_tier or '-'}   data {v.data_sensitivity or '-'}",
-             f"  intended use    {v.intended_use or '-'}",
-             f"  source          {v.source_url or '-'}  publisher {v.publisher or '-'}  revision {v.revision or '-'}",
-             f"  files           {v.file_count} ({v.total_bytes} bytes); formats {', '.join(v.formats) or '-'}",
-             f"  scan            {v.scan_verdict} (findings: "
-             + (", ".join(f"{n} {k}" for k, n in v.scan_counts.items() if n) or "none") + ")",
-             f"  license         {v.license_expression or '-'} [{v.license_class}]"
-             + (f" obligations: {', '.join(v.license_obligations)}" if v.license_obligations else ""),
-             f"  signature       {v.signature_status}" + (f" by {v.signer}" if v.signer else ""),
-             f"  card            {card.get('pipeline_tag') or '-'} / {card.get('library_name') or '-'}: "
-             f"{(card.get('summary') or '-')[:100]}",
-             f"  recorded        {v.created_at:%Y-%m-%d %H:%M:%S} by {v.created_by}"]
-    if v.missing:
-        lines.append(f"  missing         {', '.join(v.missing)}")
-    lines.append("  lineage")
-    sources = {"card": "model card", "config": "config.json", "training": "training record", "flag": "--dataset"}
-    lines += [f"    {p.relation:<12} {p.kind} {p.name}  ({'registered' if p.registered else 'not registered'}; "
-              f"from {sources.get(p.source, p.source)})" for p in v.parents] or ["    none"]
-    lines.append("  evidence")
-    lines += [f"    {e.kind:<12} {e.digest}  {e.size:>9}  {e.name}" for e in v.evidence]
-    _emit(fmt, {"schema": "assay.show/1.0", **v.to_json()}, "\n".join(lines) + "\n")
-
-
-def lineage_cmd(ref: str = typer.Argument(..., help="NAME[@VERSION]."), fmt: Fmt = _FMT) -> None:
-    """Show lineage."""
-    with _reader() as reader:
-        t = reader.lineage(ref)
-    lines = [f"{t.version}  {t.identity}", "  up (base models)"]
-    lines += [f"    {x.relation:<10} {x.name}" + ("" if x.registered else "  (not registered)") for x in t.up] or [
-        "    none"]
-    lines += [f"    chain      {' <- '.join(p)}" for p in t.up_paths if len(p) > 1]
-    lines.append("  datasets")
-    lines += [f"    {x.relation:<10} {x.name}" + ("" if x.registered else "  (not registered)")
-              for x in t.datasets] or ["    none"]
-    lines.append("  down (derived versions)")
-    lines += [f"    {x.relation:<10} {x.name}" for x in t.down] or ["    none"]
-    _emit(fmt, {"schema": "assay.lineage/1.0", **t.to_json()}, "\n".join(lines) + "\n")
-
-
-def where_cmd(query: str = typer.Argument(..., help="A digest (sha256:HEX or 8+ hex digits) or NAME@VERSION."),
-              fmt: Fmt = _FMT) -> None:
-    """Find where a digest or version is used."""
-    with _reader() as reader:
-        hits = reader.where(query)
-    text = "".join(f"{h.kind:<11} {h.ref}  {h.relation}\n" for h in hits) or f"{query}: found nowhere\n"
-    _emit(fmt, {"schema": "assay.where/1.0", "query": query, "hits": [h.to_json() for h in hits]}, text)
 
 
 def dataset_register_cmd(

@@ -1,7 +1,6 @@
 """``assay scan PATH...``: inspect model files, folders and archives without loading them.
 
-Parsed with argparse (standard library), not Typer: see ``main.py`` for why. ``register`` still lists the
-command in the Typer app's help and forwards to ``main``, so these flags are defined only here.
+Parsed with argparse, not Typer (see ``main.py``); ``register`` lists it in the Typer app's help.
 """
 
 from __future__ import annotations
@@ -9,8 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from assay.cli.fast import OneLineParser, forward, run_command
 from assay.errors import AssayError, UsageError
 
 FORMATS = ("text", "json", "sarif")
@@ -21,16 +21,9 @@ HELP = ("Scan model files, folders (recursively) and archives for anything that 
         "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 something could not be scanned.")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad command line as one line and exit 2, like every other assay error."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``assay scan`` command line."""
-    parser = _Parser(prog="assay scan", description=HELP)
+    parser = OneLineParser(prog="assay scan", description=HELP)
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="Files, folders or archives to scan.")
     parser.add_argument("--format", "-f", dest="output_format", choices=FORMATS, default="text",
                         help="Report format [default: text].")
@@ -49,14 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """Run ``assay scan`` with ``argv`` (the words after ``scan``); returns the exit code."""
-    try:
-        return _scan(build_parser().parse_args(argv))
-    except AssayError as exc:
-        sys.stderr.write(f"assay: error: {exc}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("assay: interrupted\n")
-        return 130
+    return run_command(lambda: _scan(build_parser().parse_args(argv)))
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -86,16 +72,8 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def register(app: Any) -> None:
-    """List ``scan`` in the Typer ``app`` and forward its words to ``main`` (the console script goes to ``main``
-    directly; this path serves ``python -m assay.cli.app`` and the app's own help)."""
-    import typer
-
-    def scan_command(ctx) -> None:  # noqa: ANN001 - annotated below: typer is not a module-level name here
-        raise typer.Exit(main(list(ctx.args)))
-
-    scan_command.__annotations__ = {"ctx": typer.Context, "return": None}
-    app.command("scan", help=HELP, add_help_option=False,
-                context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(scan_command)
+    """List ``scan`` in the Typer ``app``."""
+    forward(app, "scan", HELP, main)
 
 
 def _progress(quiet: bool):  # noqa: ANN202 - (callback, stop) pair

@@ -74,7 +74,7 @@ def log_verifier(home: Path, public_key: Path | None = None) -> NoteVerifier:
 # An append runs four fixed statements on the DBAPI cursor of the session's own connection (same transaction):
 # SQLAlchemy's per-statement work (execution context, parameter processing, result set-up) was most of an
 # append's cost, and the audit log must keep up with every change. Written once per dialect because the
-# drivers' parameter styles differ (sqlite3 ``:name``, psycopg ``%(name)s``).
+# drivers' parameter styles differ (sqlite3 ``:name``, psycopg2 ``%(name)s``).
 _APPEND_SQL = {
     "sqlite": ("SELECT size, peaks FROM audit_state WHERE id = 1",
                "INSERT INTO audit_entries (idx, kind, body, leaf_hash) VALUES (:idx, :kind, :body, :leaf_hash)",
@@ -96,7 +96,7 @@ def _lock_head(session: Session, cursor: Any, select_head: str) -> tuple[int, li
         insert_or_ignore(session.connection(), AuditStateRow, {"id": 1, "size": 0, "peaks": []}, "id")
         cursor.execute(select_head)
         row = cursor.fetchone()
-    peaks = row[1] if isinstance(row[1], list) else json.loads(row[1])  # psycopg decodes json, sqlite3 does not
+    peaks = row[1] if isinstance(row[1], list) else json.loads(row[1])  # psycopg2 decodes json, sqlite3 does not
     return row[0], [bytes.fromhex(p) for p in peaks]
 
 

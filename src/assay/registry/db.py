@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.exc import SQLAlchemyError
 
+from assay.config import postgres_url
 from assay.errors import ConfigError, InputError
 from assay.registry.interface import SCHEMA_REVISION as HEAD_REVISION
 
@@ -45,9 +46,9 @@ def create_registry_engine(url: str) -> Engine:
             engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
             _sqlite_events(engine)
         elif url.startswith("postgresql"):
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(postgres_url(url, "postgresql+psycopg2"), pool_pre_ping=True)
         else:
-            raise ConfigError("ASSAY_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+            raise ConfigError("ASSAY_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
     except ArgumentError as exc:
         raise ConfigError(f"ASSAY_DATABASE_URL is not a database URL: {exc}") from None
     except ImportError as exc:

@@ -2,9 +2,9 @@
 
 Why not SQLAlchemy here: these are the commands typed during an incident, and they must answer in well
 under 100 ms as commands. Importing SQLAlchemy and mapping the schema costs about 200 ms before the
-first query runs; the standard library's ``sqlite3`` (or ``psycopg``) answers these few indexed SELECTs
+first query runs; the standard library's ``sqlite3`` (or ``psycopg2``) answers these few indexed SELECTs
 in milliseconds. Writes, transactions and migrations stay on SQLAlchemy (``store.py``, ``ingest.py``).
-The SQL is the common subset of both dialects; parameters are written ``:name`` and rewritten for psycopg.
+The SQL is the common subset of both dialects; parameters are written ``:name`` and rewritten for psycopg2.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _VERSION_COLUMNS = ("v.id, v.number, v.identity, v.status, v.status_reasons, v.s
 
 
 class Reader:
-    """Read-only queries over one DB-API connection (``sqlite3`` or ``psycopg``)."""
+    """Read-only queries over one DB-API connection (``sqlite3`` or ``psycopg2``)."""
 
     def __init__(self, connection: Any, dialect: str, error: type[Exception]) -> None:
         self.connection = connection
@@ -69,7 +69,7 @@ class Reader:
         return found[0] if found else None
 
     def _json(self, value: Any) -> Any:
-        return json.loads(value) if isinstance(value, (str, bytes)) else value  # psycopg decodes JSON itself
+        return json.loads(value) if isinstance(value, (str, bytes)) else value  # psycopg2 decodes JSON itself
 
     def _time(self, value: Any) -> datetime:
         return datetime.fromisoformat(value) if isinstance(value, str) else value
@@ -306,7 +306,7 @@ class Reader:
 
 @contextlib.contextmanager
 def connect(url: str) -> Iterator[Reader]:
-    """A reader on the registry at ``url`` (``sqlite:///PATH`` or ``postgresql+psycopg://...``).
+    """A reader on the registry at ``url`` (``sqlite:///PATH`` or ``postgresql://...``).
 
     A database that does not exist yet or is behind the code's schema is first created or migrated the
     usual way (``db.open_engine``, SQLAlchemy and Alembic); then it is read directly.
@@ -338,14 +338,17 @@ def _connect(url: str) -> Reader:
             raise InputError(f"cannot open the registry database {path}: {exc}") from None
         return Reader(connection, "sqlite", sqlite3.Error)
     if url.startswith("postgresql"):
-        import psycopg
+        import psycopg2
+
+        from assay.config import postgres_url
 
         try:
-            connection = psycopg.connect(re.sub(r"^postgresql\+\w+://", "postgresql://", url), autocommit=True)
-        except psycopg.Error as exc:
+            connection = psycopg2.connect(postgres_url(url))
+        except psycopg2.Error as exc:
             raise InputError(f"cannot open the registry database: {str(exc).strip().splitlines()[0]}") from None
-        return Reader(connection, "postgresql", psycopg.Error)
-    raise ConfigError("ASSAY_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        connection.autocommit = True
+        return Reader(connection, "postgresql", psycopg2.Error)
+    raise ConfigError("ASSAY_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
 
 
 @contextlib.contextmanager
