@@ -8,6 +8,7 @@ read through ``assay.registry.reader`` (plain DB-API), so neither Typer nor SQLA
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from typing import Any
@@ -48,7 +49,7 @@ def main(command: str, argv: list[str]) -> int:
 def register(app: Any) -> None:
     """List the read commands in the Typer ``app``."""
     for command, help_text in HELP.items():
-        forward(app, command, help_text, lambda argv, command=command: main(command, argv))
+        forward(app, command, help_text, functools.partial(main, command))
 
 
 def _run(command: str, args: argparse.Namespace) -> int:
