@@ -140,3 +140,30 @@ def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).parent / "assay"
     assert exe.exists(), "pip install -e . must install the `assay` console script"
     assert subprocess.run([str(exe), "--version"], capture_output=True, text=True).returncode == 0
+
+
+_WITHOUT_TYPER = """
+import sys
+from assay.cli.main import run
+sys.argv = ["assay", *sys.argv[1:]]
+try:
+    run()
+except SystemExit as exc:
+    loaded = sorted({m.split(".")[0] for m in sys.modules} & {"typer", "click", "rich", "sqlalchemy"})
+    print("LOADED", loaded, file=sys.stderr)
+    raise
+"""
+
+
+def test_scan_starts_without_typer_and_the_app_forwards_to_it(evil: Path) -> None:
+    """``assay scan`` is parsed with argparse before Typer loads (start-up); the Typer app lists and forwards it."""
+    direct = subprocess.run([sys.executable, "-c", _WITHOUT_TYPER, "scan", str(evil), "--format", "json"],
+                            capture_output=True, text=True, timeout=120)
+    assert direct.returncode == 1 and "LOADED []" in direct.stderr, direct.stderr
+    assert json.loads(direct.stdout)["exit_code"] == 1
+    forwarded = subprocess.run([sys.executable, "-m", "assay.cli.app", "scan", str(evil), "--format", "json"],
+                               capture_output=True, text=True, timeout=120)
+    assert forwarded.returncode == 1 and json.loads(forwarded.stdout) == json.loads(direct.stdout)
+    listing = run("--help").stdout
+    for command in ("scan", "models", "show", "lineage", "where", "intake", "promote"):
+        assert f" {command} " in listing
