@@ -115,3 +115,17 @@ def test_a_limit_in_one_member_does_not_hide_the_next(tmp_path: Path) -> None:
     assert report.exit_code == 1  # the payload after the over-limit member is still found
     assert any(e.limit == "max_decompressed_bytes" for e in report.all_errors)
     assert any(f.rule == "AS101" for f in report.findings)
+
+
+def test_decompressed_output_past_the_memory_spool_reads_back_exactly() -> None:
+    """Output over SPOOL_BYTES moves to a temporary file; reads on both sides of the move stay exact."""
+    import os
+    import zlib
+
+    from assay.scan.source import SPOOL_BYTES, BytesBlob, DecompressedBlob
+
+    data = os.urandom(1 << 20) * (SPOOL_BYTES // (1 << 20) + 2)
+    blob = DecompressedBlob(BytesBlob(zlib.compress(data, 1)), zlib.decompressobj, max_bytes=len(data) + 1)
+    for offset in (0, SPOOL_BYTES - 7, SPOOL_BYTES + 5, len(data) - 100):
+        assert blob.read_at(offset, 64) == data[offset:offset + 64]
+    assert blob.read_at(100, 10) == data[100:110]  # back before the move, after it
