@@ -14,34 +14,11 @@ from assay.card import classify_expression, detect_license
 from assay.card.license import KNOWN, best_match
 from assay.card.license.classify import spdx_licensing
 from assay.errors import AssayError, InputError
+from tests.fixtures.model_folders import LLAMA31_LICENSE as LLAMA_31
 
 FUZZ = settings(max_examples=int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "150")), deadline=3000,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
-LLAMA_31 = """LLAMA 3.1 COMMUNITY LICENSE AGREEMENT
-Llama 3.1 Version Release Date: July 23, 2024
-
-"Agreement" means the terms and conditions for use, reproduction, distribution and modification of the
-Llama Materials set forth herein.
-
-1. License Rights and Redistribution.
-a. Grant of Rights. You are granted a non-exclusive, worldwide, non-transferable and royalty-free limited
-license under Meta's intellectual property or other rights owned by Meta embodied in the Llama Materials to
-use, reproduce, distribute, copy, create derivative works of, and make modifications to the Llama Materials.
-b. Redistribution and Use. If you distribute or make available the Llama Materials, you shall provide a copy
-of this Agreement with any such Llama Materials; and (B) prominently display "Built with Llama" on a related
-website. If you use the Llama Materials or any outputs or results of the Llama Materials to create, train,
-fine tune, or otherwise improve an AI model, which is distributed or made available, you shall also include
-"Llama" at the beginning of any such AI model name.
-iii. You must retain in all copies of the Llama Materials that you distribute the following attribution
-notice within a "Notice" text file: "Llama 3.1 is licensed under the Llama 3.1 Community License, Copyright
-© Meta Platforms, Inc. All Rights Reserved."
-iv. Your use of the Llama Materials must comply with applicable laws and regulations (including trade
-compliance laws and regulations) and adhere to the Acceptable Use Policy for the Llama Materials.
-2. Additional Commercial Terms. If, on the Llama 3.1 version release date, the monthly active users of the
-products or services made available by or for Licensee, or Licensee's affiliates, is greater than 700
-million monthly active users in the preceding calendar month, you must request a license from Meta.
-"""
 
 AGPL = """                    GNU AFFERO GENERAL PUBLIC LICENSE
                        Version 3, 19 November 2007

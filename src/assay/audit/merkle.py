@@ -247,6 +247,15 @@ def _split(width: int) -> int:
     return 1 << ((width - 1).bit_length() - 1)
 
 
+def _bounded_source(source: LeafSource, available: int | None, size: int):  # noqa: ANN202 - the node function
+    """The node function of ``source``, after checking that it holds at least ``size`` leaves."""
+    node, length = _node_source(source)
+    available = length if available is None else available
+    if available is not None and size > available:
+        raise AuditInputError(f"the tree has {available} leaves, not {size}")
+    return node
+
+
 def inclusion_proof(index: int, size: int, source: LeafSource, available: int | None = None) -> list[bytes]:
     """RFC 9162 PATH(index, D[0:size]): sibling hashes from the leaf up, O(log size) of them.
 
@@ -255,10 +264,7 @@ def inclusion_proof(index: int, size: int, source: LeafSource, available: int | 
     _check_size(size, "tree size")
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < size:
         raise AuditInputError(f"leaf index {index} is outside a tree of size {size}")
-    node, length = _node_source(source)
-    available = length if available is None else available
-    if available is not None and size > available:
-        raise AuditInputError(f"the tree has {available} leaves, not {size}")
+    node = _bounded_source(source, available, size)
     path: list[bytes] = []
     lo, hi = 0, size
     # Walk down from the root, keeping the side that holds the leaf and recording the other side.
@@ -280,10 +286,7 @@ def consistency_proof(size1: int, size2: int, source: LeafSource, available: int
     _check_size(size2, "size2")
     if not 0 < size1 <= size2:
         raise AuditInputError(f"no consistency proof from size {size1} to size {size2}")
-    node, length = _node_source(source)
-    available = length if available is None else available
-    if available is not None and size2 > available:
-        raise AuditInputError(f"the tree has {available} leaves, not {size2}")
+    node = _bounded_source(source, available, size2)
     path: list[bytes] = []
     lo, hi = 0, size2
     whole = True  # SUBPROOF's b: the old tree is still a whole subtree the verifier already has
