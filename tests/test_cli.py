@@ -167,3 +167,29 @@ def test_scan_starts_without_typer_and_the_app_forwards_to_it(evil: Path) -> Non
     listing = run("--help").stdout
     for command in ("scan", "models", "show", "lineage", "where", "intake", "promote"):
         assert f" {command} " in listing
+
+
+def test_paths_may_follow_flags(evil: Path, unknown: Path) -> None:
+    result = run("scan", str(unknown), "--quiet", str(evil), "--format", "json")
+    assert result.returncode == 1
+    assert len(json.loads(result.stdout)["files"]) == 2
+
+
+def test_an_argument_line_past_max_line_bytes_is_a_limit_not_clean(tmp_path: Path) -> None:
+    """A quoted STRING or a name too long to read could hide a call after it: exit 2, never a pass. A number
+    that long, or STRING data without its quote, cannot load at all: no pickle."""
+    tail = b"'\n0cos\nsystem\n(S'id'\ntR."
+    hidden = tmp_path / "hidden.pt"
+    hidden.write_bytes(b"I1\n.I2\n.S'" + b"A" * (1 << 20) + tail)  # two whole pickles, then the long line
+    alone = tmp_path / "alone.bin"
+    alone.write_bytes(b"S'" + b"A" * (1 << 20) + tail)
+    for path in (hidden, alone):
+        result = run("scan", str(path), "--format", "json")
+        assert result.returncode == 2, result.stdout
+        assert any(e["limit"] == "max_line_bytes" for f in json.loads(result.stdout)["files"] for e in f["errors"])
+    data = tmp_path / "zeros.bin"
+    data.write_bytes(b"S" + bytes(2 << 20))
+    number = tmp_path / "digits.bin"
+    number.write_bytes(b"I" + b"7" * (2 << 20))
+    for path in (data, number):
+        assert run("scan", str(path)).returncode == 0

@@ -110,6 +110,9 @@ def test_doctor_exits_1_on_an_altered_blob(env: dict[str, str], tmp_path: Path) 
     (["intake", ".", "--name", "x", "--risk-tier", "huge"], "--risk-tier"),
     (["where", "no/such@1"], "no dataset"),
     (["dataset", "register", ".", "--name", "d", "--pii", "maybe"], "--pii"),
+    (["where", "no/such@%"], "at least 8 hex digits"),  # LIKE wildcards are refused, not matched
+    (["where", "no/such@_"], "at least 8 hex digits"),
+    (["models", "--status", "maybe"], "--status"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(env: dict[str, str], args: list[str], needle: str) -> None:
     result = assay(env, *args)
@@ -176,3 +179,47 @@ def test_read_command_on_a_new_home_creates_the_registry(tmp_path: Path) -> None
     result = assay(env, "models")
     assert result.returncode == 0 and result.stdout == "no models registered\n", result.stderr
     assert (tmp_path / "fresh" / "registry.db").is_file()
+
+
+def test_odd_version_selectors_are_one_line_on_both_databases(assay_env: dict[str, str], tmp_path: Path) -> None:
+    write_model(tmp_path / "m", card=card(license="mit"))
+    assert assay(assay_env, "intake", str(tmp_path / "m"), "--name", "org/a").returncode == 0
+    for ref, needle in (("org/a@99999999999999999999999", "no version"), ("org/a@\u00b2", "8 hex digits"),
+                        ("org/a@0", "no version"), ("org/a@", "8 hex digits")):
+        result = assay(assay_env, "show", ref)
+        assert result.returncode == 2 and needle in result.stderr, (ref, result.stderr)
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_database_urls_the_reads_cannot_or_can_use(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    made = assay({"ASSAY_HOME": str(home)}, "models")
+    assert made.returncode == 0
+    with_options = assay({"ASSAY_HOME": str(home), "ASSAY_DATABASE_URL": f"sqlite:///{home / 'registry.db'}?timeout=5"},
+                         "models")
+    assert with_options.returncode == 0 and with_options.stdout == "no models registered\n", with_options.stderr
+    memory = assay({"ASSAY_HOME": str(home), "ASSAY_DATABASE_URL": "sqlite://"}, "models")
+    assert memory.returncode == 2 and "in-memory SQLite registry" in memory.stderr
+
+
+def test_a_database_from_a_newer_assay_is_refused_in_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    env = {"ASSAY_HOME": str(tmp_path)}
+    assert assay(env, "models").returncode == 0
+    with sqlite3.connect(tmp_path / "registry.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099'")
+    for command in (["models"], ["doctor"]):
+        result = assay(env, *command)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert "0099" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_closed_pipe_is_no_traceback(env: dict[str, str]) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "assay.cli.main", "models"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, **env})
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes away before assay writes
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in stderr

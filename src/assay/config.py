@@ -141,3 +141,10 @@ def postgres_url(url: str, scheme: str = "postgresql") -> str:
     import re
 
     return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", f"{scheme}://", url)
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a ``sqlite:///PATH[?options]`` URL; None for an in-memory database (``sqlite://``,
+    ``sqlite:///:memory:``)."""
+    path = url.partition("?")[0][len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+    return path if path and path != ":memory:" else None

@@ -7,6 +7,7 @@ Why these commands skip Typer: see ``main.py``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -31,6 +32,9 @@ def run_command(body: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("assay: interrupted\n")
         return 130
+    except BrokenPipeError:  # the reader went away (`assay models | head -1`): the output is theirs to cut
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error while exiting
+        return 2
 
 
 def forward(app: Any, name: str, help_text: str, main: Callable[[list[str]], int]) -> None:

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """Run ``assay scan`` with ``argv`` (the words after ``scan``); returns the exit code."""
-    return run_command(lambda: _scan(build_parser().parse_args(argv)))
+    return run_command(lambda: _scan(build_parser().parse_intermixed_args(argv)))  # paths may follow flags
 
 
 def _scan(args: argparse.Namespace) -> int:

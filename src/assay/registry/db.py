@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.exc import SQLAlchemyError
 
-from assay.config import postgres_url
+from assay.config import postgres_url, sqlite_path
 from assay.errors import ConfigError, InputError
 from assay.registry.interface import SCHEMA_REVISION as HEAD_REVISION
 
@@ -27,10 +27,8 @@ _MIGRATION_LOCK = 0x61737361  # "assa": the PostgreSQL advisory lock id held whi
 
 
 def _sqlite_path(url: str) -> Path | None:
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and url != prefix + ":memory:":
-        return Path(url[len(prefix):])
-    return None
+    path = sqlite_path(url)
+    return Path(path) if path is not None else None
 
 
 def create_registry_engine(url: str) -> Engine:
@@ -129,11 +127,17 @@ def ensure_schema(engine: Engine, url: str) -> None:
         from alembic import command
         from alembic.config import Config
 
+        from alembic.util import CommandError
+
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        try:
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except CommandError as exc:  # e.g. a revision this assay does not know: written by a newer one
+            raise InputError(f"cannot migrate the registry database to schema revision {HEAD_REVISION}: {exc} "
+                             "(was it written by a newer assay?)") from None
 
 
 def open_engine(url: str) -> Engine:

@@ -20,6 +20,8 @@ from assay.errors import ConfigError, InputError
 from assay.registry.interface import (SCHEMA_REVISION, EvidenceInfo, LineageLink, LineageTree, ModelSummary, NotFound,
                                       VersionInfo, WhereHit, check_name)
 
+MAX_VERSION_NUMBER = 2**63 - 1
+"""Version numbers above this cannot be stored (both databases' 64-bit integers): such a ref names nothing."""
 MAX_LINEAGE_DEPTH = 32
 """Ancestor and descendant chains are followed this far (a cycle cannot arise from intake, but rows can be edited)."""
 _HEX = re.compile(r"(?:(sha256|blake2b|blake3):)?([0-9a-fA-F]{8,128})")
@@ -29,6 +31,14 @@ _VERSION_COLUMNS = ("v.id, v.number, v.identity, v.status, v.status_reasons, v.s
                     "v.license_obligations, v.signature_status, v.signer, v.scan_verdict, v.scan_counts, v.card, "
                     "v.missing, v.created_by, v.created_at, m.name, m.owner, m.risk_tier, m.intended_use, "
                     "m.data_sensitivity")
+
+
+def _number(selector: str) -> int | None:
+    """``selector`` as a version number: ASCII digits only (``str.isdigit`` accepts ``²``), -1 when too large."""
+    if not (selector.isascii() and selector.isdigit()):
+        return None
+    number = int(selector)
+    return number if number <= MAX_VERSION_NUMBER else -1
 
 
 class Reader:
@@ -86,8 +96,8 @@ class Reader:
         if not sep:
             found = self.rows(base + " ORDER BY (CASE WHEN v.status = 'accepted' THEN 0 ELSE 1 END), v.number DESC "
                               "LIMIT 1", n=name)
-        elif selector.isdigit():
-            found = self.rows(base + " AND v.number = :k", n=name, k=int(selector))
+        elif _number(selector) is not None:
+            found = self.rows(base + " AND v.number = :k", n=name, k=_number(selector))
         else:
             prefix = selector if selector.startswith("sha256:") else f"sha256:{selector}"
             if not _HEX.fullmatch(prefix) or len(prefix) < len("sha256:") + 8:
@@ -106,12 +116,13 @@ class Reader:
         base = "SELECT id, name, number FROM datasets WHERE name = :n"
         if not sep:
             found = self.row(base + " ORDER BY number DESC LIMIT 1", n=name)
-        elif selector.isdigit():
-            found = self.row(base + " AND number = :k", n=name, k=int(selector))
+        elif _number(selector) is not None:
+            found = self.row(base + " AND number = :k", n=name, k=_number(selector))
         else:
             prefix = selector if selector.startswith("sha256:") else f"sha256:{selector}"
-            found = self.row(base + " AND identity LIKE :p ORDER BY number LIMIT 1", n=name,
-                             p=prefix.lower().replace("%", "").replace("_", "") + "%")
+            if not _HEX.fullmatch(prefix) or len(prefix) < len("sha256:") + 8:
+                raise NotFound(f"{ref!r}: give a dataset number or at least 8 hex digits of its identity")
+            found = self.row(base + " AND identity LIKE :p ORDER BY number LIMIT 1", n=name, p=prefix.lower() + "%")
         if found is None:
             raise NotFound(f"no dataset {ref!r} in the registry (register it with `assay dataset register`)")
         return found
@@ -313,7 +324,11 @@ def connect(url: str) -> Iterator[Reader]:
     """
     reader = _connect(url)
     try:
-        if reader.revision() != SCHEMA_REVISION:
+        revision = reader.revision()
+        if revision is not None and revision.isdigit() and int(revision) > int(SCHEMA_REVISION):
+            raise InputError(f"the registry database is at schema revision {revision}, newer than this assay "
+                             f"understands ({SCHEMA_REVISION}): upgrade assay")
+        if revision != SCHEMA_REVISION:
             reader.connection.close()
             from assay.registry.db import open_engine
 
@@ -325,11 +340,16 @@ def connect(url: str) -> Iterator[Reader]:
 
 
 def _connect(url: str) -> Reader:
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+    if url.startswith("sqlite:"):
         import os
         import sqlite3
 
-        path = url[len("sqlite:///"):]
+        from assay.config import sqlite_path
+
+        path = sqlite_path(url)
+        if path is None:
+            raise ConfigError("an in-memory SQLite registry (sqlite:// or sqlite:///:memory:) ends with the command "
+                              "that made it: point ASSAY_DATABASE_URL at a file, sqlite:///PATH")
         if not os.path.isfile(path):  # sqlite3 would create an empty file; let open_engine create the registry
             return Reader(sqlite3.connect(":memory:"), "sqlite", sqlite3.Error)
         try:

@@ -251,6 +251,11 @@ class Cursor:
             if len(out) > limit:
                 return None
 
+    def byte_at(self, pos: int) -> int:
+        """The byte at ``pos``, or -1 past the end (the cursor does not move)."""
+        data = self._blob.read_at(pos, 1)
+        return data[0] if data else -1
+
     def has_byte(self, pos: int) -> bool:
         """True when the blob has a byte at ``pos`` (a bounds check that reads one byte at most)."""
         return bool(self._blob.read_at(pos, 1))

@@ -51,7 +51,7 @@ def _push(value: object) -> Callable[[Machine], None]:
 
 
 def _int(m: Machine) -> None:
-    line = m._line()
+    line = m._line("number")
     if line == b"00":
         m.stack.append(False)
     elif line == b"01":
@@ -71,7 +71,7 @@ def _parse_int(m: Machine, line: bytes) -> int:
 
 
 def _long(m: Machine) -> None:
-    m.stack.append(_parse_int(m, m._line()))
+    m.stack.append(_parse_int(m, m._line("number")))
 
 
 def _binint(m: Machine) -> None:
@@ -104,7 +104,7 @@ def _long4(m: Machine) -> None:
 
 def _float(m: Machine) -> None:
     try:
-        m.stack.append(float(m._line()))
+        m.stack.append(float(m._line("number")))
     except ValueError:
         raise m._fail("invalid float literal") from None
 
@@ -114,7 +114,7 @@ def _binfloat(m: Machine) -> None:
 
 
 def _string(m: Machine) -> None:
-    data = m._line()
+    data = m._line("quoted")
     if len(data) >= 2 and data[0] == data[-1] and data[0] in b"\"'":
         data = data[1:-1]
     else:
@@ -394,7 +394,7 @@ def _get_value(m: Machine, idx: int) -> None:
 
 
 def _get(m: Machine) -> None:
-    _get_value(m, _parse_int(m, m._line()))
+    _get_value(m, _parse_int(m, m._line("number")))
 
 
 def _binget(m: Machine) -> None:
@@ -412,7 +412,7 @@ def _put_value(m: Machine, idx: int) -> None:
 
 
 def _put(m: Machine) -> None:
-    _put_value(m, _parse_int(m, m._line()))
+    _put_value(m, _parse_int(m, m._line("number")))
 
 
 def _binput(m: Machine) -> None:

@@ -103,7 +103,9 @@ def _plausible(pickles: int, state: StreamState, broke: PickleBreak | None, curs
     """
     if any(use.calls or not use.via.startswith("EXT") for use in state.uses.values()):
         return True
-    return broke is None and pickles > 0 and cursor.at_end()
+    if broke is not None:  # whole pickles, then one that breaks: a loader calling load() again gets that far
+        return pickles > 0
+    return pickles > 0 and cursor.at_end()
 
 
 def _report_uses(ctx, state: StreamState) -> None:  # noqa: ANN001

@@ -119,10 +119,20 @@ class Machine:
             return int.from_bytes(buf[rel:rel + n], "little")
         return int.from_bytes(self._read(n), "little")
 
-    def _line(self) -> bytes:
-        line = self.cur.readline(self.limits.max_line_bytes)
+    def _line(self, kind: str = "text") -> bytes:
+        """A newline-terminated argument. ``kind``: "text" (names, unicode), "quoted" (STRING: starts with a
+        quote) or "number" (INT, LONG, FLOAT, GET, PUT)."""
+        start, limit = self.cur.pos, self.limits.max_line_bytes
+        line = self.cur.readline(limit)
         if line is None:
-            raise self._fail("newline-terminated argument is missing or longer than max_line_bytes")
+            if self.cur.pos - start <= limit:
+                raise self._fail("newline-terminated argument is missing (the data ends first)")
+            # Too long to look at. A number that long, or a STRING not opening with a quote, makes the loader
+            # fail right here; anything else could be a valid argument with code after it: a limit, not a verdict.
+            if kind == "number" or (kind == "quoted" and self.cur.byte_at(start) not in b"\"'"):
+                raise self._fail(f"{kind} argument longer than max_line_bytes={limit} cannot be valid")
+            raise LimitExceeded("max_line_bytes", f"a newline-terminated argument at byte {self.op_start} is "
+                                f"longer than max_line_bytes={limit}")
         return line[:-1]
 
     def _pop(self) -> object:
