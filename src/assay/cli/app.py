@@ -1,5 +1,6 @@
-"""The Typer app: every command but ``scan``'s own parsing (see ``scan.py``), and ``run_app``, which turns
-every AssayError into one line and an exit code."""
+"""The Typer app with every command, and ``run_app``, which turns every AssayError into one line and an exit
+code. ``scan``, ``models``, ``show``, ``lineage`` and ``where`` are only listed here and forwarded to their
+argparse parsers (``scan.py``, ``reads.py``); see ``main.py`` for why."""
 
 from __future__ import annotations
 

@@ -126,7 +126,6 @@ def ensure_schema(engine: Engine, url: str) -> None:
             return
         from alembic import command
         from alembic.config import Config
-
         from alembic.util import CommandError
 
         cfg = Config()

@@ -82,7 +82,7 @@ def fields(span: Span, budget: Budget, wanted: frozenset[int] | None = None
 
     ``sub_span`` is set for LEN fields (their bytes), None otherwise. With ``wanted``, only the LEN fields
     with those numbers are yielded (the others are still checked and counted): ONNX graphs hold tens of
-    thousands of fields a scan does not look at, and not yielding them halves the walk.
+    thousands of fields a scan does not look at; not yielding them took a fifth off silero-vad's ONNX walk.
     """
     if span.data is None and span.end - span.start <= INLINE_BYTES:
         span.data = memoryview(span.blob.read_at(span.start, span.end - span.start))
