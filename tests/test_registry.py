@@ -202,3 +202,16 @@ def test_a_single_model_file_borrows_no_card_or_license_from_its_folder(reg: Reg
     v = result.version
     assert result.accepted and v.file_count == 1 and v.license_class == "unknown" and v.license_expression is None
     assert not v.card["present"] and "model card" in v.missing and "license" in v.missing
+
+
+def test_write_side_lookups_share_the_reference_rules(reg: Registry, tmp_path: Path) -> None:
+    """Release and intake resolve NAME@N the same way the read commands do: no overflow, no Unicode digits,
+    no LIKE wildcards, one NotFound line each (on both databases)."""
+    intake(reg, IntakeRequest(write_model(tmp_path / "m", card=card("mit")), "org/a"))
+    with reg.read() as session:
+        assert reg.find_version(session, "org/a@1")[1].number == 1
+        for ref in ("org/a@99999999999999999999999", "org/a@\u00b2", "org/a@%", "org/a@sha256:%_"):
+            with pytest.raises(NotFound):
+                reg.find_version(session, ref)
+        with pytest.raises(NotFound):
+            reg.find_dataset(session, "ds@99999999999999999999999")

@@ -18,10 +18,8 @@ from typing import Any
 
 from assay.errors import ConfigError, InputError
 from assay.registry.interface import (SCHEMA_REVISION, EvidenceInfo, LineageLink, LineageTree, ModelSummary, NotFound,
-                                      VersionInfo, WhereHit, check_name)
+                                      VersionInfo, WhereHit, parse_ref)
 
-MAX_VERSION_NUMBER = 2**63 - 1
-"""Version numbers above this cannot be stored (both databases' 64-bit integers): such a ref names nothing."""
 MAX_LINEAGE_DEPTH = 32
 """Ancestor and descendant chains are followed this far (a cycle cannot arise from intake, but rows can be edited)."""
 _HEX = re.compile(r"(?:(sha256|blake2b|blake3):)?([0-9a-fA-F]{8,128})")
@@ -31,14 +29,6 @@ _VERSION_COLUMNS = ("v.id, v.number, v.identity, v.status, v.status_reasons, v.s
                     "v.license_obligations, v.signature_status, v.signer, v.scan_verdict, v.scan_counts, v.card, "
                     "v.missing, v.created_by, v.created_at, m.name, m.owner, m.risk_tier, m.intended_use, "
                     "m.data_sensitivity")
-
-
-def _number(selector: str) -> int | None:
-    """``selector`` as a version number: ASCII digits only (``str.isdigit`` accepts ``²``), -1 when too large."""
-    if not (selector.isascii() and selector.isdigit()):
-        return None
-    number = int(selector)
-    return number if number <= MAX_VERSION_NUMBER else -1
 
 
 class Reader:
@@ -88,41 +78,33 @@ class Reader:
     def find_version(self, ref: str) -> tuple:
         """The version row (``_VERSION_COLUMNS``) of ``NAME`` (newest accepted, else newest), ``NAME@N`` or
         ``NAME@sha256:PREFIX``."""
-        name, sep, selector = ref.partition("@")
-        check_name(name)
-        if self.row("SELECT id FROM models WHERE name = :n", n=name) is None:
-            raise NotFound(f"no model named {name!r} in the registry")
+        r = parse_ref(ref)
+        if self.row("SELECT id FROM models WHERE name = :n", n=r.name) is None:
+            raise NotFound(f"no model named {r.name!r} in the registry")
         base = f"SELECT {_VERSION_COLUMNS} FROM model_versions v JOIN models m ON m.id = v.model_id WHERE m.name = :n"
-        if not sep:
-            found = self.rows(base + " ORDER BY (CASE WHEN v.status = 'accepted' THEN 0 ELSE 1 END), v.number DESC "
-                              "LIMIT 1", n=name)
-        elif _number(selector) is not None:
-            found = self.rows(base + " AND v.number = :k", n=name, k=_number(selector))
-        else:
-            prefix = selector if selector.startswith("sha256:") else f"sha256:{selector}"
-            if not _HEX.fullmatch(prefix) or len(prefix) < len("sha256:") + 8:
-                raise NotFound(f"{ref!r}: give at least 8 hex digits of the identity")
-            found = self.rows(base + " AND v.identity LIKE :p", n=name, p=prefix.lower() + "%")
+        if r.number is not None:
+            found = self.rows(base + " AND v.number = :k", n=r.name, k=r.number)
+        elif r.prefix is not None:
+            found = self.rows(base + " AND v.identity LIKE :p", n=r.name, p=r.prefix + "%")
             if len(found) > 1:
                 raise NotFound(f"{ref!r} is ambiguous: {len(found)} versions start with it")
+        else:
+            found = self.rows(base + " ORDER BY (CASE WHEN v.status = 'accepted' THEN 0 ELSE 1 END), v.number DESC "
+                              "LIMIT 1", n=r.name)
         if not found:
             raise NotFound(f"no version {ref!r} in the registry")
         return found[0]
 
     def find_dataset(self, ref: str) -> tuple[int, str, int]:
         """(id, name, number) of ``NAME`` (newest), ``NAME@N`` or ``NAME@sha256:PREFIX``."""
-        name, sep, selector = ref.partition("@")
-        check_name(name)
+        r = parse_ref(ref)
         base = "SELECT id, name, number FROM datasets WHERE name = :n"
-        if not sep:
-            found = self.row(base + " ORDER BY number DESC LIMIT 1", n=name)
-        elif _number(selector) is not None:
-            found = self.row(base + " AND number = :k", n=name, k=_number(selector))
+        if r.number is not None:
+            found = self.row(base + " AND number = :k", n=r.name, k=r.number)
+        elif r.prefix is not None:
+            found = self.row(base + " AND identity LIKE :p ORDER BY number LIMIT 1", n=r.name, p=r.prefix + "%")
         else:
-            prefix = selector if selector.startswith("sha256:") else f"sha256:{selector}"
-            if not _HEX.fullmatch(prefix) or len(prefix) < len("sha256:") + 8:
-                raise NotFound(f"{ref!r}: give a dataset number or at least 8 hex digits of its identity")
-            found = self.row(base + " AND identity LIKE :p ORDER BY number LIMIT 1", n=name, p=prefix.lower() + "%")
+            found = self.row(base + " ORDER BY number DESC LIMIT 1", n=r.name)
         if found is None:
             raise NotFound(f"no dataset {ref!r} in the registry (register it with `assay dataset register`)")
         return found

@@ -24,7 +24,7 @@ from assay.registry.interface import (
     DatasetInfo,
     NotFound,
     VersionInfo,
-    check_name,
+    parse_ref,
 )
 from assay.registry.schema import ArtifactRow, DatasetRow, EvidenceRow, ModelRow, VersionRow
 
@@ -44,13 +44,6 @@ def must_get(session: Session, cls: type[T], key: int | None) -> T:
 def now() -> datetime:
     """The time stamped on new rows (UTC)."""
     return datetime.now(UTC)
-
-
-def split_ref(ref: str) -> tuple[str, str | None]:
-    """``name@selector`` -> (name, selector); a bare name -> (name, None)."""
-    name, sep, selector = ref.partition("@")
-    check_name(name)
-    return name, (selector if sep else None)
 
 
 class Registry:
@@ -108,26 +101,23 @@ class Registry:
     # -- versions -----------------------------------------------------------------------------------------
     def find_version(self, session: Session, ref: str) -> tuple[ModelRow, VersionRow]:
         """Resolve ``NAME`` (newest accepted, else newest), ``NAME@N`` or ``NAME@sha256:PREFIX``."""
-        name, selector = split_ref(ref)
-        model = session.scalars(select(ModelRow).where(ModelRow.name == name)).one_or_none()
+        r = parse_ref(ref)
+        model = session.scalars(select(ModelRow).where(ModelRow.name == r.name)).one_or_none()
         if model is None:
-            raise NotFound(f"no model named {name!r} in the registry")
+            raise NotFound(f"no model named {r.name!r} in the registry")
         q = select(VersionRow).where(VersionRow.model_id == model.id)
         row: VersionRow | None
-        if selector is None:
-            rows = session.scalars(q.order_by(VersionRow.number.desc())).all()
-            accepted = [r for r in rows if r.status == "accepted"]
-            row = (accepted or rows)[0] if rows else None
-        elif selector.isdigit():
-            row = session.scalars(q.where(VersionRow.number == int(selector))).one_or_none()
-        else:
-            prefix = selector if selector.startswith("sha256:") else f"sha256:{selector}"
-            if len(prefix) < len("sha256:") + 8:
-                raise NotFound(f"{ref!r}: give at least 8 hex digits of the identity")
-            matches = session.scalars(q.where(VersionRow.identity.startswith(prefix, autoescape=True))).all()
+        if r.number is not None:
+            row = session.scalars(q.where(VersionRow.number == r.number)).one_or_none()
+        elif r.prefix is not None:
+            matches = session.scalars(q.where(VersionRow.identity.startswith(r.prefix, autoescape=True))).all()
             if len(matches) > 1:
                 raise NotFound(f"{ref!r} is ambiguous: {len(matches)} versions start with it")
             row = matches[0] if matches else None
+        else:
+            rows = session.scalars(q.order_by(VersionRow.number.desc())).all()
+            accepted = [v for v in rows if v.status == "accepted"]
+            row = (accepted or rows)[0] if rows else None
         if row is None:
             raise NotFound(f"no version {ref!r} in the registry")
         return model, row
@@ -153,15 +143,15 @@ class Registry:
     # -- datasets and artifacts ---------------------------------------------------------------------------
     def find_dataset(self, session: Session, ref: str) -> DatasetRow:
         """Resolve ``NAME`` (newest) or ``NAME@N`` or ``NAME@sha256:PREFIX`` to a dataset row."""
-        name, selector = split_ref(ref)
-        q = select(DatasetRow).where(DatasetRow.name == name)
-        if selector is None:
-            row = session.scalars(q.order_by(DatasetRow.number.desc()).limit(1)).first()
-        elif selector.isdigit():
-            row = session.scalars(q.where(DatasetRow.number == int(selector))).one_or_none()
+        r = parse_ref(ref)
+        q = select(DatasetRow).where(DatasetRow.name == r.name)
+        if r.number is not None:
+            row = session.scalars(q.where(DatasetRow.number == r.number)).one_or_none()
+        elif r.prefix is not None:
+            row = session.scalars(q.where(DatasetRow.identity.startswith(r.prefix, autoescape=True))
+                                  .order_by(DatasetRow.number).limit(1)).first()
         else:
-            prefix = selector if selector.startswith("sha256:") else f"sha256:{selector}"
-            row = session.scalars(q.where(DatasetRow.identity.startswith(prefix, autoescape=True))).first()
+            row = session.scalars(q.order_by(DatasetRow.number.desc()).limit(1)).first()
         if row is None:
             raise NotFound(f"no dataset {ref!r} in the registry (register it with `assay dataset register`)")
         return row

@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assay.errors import AssayError, UsageError
-from assay.registry.interface import NotFound, check_name
+from assay.registry.interface import NotFound, check_name, parse_ref
 from assay.registry.schema import (ApprovalRow, ArtifactRow, DeploymentRow, EnvironmentRow, EvidenceRow,
                                    ReleaseArtifactRow, ReleaseRow, WaiverRow)
-from assay.registry.store import Registry, now, split_ref
+from assay.registry.store import Registry, now
 from assay.release.evidence import _aware, active_deployment, release_evidence
 from assay.release.policy import GateResult, Policy, Waiver, evaluate, load_default_policy, load_policy
 
@@ -152,9 +152,12 @@ def _artifact(session: Session, spec: str) -> ArtifactRow:
     kind, sep, ref = spec.partition(":")
     if not sep:
         kind, ref = "", spec
-    name, selector = split_ref(ref)
-    q = select(ArtifactRow).where(ArtifactRow.name == name)
-    q = q.where(ArtifactRow.number == int(selector)) if selector and selector.isdigit() else q
+    r = parse_ref(ref)
+    q = select(ArtifactRow).where(ArtifactRow.name == r.name)
+    if r.number is not None:
+        q = q.where(ArtifactRow.number == r.number)
+    elif r.prefix is not None:
+        q = q.where(ArtifactRow.digest.startswith(r.prefix, autoescape=True))
     row = session.scalars(q.order_by(ArtifactRow.number.desc()).limit(1)).first()
     if row is None:
         raise NotFound(f"no artifact {ref!r} (add it with `assay artifact add`)")
