@@ -9,7 +9,7 @@ import sys
 import typer
 
 from assay import __version__
-from assay.errors import AssayError
+from assay.cli.fast import run_command
 
 app = typer.Typer(
     name="assay",
@@ -55,15 +55,8 @@ _release.register(app)
 
 
 def run_app() -> None:
-    """Run the Typer app on ``sys.argv``."""
-    try:
-        app(standalone_mode=True)
-    except AssayError as exc:
-        sys.stderr.write(f"assay: error: {exc}\n")
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.stderr.write("assay: interrupted\n")
-        sys.exit(130)
+    """Run the Typer app on ``sys.argv`` (Typer exits by itself on success and on usage errors)."""
+    sys.exit(run_command(lambda: app(standalone_mode=True)))
 
 
 if __name__ == "__main__":
