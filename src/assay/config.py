@@ -6,38 +6,45 @@ folder being scanned: a model repository must not be able to configure its own i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+import os
 
 from assay.errors import ConfigError
+from assay.record import Record
 from assay.scan.findings import Severity
 from assay.scan.limits import ScanLimits
 
+TYPE_CHECKING = False  # pathlib costs milliseconds of start-up; the scan's paths are strings
+if TYPE_CHECKING:
+    from pathlib import Path
 
-@dataclass(frozen=True)
-class ScanConfig:
+
+class ScanConfig(Record):
     """How a scan judges what it finds."""
 
     fail_on: Severity = Severity.HIGH
     strict: bool = False
-    allow: frozenset[str] = field(default_factory=frozenset)
-    limits: ScanLimits = field(default_factory=ScanLimits)
+    allow: frozenset[str] = frozenset()
+    limits: ScanLimits = ScanLimits()
     skip_dirs: frozenset[str] = frozenset({".git", ".hg", ".svn", "__pycache__"})
+    jobs: int = 0
+    """Processes that scan files side by side; 0: one per usable CPU (see ``assay.scan.parallel``)."""
 
 
-_KEYS = {"fail-on", "fail_on", "strict", "allow", "limits", "skip-dirs", "skip_dirs"}
+_KEYS = {"fail-on", "fail_on", "strict", "allow", "limits", "skip-dirs", "skip_dirs", "jobs"}
 
 
-def _scan_table(path: Path) -> dict[str, object]:
+def _scan_table(path: str | os.PathLike[str]) -> dict[str, object]:
     import tomllib  # only when a config file exists: start-up time matters
 
+    path = os.fspath(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            data = tomllib.loads(handle.read())
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    if path.name == "pyproject.toml":
+    if os.path.basename(path) == "pyproject.toml":
         table = data.get("tool", {}).get("assay", {}).get("scan", {})
     else:
         table = data.get("scan", data.get("tool", {}).get("assay", {}).get("scan", {}))
@@ -46,16 +53,17 @@ def _scan_table(path: Path) -> dict[str, object]:
     return table
 
 
-def find_config_file(cwd: Path | None = None) -> Path | None:
+def find_config_file(cwd: str | os.PathLike[str] | None = None) -> str | None:
     """``assay.toml`` in the working directory, else a pyproject.toml there with ``[tool.assay]``."""
-    here = cwd or Path.cwd()
-    candidate = here / "assay.toml"
-    if candidate.is_file():
+    here = os.fspath(cwd) if cwd is not None else os.getcwd()
+    candidate = os.path.join(here, "assay.toml")
+    if os.path.isfile(candidate):
         return candidate
-    candidate = here / "pyproject.toml"
-    if candidate.is_file():
+    candidate = os.path.join(here, "pyproject.toml")
+    if os.path.isfile(candidate):
         try:
-            text = candidate.read_text(encoding="utf-8")
+            with open(candidate, encoding="utf-8") as handle:
+                text = handle.read()
         except (OSError, UnicodeDecodeError):
             return None
         if "tool.assay" not in text:  # most projects: no need to parse TOML at start-up
@@ -70,7 +78,7 @@ def find_config_file(cwd: Path | None = None) -> Path | None:
     return None
 
 
-def load_scan_config(path: Path | None) -> ScanConfig:
+def load_scan_config(path: str | os.PathLike[str] | None) -> ScanConfig:
     """Read a ScanConfig from a config file (None: defaults). Raise ConfigError with file and reason."""
     if path is None:
         return ScanConfig()
@@ -95,19 +103,22 @@ def load_scan_config(path: Path | None) -> ScanConfig:
         skip = table.get("skip-dirs", table.get("skip_dirs", sorted(config.skip_dirs)))
         if not isinstance(skip, list):
             raise ValueError("skip-dirs must be a list of folder names")
+        jobs = table.get("jobs", config.jobs)
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
+            raise ValueError("jobs must be a whole number (0: one per CPU)")
         return ScanConfig(
             fail_on=config.fail_on,
             strict=strict,
             allow=frozenset(a.strip() for a in allow),
             limits=config.limits.with_values(limits_table),
             skip_dirs=frozenset(str(s) for s in skip),
+            jobs=jobs,
         )
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Record):
     """Where the registry lives and who is acting: from flags, then the environment, then defaults."""
 
     home: Path
@@ -120,7 +131,7 @@ def load_settings(actor: str | None = None, home: Path | None = None) -> Setting
     """Settings from ``ASSAY_HOME`` (default ``~/.assay``), ``ASSAY_DATABASE_URL`` (default SQLite in the home)
     and the actor: ``actor`` (the ``--actor`` flag), else ``ASSAY_ACTOR``, else the OS user."""
     import getpass
-    import os
+    from pathlib import Path
 
     root = Path(home or os.environ.get("ASSAY_HOME") or Path.home() / ".assay").expanduser()
     url = os.environ.get("ASSAY_DATABASE_URL") or f"sqlite:///{root / 'registry.db'}"

@@ -6,12 +6,15 @@ Parsed with argparse, not Typer (see ``main.py``); ``register`` lists it in the 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from pathlib import Path
-from typing import Any
 
 from assay.cli.fast import OneLineParser, forward, run_command
 from assay.errors import AssayError, UsageError
+
+TYPE_CHECKING = False  # pathlib and typing cost milliseconds of start-up: paths stay strings here
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMATS = ("text", "json", "sarif")
 """Report formats."""
@@ -24,20 +27,29 @@ HELP = ("Scan model files, folders (recursively) and archives for anything that 
 def build_parser() -> argparse.ArgumentParser:
     """The ``assay scan`` command line."""
     parser = OneLineParser(prog="assay scan", description=HELP)
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="Files, folders or archives to scan.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="Files, folders or archives to scan.")
     parser.add_argument("--format", "-f", dest="output_format", choices=FORMATS, default="text",
                         help="Report format [default: text].")
-    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="Write the report to FILE instead of stdout.")
+    parser.add_argument("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
     parser.add_argument("--strict", action="store_true", help="Report callables on no list as high instead of medium.")
     parser.add_argument("--fail-on", choices=FAIL_ON, help="Lowest severity that fails the scan [default: high].")
     parser.add_argument("--allow", action="append", default=[], metavar="MODULE.NAME",
                         help="Allow MODULE.NAME (or MODULE.*); repeatable. Cannot silence a callable on the "
                              "dangerous table.")
-    parser.add_argument("--config", dest="config_file", type=Path, metavar="FILE",
+    parser.add_argument("--config", dest="config_file", metavar="FILE",
                         help="Config file (assay.toml or pyproject.toml); default: ./assay.toml, else "
                              "./pyproject.toml with [tool.assay].")
+    parser.add_argument("--jobs", "-j", type=_jobs, metavar="N",
+                        help="Processes that scan files side by side [default: one per CPU; 1: no worker "
+                             "processes].")
     parser.add_argument("--quiet", "-q", action="store_true", help="No progress display.")
     return parser
+
+
+def _jobs(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= 1024:
+        raise argparse.ArgumentTypeError(f"must be a number from 1 to 1024, got {text!r}")
+    return int(text)
 
 
 def main(argv: list[str]) -> int:
@@ -50,13 +62,13 @@ def _scan(args: argparse.Namespace) -> int:
     from assay.scan import scan
     from assay.scan.render import renderer_for
 
-    if args.config_file is not None and not args.config_file.is_file():
+    if args.config_file is not None and not os.path.isfile(args.config_file):
         raise UsageError(f"config file {args.config_file} does not exist")
     config = load_scan_config(args.config_file or find_config_file())
     on_file, stop = _progress(args.quiet or (args.output_format != "text" and args.output is None))
     try:
-        report = scan([str(p) for p in args.paths], fail_on=args.fail_on, strict=args.strict, allow=args.allow,
-                      config=config, on_file=on_file)
+        report = scan(args.paths, fail_on=args.fail_on, strict=args.strict, allow=args.allow,
+                      config=config, on_file=on_file, jobs=args.jobs)
     finally:
         stop()
     text = renderer_for(args.output_format).render(report, color=args.output is None and args.output_format == "text"
@@ -65,7 +77,8 @@ def _scan(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         try:
-            args.output.write_text(text, encoding="utf-8")
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.write(text)
         except OSError as exc:
             raise AssayError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     return report.exit_code
@@ -77,18 +90,27 @@ def register(app: Any) -> None:
 
 
 def _progress(quiet: bool):  # noqa: ANN202 - (callback, stop) pair
-    """A spinner with the current file on a terminal; nothing otherwise."""
+    """A status line with the file count and the latest file on a terminal; nothing otherwise.
+
+    Redrawn from the callback, not by rich's refresh thread: a thread would keep the scan from forking its
+    worker processes (``assay.scan.parallel.available``)."""
     if quiet or not sys.stderr.isatty():
         return None, lambda: None
-    from rich.console import Console
-    from rich.status import Status
+    import time
 
-    status = Status("scanning", console=Console(stderr=True))
-    status.start()
-    count = [0]
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    live = Live(Text("scanning"), console=Console(stderr=True), auto_refresh=False, transient=True)
+    live.start(refresh=True)
+    count = [0, 0.0]
 
     def on_file(path: str) -> None:
         count[0] += 1
-        status.update(f"scanning [{count[0]}] {path}")
+        now = time.monotonic()
+        if now - count[1] >= 0.1:  # at most ten redraws a second
+            count[1] = now
+            live.update(Text(f"scanning [{count[0]}] {path}", no_wrap=True, overflow="ellipsis"), refresh=True)
 
-    return on_file, status.stop
+    return on_file, live.stop

@@ -17,7 +17,8 @@ from assay.scan.limits import ScanLimits
 
 def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fail_on: Severity | str | None = None,
          strict: bool = False, allow: Iterable[str] = (), limits: ScanLimits | None = None,
-         config: ScanConfig | None = None, on_file: Callable[[str], None] | None = None) -> ScanReport:
+         config: ScanConfig | None = None, on_file: Callable[[str], None] | None = None,
+         jobs: int | None = None) -> ScanReport:
     """Scan files, folders (recursively) and archives for anything that runs code when loaded.
 
     ``fail_on`` sets which findings make ``report.exit_code`` 1 (default: the config's, else high);
@@ -25,7 +26,9 @@ def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fa
     are on neither list as high instead of medium; ``allow`` adds ``MODULE.NAME`` entries (or
     ``MODULE.*``) to the allow-list (it cannot silence a callable on the dangerous table).
     A ``config`` (from ``assay.config.load_scan_config``) supplies all of these at once; explicit
-    arguments are merged into it.
+    arguments are merged into it. ``jobs`` processes scan files side by side (default: the config's,
+    else one per CPU; 1 scans in this process). ``on_file(path)`` is called as each file is taken (one
+    process) or completed (several).
     """
     from assay import __version__
     from assay.scan.walk import scan_paths
@@ -38,6 +41,7 @@ def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fa
         allow=base.allow | frozenset(allow),
         limits=limits or base.limits,
         skip_dirs=base.skip_dirs,
+        jobs=base.jobs if jobs is None else jobs,
     )
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     return scan_paths(items, merged, __version__, on_file)

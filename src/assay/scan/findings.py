@@ -1,13 +1,18 @@
 """Value types of a scan: severities, findings, per-file reports and the whole report.
 
-Everything here is a frozen dataclass that turns into plain JSON with ``to_dict``; the JSON
+Everything here is a frozen record (``assay.record``: a dataclass without its start-up cost) that turns into plain JSON with ``to_dict``; the JSON
 schema version is ``SCHEMA_VERSION`` and is documented in the README.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+
+from assay.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_VERSION = "1.0"
 
@@ -36,8 +41,7 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(Record):
     """Where a finding is: the path given by the user, the member chain inside archives, a byte offset.
 
     ``member`` joins nested archive members with ``!`` (``outer.zip!inner.tar!model/data.pkl``).
@@ -60,9 +64,13 @@ class Location:
         """JSON form."""
         return {"path": self.path, "member": self.member, "offset": self.offset}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Location:
+        """The inverse of ``to_dict``."""
+        return cls(data["path"], data["member"], data["offset"])
 
-@dataclass(frozen=True)
-class Finding:
+
+class Finding(Record):
     """One thing the scanner found. ``rule`` is a stable id from ``assay.scan.rules``."""
 
     rule: str
@@ -81,9 +89,14 @@ class Finding:
             "detail": self.detail,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """The inverse of ``to_dict``."""
+        return cls(data["rule"], Severity.parse(data["severity"]), data["message"],
+                   Location.from_dict(data["location"]), data["detail"])
 
-@dataclass(frozen=True)
-class ScanError:
+
+class ScanError(Record):
     """A file, or part of one, that could not be scanned (unreadable, or a named limit was hit)."""
 
     location: Location
@@ -94,9 +107,13 @@ class ScanError:
         """JSON form."""
         return {"location": self.location.to_dict(), "message": self.message, "limit": self.limit}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScanError:
+        """The inverse of ``to_dict``."""
+        return cls(Location.from_dict(data["location"]), data["message"], data["limit"])
 
-@dataclass(frozen=True)
-class FileReport:
+
+class FileReport(Record):
     """The result for one file the user named or that a folder walk found."""
 
     path: str
@@ -120,16 +137,22 @@ class FileReport:
             "errors": [e.to_dict() for e in self.errors],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FileReport:
+        """The inverse of ``to_dict``."""
+        return cls(data["path"], tuple(data["formats"]), data["size"],
+                   tuple(Finding.from_dict(f) for f in data["findings"]),
+                   tuple(ScanError.from_dict(e) for e in data["errors"]))
 
-@dataclass(frozen=True)
-class ScanReport:
+
+class ScanReport(Record):
     """The result of one ``assay.scan`` call over one or more paths."""
 
     files: tuple[FileReport, ...]
     fail_on: Severity = Severity.HIGH
     strict: bool = False
     tool_version: str = ""
-    errors: tuple[ScanError, ...] = field(default=())
+    errors: tuple[ScanError, ...] = ()
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from assay.record import Record
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Record):
     """One kind of finding."""
 
     id: str

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import io
 import os
-import typing
 from abc import ABC, abstractmethod
-from typing import Protocol
-from collections.abc import Callable
 
 from assay.scan.limits import LimitExceeded
+
+TYPE_CHECKING = False  # importing typing costs milliseconds of start-up; these names serve type checkers
+if TYPE_CHECKING:
+    import typing
+    from collections.abc import Callable
+    from typing import Protocol
+
+    class Decompressor(Protocol):
+        """The part of zlib/bz2/lzma/lz4 decompressor objects this module uses."""
+
+        def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
 
 _CHUNK = 256 * 1024
 
@@ -106,12 +114,6 @@ class SliceBlob(Blob):
 
 SPOOL_BYTES = 8 << 20
 """Decompressed output kept in memory before it moves to a temporary file."""
-
-
-class Decompressor(Protocol):
-    """The part of zlib/bz2/lzma/lz4 decompressor objects this module uses."""
-
-    def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
 
 
 class DecompressedBlob(Blob):

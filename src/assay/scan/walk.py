@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
-from collections.abc import Callable, Iterator
 
 from assay.config import ScanConfig
 from assay.scan.context import Collected, ScanContext
@@ -14,6 +12,10 @@ from assay.scan.findings import FileReport, Location, ScanError, ScanReport, Sev
 from assay.scan.limits import LimitExceeded
 from assay.scan.sniff import promised_format, sniff
 from assay.scan.source import Blob, FileBlob
+
+TYPE_CHECKING = False  # typing and pathlib cost milliseconds of start-up; paths are strings here
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 _EXECUTABLE_CONTENT = {"pickle", "zip", "joblib-zfile"}  # recognised kinds carry no "?"
 
@@ -40,7 +42,7 @@ def dispatch(blob: Blob, name: str, ctx: ScanContext) -> None:
                 "loaders and scanners that trust the extension treat this file as the wrong format")
 
 
-def _iter_files(root: Path, config: ScanConfig, errors: list[ScanError]) -> Iterator[Path]:
+def _iter_files(root: str, config: ScanConfig, errors: list[ScanError]) -> Iterator[str]:
     count = 0
     for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: errors.append(
             ScanError(Location(str(e.filename or root)), f"cannot list folder: {e.strerror}"))):
@@ -48,16 +50,16 @@ def _iter_files(root: Path, config: ScanConfig, errors: list[ScanError]) -> Iter
         for filename in sorted(filenames):
             count += 1
             if count > config.limits.max_files:
-                errors.append(ScanError(Location(str(root)), f"more than max_files={config.limits.max_files} files",
+                errors.append(ScanError(Location(root), f"more than max_files={config.limits.max_files} files",
                                         "max_files"))
                 return
-            yield Path(dirpath) / filename
+            yield os.path.join(dirpath, filename)
 
 
-def scan_file(path: Path, display: str, config: ScanConfig) -> FileReport:
+def scan_file(path: str, display: str, config: ScanConfig) -> FileReport:
     """Scan one file on disk (following a symlink to a regular file)."""
     collected = Collected()
-    ctx = ScanContext(config, display, dispatch, collected, real_dir=str(path.parent))
+    ctx = ScanContext(config, display, dispatch, collected, real_dir=os.path.dirname(path) or ".")
     size = 0
     try:
         st = os.stat(path)
@@ -68,7 +70,7 @@ def scan_file(path: Path, display: str, config: ScanConfig) -> FileReport:
         if size > config.limits.max_file_bytes:
             raise LimitExceeded("max_file_bytes", f"{size} bytes exceed max_file_bytes={config.limits.max_file_bytes}")
         with FileBlob(path) as blob:
-            dispatch(blob, path.name, ctx)
+            dispatch(blob, os.path.basename(path), ctx)
     except LimitExceeded as exc:
         ctx.error(str(exc), exc.limit)
     except OSError as exc:
@@ -85,23 +87,37 @@ def scan_file(path: Path, display: str, config: ScanConfig) -> FileReport:
 def scan_paths(paths: list[str | os.PathLike[str]], config: ScanConfig, tool_version: str = "",
                on_file: Callable[[str], None] | None = None) -> ScanReport:
     """Scan files, folders (recursively) and archives; see ``assay.scan``."""
-    reports: list[FileReport] = []
+    from assay.scan import parallel
+
     errors: list[ScanError] = []
+    files: list[tuple[str, str]] = []  # (path, as displayed) of each file to scan
+    reports: list[FileReport | None] = []  # in order; None: the report of the next entry of ``files``
     for raw in paths:
-        path = Path(raw)
+        path = os.fspath(raw)
         if not os.path.lexists(path):
-            errors.append(ScanError(Location(str(raw)), "no such file or folder"))
+            errors.append(ScanError(Location(path), "no such file or folder"))
             continue
-        if path.is_dir():
+        if os.path.isdir(path):
             for file in _iter_files(path, config, errors):
-                if on_file:
-                    on_file(str(file))
-                if file.is_symlink() and not file.exists():
-                    reports.append(FileReport(str(file), (), 0, (), (ScanError(Location(str(file)), "dangling symlink"),)))
+                if not os.path.exists(file):  # a symlink to nothing
+                    reports.append(FileReport(file, (), 0, (), (ScanError(Location(file), "dangling symlink"),)))
                     continue
-                reports.append(scan_file(file, str(file), config))
+                files.append((file, file))
+                reports.append(None)
         else:
+            files.append((path, path))
+            reports.append(None)
+    workers = parallel.worker_count(config.jobs, len(files))
+    if workers > 1 and parallel.available():
+        scanned = parallel.scan_in_workers([display for _, display in files],
+                                           lambda i: scan_file(files[i][0], files[i][1], config), workers,
+                                           on_file and (lambda i: on_file(files[i][1])))
+    else:
+        scanned = []
+        for file, display in files:
             if on_file:
-                on_file(str(path))
-            reports.append(scan_file(path, str(raw), config))
-    return ScanReport(tuple(reports), config.fail_on, config.strict, tool_version, tuple(errors))
+                on_file(display)
+            scanned.append(scan_file(file, display, config))
+    pending = iter(scanned)
+    ordered = tuple(r if r is not None else next(pending) for r in reports)
+    return ScanReport(ordered, config.fail_on, config.strict, tool_version, tuple(errors))

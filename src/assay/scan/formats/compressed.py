@@ -13,7 +13,11 @@ from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
 from assay.scan.formats.interface import FormatScanner
 from assay.scan.sniff import sniff
-from assay.scan.source import Blob, DecompressedBlob, Decompressor, SliceBlob
+from assay.scan.source import Blob, DecompressedBlob, SliceBlob
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from assay.scan.source import Decompressor
 
 _SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".lz4", ".z", ".zlib", ".tgz", ".tbz2", ".txz")
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
 
 from assay.scan.context import ScanContext
 from assay.scan.source import Blob
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 class FormatScanner(ABC):

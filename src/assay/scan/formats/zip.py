@@ -20,7 +20,11 @@ from assay.scan.formats.archive_checks import check_member_name
 from assay.scan.formats.interface import FormatScanner
 from assay.scan.formats.zip_layout import scan_zip_members
 from assay.scan.limits import LimitExceeded
-from assay.scan.source import Blob, DecompressedBlob, Decompressor, SliceBlob
+from assay.scan.source import Blob, DecompressedBlob, SliceBlob
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from assay.scan.source import Decompressor
 
 _EOCD = b"PK\x05\x06"
 _EOCD64_LOCATOR = b"PK\x06\x07"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import posixpath
 import zlib
-from typing import TYPE_CHECKING
 
 from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
 from assay.scan.pickle.stream import analyze_stream
 from assay.scan.source import Blob
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from assay.scan.formats.zip import ZipEntry
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import codecs
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from assay.scan.findings import Severity
 from assay.scan.pickle.values import Bytes, Map, Obj, Opaque, Ref, Seq
 from assay.scan.pickle.verdict import Verdict
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from assay.scan.pickle.vm import Machine
 

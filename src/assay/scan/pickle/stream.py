@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from assay.scan.findings import Severity
 from assay.scan.limits import LimitExceeded
 from assay.scan.pickle.joblib import skip_array_data
@@ -16,11 +14,14 @@ TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _TORCH_LEGACY_PICKLES = 5  # magic, protocol version, sys info, the object, storage keys; then raw storages
 
 
-class StreamResult(NamedTuple):
-    """What the stream turned out to be."""
+class StreamResult:
+    """What the stream turned out to be (a plain class: typing.NamedTuple costs start-up time)."""
 
-    is_pickle: bool
-    torch_legacy: bool
+    __slots__ = ("is_pickle", "torch_legacy")
+
+    def __init__(self, is_pickle: bool, torch_legacy: bool) -> None:
+        self.is_pickle = is_pickle
+        self.torch_legacy = torch_legacy
 
 
 class _Buffer:

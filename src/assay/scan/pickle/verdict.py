@@ -11,9 +11,9 @@ from __future__ import annotations
 import _compat_pickle
 import fnmatch
 import sys
-from dataclasses import dataclass
 from functools import lru_cache
 
+from assay.record import Record
 from assay.scan.findings import Severity
 from assay.scan.pickle.dangerous import CATEGORIES, DANGEROUS, SUSPICIOUS_NAMES
 from assay.scan.pickle.safe import CLASS_PATTERNS, SAFE
@@ -29,8 +29,7 @@ ALIASES = {
 }
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Record):
     """What a callable is: ``kind`` is "safe", "dangerous" or "unknown"."""
 
     kind: str

@@ -10,7 +10,6 @@ memo, frames) but records every import and call instead of performing it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from assay.scan.findings import Severity
 from assay.scan.limits import LimitExceeded, ScanLimits
@@ -30,13 +29,17 @@ class PickleBreak(Exception):
         self.offset = offset
 
 
-class Sink(Protocol):
-    """Where the machine reports what it sees (a ScanContext)."""
+TYPE_CHECKING = False  # importing typing costs milliseconds of start-up; Sink serves type checkers only
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    def add(self, rule: str, severity: Severity, message: str, offset: int | None = None,
-            detail: str | None = None) -> None: ...
+    class Sink(Protocol):
+        """Where the machine reports what it sees (a ScanContext)."""
 
-    def scan_nested_pickle(self, data: bytes, label: str) -> Severity | None: ...
+        def add(self, rule: str, severity: Severity, message: str, offset: int | None = None,
+                detail: str | None = None) -> None: ...
+
+        def scan_nested_pickle(self, data: bytes, label: str) -> Severity | None: ...
 
 
 class Use:

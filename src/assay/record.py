@@ -1,0 +1,93 @@
+"""``Record``: frozen value classes for what ``assay scan`` needs at start-up, without ``dataclasses``.
+
+Why not ``dataclasses`` here: importing it imports inspect (with ast, dis and tokenize), and every frozen
+dataclass compiles its methods with ``exec`` when its module loads. For the eight value types a scan needs
+before it reads a byte (findings, limits, configuration, verdicts) that was 16-22 ms of a ~50 ms start-up
+(``python -c "import re, argparse, enum"`` against the same plus dataclasses and seven frozen classes,
+41 runs each, medians 28.2 and 50.3 ms). The rest of assay uses dataclasses.
+
+A subclass is declared like a frozen dataclass: annotated fields in order, optional defaults (immutable:
+they are shared), docstrings. Type checkers treat it as one (``dataclass_transform``). Instances are
+immutable, compare and hash by their fields in order, and print as ``Name(field=value, ...)``.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, TypeVar
+
+    from typing_extensions import dataclass_transform
+
+    R = TypeVar("R", bound="Record")
+else:
+    def dataclass_transform(**_options):  # noqa: ANN001, ANN202 - a marker for type checkers only
+        return lambda cls: cls
+
+
+@dataclass_transform(frozen_default=True)
+class Record:
+    """Base of frozen value classes: fields come from the subclass's annotations."""
+
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = [name for name, kind in cls.__dict__.get("__annotations__", {}).items()
+               if not str(kind).startswith(("ClassVar", "typing.ClassVar"))]
+        cls._fields = (*cls._fields, *(n for n in own if n not in cls._fields))
+        cls._defaults = {**cls._defaults, **{n: cls.__dict__[n] for n in own if n in cls.__dict__}}
+        required_after_default = [n for i, n in enumerate(cls._fields)
+                                  if n not in cls._defaults and any(m in cls._defaults for m in cls._fields[:i])]
+        if required_after_default:
+            raise TypeError(f"{cls.__name__}: field {required_after_default[0]!r} without a default follows one with a default")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        fields, name = self._fields, type(self).__name__
+        if len(args) > len(fields):
+            raise TypeError(f"{name}() takes {len(fields)} positional arguments but {len(args)} were given")
+        values = dict(zip(fields, args, strict=False))  # fewer args than fields: the rest by keyword or default
+        for key, value in kwargs.items():
+            if key not in fields:
+                raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
+            if key in values:
+                raise TypeError(f"{name}() got multiple values for argument {key!r}")
+            values[key] = value
+        if len(values) < len(fields):
+            for key in fields:
+                if key not in values:
+                    if key not in self._defaults:
+                        raise TypeError(f"{name}() missing required argument {key!r}")
+                    values[key] = self._defaults[key]
+        object.__setattr__(self, "__dict__", values)
+
+    def __setattr__(self, key: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {key!r} of a frozen {type(self).__name__}")
+
+    def __delattr__(self, key: str) -> None:
+        raise AttributeError(f"cannot delete field {key!r} of a frozen {type(self).__name__}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(self.__dict__[key] for key in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, self._values()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={self.__dict__[k]!r}' for k in self._fields)})"
+
+
+def fields(record: Record | type[Record]) -> tuple[str, ...]:
+    """The field names of a record (or record class), in order."""
+    return record._fields  # noqa: SLF001
+
+
+def replace(record: R, **changes: Any) -> R:
+    """A copy of ``record`` with some fields changed (like ``dataclasses.replace``)."""
+    return type(record)(**{**record.__dict__, **changes})

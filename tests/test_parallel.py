@@ -1,0 +1,145 @@
+"""Scanning in worker processes (``--jobs``): the same report as one process, and no file lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from assay.scan import parallel
+from assay.scan.findings import FileReport, Finding, Location, ScanError, ScanReport, Severity
+from tests.fixtures.cli import ASSAY, run
+from tests.fixtures.malicious_pickles import CASES
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are Linux-only")
+
+
+@pytest.fixture(scope="module")
+def mixed_dir(tmp_path_factory: pytest.TempPathFactory, benign_dir: Path, malicious_dir: Path) -> Path:
+    """Benign and malicious files together, with nested folders, an unreadable name and a dangling link."""
+    root = tmp_path_factory.mktemp("mixed")
+    for i, (name, case) in enumerate(sorted(CASES.items())):
+        (root / f"p{i % 3}").mkdir(exist_ok=True)
+        (root / f"p{i % 3}" / f"{name}.pkl").write_bytes(case[0])
+    for source in (benign_dir, malicious_dir):
+        for path in sorted(source.iterdir()):
+            if path.is_file():
+                (root / f"{source.name}_{path.name}").write_bytes(path.read_bytes())
+    (root / "dangling.pt").symlink_to(root / "nowhere")
+    return root
+
+
+def _json(*args: str) -> tuple[int, dict]:
+    result = run("scan", "--format", "json", *args)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_workers_give_the_same_report_as_one_process(mixed_dir: Path) -> None:
+    code_one, one = _json("--jobs", "1", str(mixed_dir))
+    code_many, many = _json("--jobs", "3", str(mixed_dir))
+    assert code_one == code_many == 1
+    assert len(one["files"]) > 100
+    assert many["files"] == one["files"]  # same reports, same order
+    assert many["summary"] == one["summary"]
+    assert any(f["path"].endswith("dangling.pt") and f["errors"] for f in many["files"])
+
+
+def test_default_uses_workers_and_matches(mixed_dir: Path) -> None:
+    code, report = _json(str(mixed_dir))
+    _, one = _json("-j", "1", str(mixed_dir))
+    assert code == 1 and report["files"] == one["files"]
+
+
+def test_a_worker_that_dies_leaves_an_error_not_a_gap(tmp_path: Path) -> None:
+    paths = [str(tmp_path / f"f{i}") for i in range(6)]
+
+    def scan_one(i: int) -> FileReport:
+        if i == 3:
+            os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
+        return FileReport(paths[i], ("pickle",), i, (Finding("AS101", Severity.HIGH, "m", Location(paths[i], "x", i)),), ())
+
+    reports = parallel.scan_in_workers(paths, scan_one, 2)
+    assert [r.path for r in reports] == paths
+    assert reports[3].errors and "ended without a report" in reports[3].errors[0].message
+    assert all(r.findings[0].location.offset == i for i, r in enumerate(reports) if i != 3)
+    assert ScanReport(tuple(reports)).exit_code == 1  # the findings still count; the lost file is an error
+    assert ScanReport(tuple(r for r in reports if not r.findings)).exit_code == 2
+
+
+def test_reports_survive_the_trip_between_processes() -> None:
+    report = FileReport("a/b.pt", ("zip", "pickle"), 10,
+                        (Finding("AS101", Severity.CRITICAL, "calls os.system", Location("a/b.pt", "x!y", 7), "why"),),
+                        (ScanError(Location("a/b.pt", None, None), "limit", "max_files"),))
+    assert FileReport.from_dict(json.loads(json.dumps(report.to_dict()))) == report
+
+
+def test_no_fork_while_another_thread_runs() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert not parallel.available()
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_worker_count() -> None:
+    assert parallel.worker_count(4, 2) == 2
+    assert parallel.worker_count(1, 50) == 1
+    assert parallel.worker_count(0, 50) == min(len(os.sched_getaffinity(0)), 50)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "²", "100000"])
+def test_bad_jobs_is_one_line(value: str, tmp_path: Path) -> None:
+    result = run("scan", "--jobs", value, str(tmp_path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "--jobs" in result.stderr
+
+
+def test_jobs_in_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "assay.toml").write_text("[scan]\njobs = 2\n")
+    (tmp_path / "m.pkl").write_bytes(CASES["proto0_global_reduce"][0])
+    assert run("scan", "m.pkl", cwd=tmp_path).returncode == 1
+    (tmp_path / "assay.toml").write_text("[scan]\njobs = -2\n")
+    result = run("scan", "m.pkl", cwd=tmp_path)
+    assert result.returncode == 2 and "jobs" in result.stderr and "Traceback" not in result.stderr
+
+
+def _session_processes(sid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+def test_ctrl_c_stops_the_workers_too(tmp_path: Path) -> None:
+    # Enough work that the scan is still running when interrupted: long pickles of many opcodes.
+    body = b"\x80\x04" + b"K\x01" * 400_000 + b"0" * 400_000 + b"N."
+    for i in range(40):
+        (tmp_path / f"slow{i}.pkl").write_bytes(body)
+    proc = subprocess.Popen([*ASSAY, "scan", "-q", "-j", "2", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while len(_session_processes(proc.pid)) < 3 and time.monotonic() < deadline:  # the CLI and its two workers
+        time.sleep(0.02)
+    assert len(_session_processes(proc.pid)) == 3
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert _session_processes(proc.pid) == []
