@@ -97,7 +97,7 @@ def ensure_peers() -> dict[str, list[str]]:
         subprocess.run([*pip, "-c", str(constraints), "picklescan", "modelscan", "modelaudit"], check=True)
     assay = ROOT / ".venv" / "bin" / "assay"
     return {
-        "assay": [str(assay), "scan", "--format", "json", "--quiet"],
+        "assay": [str(assay), "scan"],  # the default text report, as a user runs it (workers: one per CPU)
         "picklescan": [str(PEERS / "bin" / "picklescan"), "--path"],
         "modelscan": [str(PEERS / "bin" / "modelscan"), "scan", "-p"],
         "ModelAudit": [str(PEERS / "bin" / "modelaudit"), "scan", "--no-cache", "--format", "json"],
