@@ -7,7 +7,8 @@ a legacy checkpoint, a folder of 200 small model files, compressed joblib pipeli
 all-MiniLM-L6-v2 and silero-vad files, a folder of malicious samples), installs the peers into
 benchmarks/.peers (torch pinned to the CPU wheel) if missing, then times each tool's CLI as a
 user runs it (process start-up included) with /usr/bin/time and prints medians, peak memory and
-the ratio to assay. Nothing here asserts: it measures.
+the ratio to assay. "assay -j1" is assay in one process (``--jobs 1``): what its worker processes add.
+Nothing here asserts: it measures.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def ensure_peers() -> dict[str, list[str]]:
     assay = ROOT / ".venv" / "bin" / "assay"
     return {
         "assay": [str(assay), "scan"],  # the default text report, as a user runs it (workers: one per CPU)
+        "assay -j1": [str(assay), "scan", "--jobs", "1"],  # one process: what the workers add
         "picklescan": [str(PEERS / "bin" / "picklescan"), "--path"],
         "modelscan": [str(PEERS / "bin" / "modelscan"), "scan", "-p"],
         "ModelAudit": [str(PEERS / "bin" / "modelaudit"), "scan", "--no-cache", "--format", "json"],
@@ -126,7 +128,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="per run, seconds")
     parser.add_argument("--quick", action="store_true", help="small corpus (no 1 GB file)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument("--tools", default="assay,picklescan,modelscan,ModelAudit",
+    parser.add_argument("--tools", default="assay,assay -j1,picklescan,modelscan,ModelAudit",
                         help="comma-separated subset of the tools to run (assay always runs)")
     args = parser.parse_args()
     if shutil.which("/usr/bin/time") is None:
@@ -144,7 +146,8 @@ def main() -> None:
                         pass
     results: dict[str, dict[str, dict[str, float]]] = {}
     # Start-up: each tool's scan command printing its help (picklescan has no subcommands).
-    helps = {"assay": ["scan", "--help"], "picklescan": ["--help"], "modelscan": ["scan", "--help"],
+    helps = {"assay": ["scan", "--help"], "assay -j1": ["scan", "--help"], "picklescan": ["--help"],
+             "modelscan": ["scan", "--help"],
              "ModelAudit": ["scan", "--help"]}
     startup = {name: statistics.median(timed([cmd[0], *helps[name]], 60)[0] for _ in range(7))
                for name, cmd in tools.items()}

@@ -143,3 +143,21 @@ def test_ctrl_c_stops_the_workers_too(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert _session_processes(proc.pid) == []
+
+
+@pytest.mark.parametrize("broken", ["fork", "memfd_create"])
+def test_no_worker_can_start_so_the_scan_runs_here(broken: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(4):
+        (tmp_path / f"m{i}.pkl").write_bytes(CASES["proto0_global_reduce"][0])
+
+    def refuse(*_args: object) -> int:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(parallel, "available", lambda: True)
+    monkeypatch.setattr(os, broken, refuse)
+    import assay
+
+    report = assay.scan(tmp_path, jobs=4)
+    assert [Path(f.path).name for f in report.files] == [f"m{i}.pkl" for i in range(4)]
+    assert report.exit_code == 1 and all(f.findings and not f.errors for f in report.files)

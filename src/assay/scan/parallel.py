@@ -11,7 +11,8 @@ How the work is shared (written by hand for the reasons above):
   workers inherit with its file offset. Linux moves the offset of a regular file atomically, so each
   4-byte read hands the next file to exactly one worker, and a worker that finishes early takes more.
 - A worker streams each report to its own pipe as a length-prefixed ``marshal`` record of plain values
-  (``FileReport.to_dict``: strings, numbers, lists, dicts; marshal can express nothing that runs).
+  (``FileReport.to_dict``: strings, numbers, lists, dicts). Reading marshal data builds values and calls
+  nothing, unlike unpickling; and the only writer is a fork of this process.
 - The parent only waits for records, calls ``on_file`` as each file completes, and rebuilds the reports
   in the order the files were given. A file whose report never arrives (a worker killed, out of memory)
   becomes a scan error, exit 2: a file is never silently missing.
@@ -54,21 +55,33 @@ def worker_count(jobs: int, files: int) -> int:
 
 
 def scan_in_workers(paths: list[str], scan_one: Callable[[int], FileReport], workers: int,
-                    on_done: Callable[[int], None] | None = None) -> list[FileReport]:
+                    on_done: Callable[[int], None] | None = None) -> list[FileReport] | None:
     """Reports for the files ``paths`` (``scan_one(i)`` scans ``paths[i]``), computed by ``workers`` forked
-    processes; in the order of ``paths``. ``on_done(i)`` runs in this process as each file completes."""
+    processes; in the order of ``paths``. ``on_done(i)`` runs in this process as each file completes.
+    None when not even one worker could start (no memfd, no fork: out of processes or memory); the caller
+    then scans in its own process."""
     from assay.scan.findings import FileReport, Location, ScanError
 
     count = len(paths)
-    queue = os.memfd_create("assay-scan-jobs", os.MFD_CLOEXEC)
+    try:
+        queue = os.memfd_create("assay-scan-jobs", os.MFD_CLOEXEC)
+    except OSError:
+        return None
     children: dict[int, int] = {}  # read end of its result pipe -> pid
     try:
         _write_all(queue, b"".join(i.to_bytes(_INDEX_BYTES, "little") for i in range(count)))
         os.lseek(queue, 0, os.SEEK_SET)
         for _ in range(workers):
-            read_end, write_end = os.pipe()
             parent = os.getpid()
-            pid = os.fork()
+            read_end, write_end = os.pipe()
+            try:
+                pid = os.fork()
+            except OSError:  # fewer workers than asked for; none at all: the caller scans
+                os.close(read_end)
+                os.close(write_end)
+                if not children:
+                    return None
+                break
             if pid == 0:  # the worker: never returns
                 os.close(read_end)
                 for other in children:
@@ -82,9 +95,9 @@ def scan_in_workers(paths: list[str], scan_one: Callable[[int], FileReport], wor
         for read_end, pid in children.items():  # normally all have exited; after Ctrl-C they are stopped here
             try:
                 os.kill(pid, 9)
-            except ProcessLookupError:
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):  # reaped already (a program ignoring SIGCHLD)
                 pass
-            os.waitpid(pid, 0)
             os.close(read_end)
     lost = "not scanned: the worker process scanning it ended without a report"
     return [FileReport.from_dict(done[i]) if i in done else

@@ -56,16 +56,16 @@ def _iter_files(root: str, config: ScanConfig, errors: list[ScanError]) -> Itera
             yield os.path.join(dirpath, filename)
 
 
-def scan_file(path: str, display: str, config: ScanConfig) -> FileReport:
-    """Scan one file on disk (following a symlink to a regular file)."""
+def scan_file(path: str, config: ScanConfig) -> FileReport:
+    """Scan one file on disk (following a symlink to a regular file); ``path`` is also how reports name it."""
     collected = Collected()
-    ctx = ScanContext(config, display, dispatch, collected, real_dir=os.path.dirname(path) or ".")
+    ctx = ScanContext(config, path, dispatch, collected, real_dir=os.path.dirname(path) or ".")
     size = 0
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
             ctx.error("not a regular file (device, FIFO or socket); not read")
-            return FileReport(display, (), 0, (), tuple(collected.errors))
+            return FileReport(path, (), 0, (), tuple(collected.errors))
         size = st.st_size
         if size > config.limits.max_file_bytes:
             raise LimitExceeded("max_file_bytes", f"{size} bytes exceed max_file_bytes={config.limits.max_file_bytes}")
@@ -81,7 +81,7 @@ def scan_file(path: str, display: str, config: ScanConfig) -> FileReport:
         if os.environ.get("ASSAY_DEBUG"):
             raise
         ctx.error(f"internal error while scanning ({type(exc).__name__}: {exc}); please report it")
-    return FileReport(display, tuple(collected.formats), size, tuple(collected.findings), tuple(collected.errors))
+    return FileReport(path, tuple(collected.formats), size, tuple(collected.findings), tuple(collected.errors))
 
 
 def scan_paths(paths: list[str | os.PathLike[str]], config: ScanConfig, tool_version: str = "",
@@ -90,7 +90,7 @@ def scan_paths(paths: list[str | os.PathLike[str]], config: ScanConfig, tool_ver
     from assay.scan import parallel
 
     errors: list[ScanError] = []
-    files: list[tuple[str, str]] = []  # (path, as displayed) of each file to scan
+    files: list[str] = []  # each file to scan, as it is displayed
     reports: list[FileReport | None] = []  # in order; None: the report of the next entry of ``files``
     for raw in paths:
         path = os.fspath(raw)
@@ -102,22 +102,22 @@ def scan_paths(paths: list[str | os.PathLike[str]], config: ScanConfig, tool_ver
                 if not os.path.exists(file):  # a symlink to nothing
                     reports.append(FileReport(file, (), 0, (), (ScanError(Location(file), "dangling symlink"),)))
                     continue
-                files.append((file, file))
+                files.append(file)
                 reports.append(None)
         else:
-            files.append((path, path))
+            files.append(path)
             reports.append(None)
     workers = parallel.worker_count(config.jobs, len(files))
+    scanned = None
     if workers > 1 and parallel.available():
-        scanned = parallel.scan_in_workers([display for _, display in files],
-                                           lambda i: scan_file(files[i][0], files[i][1], config), workers,
-                                           on_file and (lambda i: on_file(files[i][1])))
-    else:
+        scanned = parallel.scan_in_workers(files, lambda i: scan_file(files[i], config), workers,
+                                           on_file and (lambda i: on_file(files[i])))
+    if scanned is None:
         scanned = []
-        for file, display in files:
+        for file in files:
             if on_file:
-                on_file(display)
-            scanned.append(scan_file(file, display, config))
+                on_file(file)
+            scanned.append(scan_file(file, config))
     pending = iter(scanned)
     ordered = tuple(r if r is not None else next(pending) for r in reports)
     return ScanReport(ordered, config.fail_on, config.strict, tool_version, tuple(errors))
