@@ -193,3 +193,59 @@ def test_an_argument_line_past_max_line_bytes_is_a_limit_not_clean(tmp_path: Pat
     number.write_bytes(b"I" + b"7" * (2 << 20))
     for path in (data, number):
         assert run("scan", str(path)).returncode == 0
+
+
+def test_folder_entries_are_named_the_way_pathlib_writes_them(tmp_path: Path) -> None:
+    (tmp_path / "d1" / "sub").mkdir(parents=True)
+    (tmp_path / "d1" / "sub" / "x.pkl").write_bytes(CASES["proto0_global_reduce"][0])
+    for given, shown in ((".", "d1/sub/x.pkl"), ("./d1", "d1/sub/x.pkl"), ("d1//", "d1/sub/x.pkl"),
+                         ("d1/./sub/", "d1/sub/x.pkl")):
+        result = run("scan", "--format", "json", given, cwd=tmp_path)
+        assert json.loads(result.stdout)["files"][0]["path"] == shown, given
+
+
+def test_names_from_the_file_cannot_forge_report_lines(tmp_path: Path) -> None:
+    import zipfile
+
+    archive = tmp_path / "m.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("data\nPASS  1 file(s), 1 clean\x1b[2J\u202e.pkl", CASES["proto0_global_reduce"][0])
+    result = run("scan", str(archive))
+    assert result.returncode == 1
+    assert not any(line.startswith("PASS") for line in result.stdout.splitlines())
+    assert "\\nPASS" in result.stdout and "\\x1b[2J" in result.stdout and "\\u202e" in result.stdout
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+
+
+def test_terminal_tables_do_not_read_names_as_markup() -> None:
+    from assay.scan.findings import FileReport, Finding, Location, ScanReport, Severity
+    from assay.scan.render.text import TextRenderer
+
+    finding = Finding("AS101", Severity.HIGH, "calls [bold]x[/]", Location("m.zip", "a[/]b.pkl", 3), "[red]")
+    text = TextRenderer().render(ScanReport((FileReport("m.zip", ("zip",), 1, (finding,), ()),)), color=True)
+    assert "a[/]b.pkl@3" in text and "calls [bold]x[/]" in text and "[red]" in text
+
+
+def test_file_names_that_are_not_utf8_in_every_format(tmp_path: Path) -> None:
+    import os
+
+    os.makedirs(os.fsencode(tmp_path / "d"))
+    with open(os.fsencode(tmp_path / "d") + b"/bad\xff.pkl", "wb") as handle:
+        handle.write(CASES["proto0_global_reduce"][0])
+    env = {k: v for k, v in os.environ.items() if k != "ASSAY_DEBUG"} | {"PYTHONIOENCODING": "utf-8"}
+    outputs = {}
+    for fmt in ("text", "json", "sarif"):
+        proc = subprocess.run([sys.executable, "-m", "assay.cli.main", "scan", "--format", fmt, str(tmp_path / "d")],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        outputs[fmt] = proc.stdout
+    assert "bad\\xff.pkl" in outputs["text"]
+    assert json.loads(outputs["json"])["files"][0]["path"].endswith("bad\udcff.pkl")
+    assert "bad%FF.pkl" in outputs["sarif"]
+
+
+def test_bytes_paths_are_refused_in_the_api(tmp_path: Path) -> None:
+    import assay
+
+    with pytest.raises(TypeError, match="str or os.PathLike"):
+        assay.scan([bytes(tmp_path)])

@@ -66,12 +66,14 @@ def test_a_worker_that_dies_leaves_an_error_not_a_gap(tmp_path: Path) -> None:
             os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
         return FileReport(paths[i], ("pickle",), i, (Finding("AS101", Severity.HIGH, "m", Location(paths[i], "x", i)),), ())
 
-    reports = parallel.scan_in_workers(paths, scan_one, 2)
-    assert [r.path for r in reports] == paths
-    assert reports[3].errors and "ended without a report" in reports[3].errors[0].message
-    assert all(r.findings[0].location.offset == i for i, r in enumerate(reports) if i != 3)
-    assert ScanReport(tuple(reports)).exit_code == 1  # the findings still count; the lost file is an error
-    assert ScanReport(tuple(r for r in reports if not r.findings)).exit_code == 2
+    for workers in (2, 1):  # with one worker, a replacement scans the files after the one that killed it
+        reports = parallel.scan_in_workers(paths, scan_one, workers)
+        assert reports is not None and [r.path for r in reports] == paths
+        assert reports[3].errors[0].message == ("the worker process scanning it was killed by SIGKILL "
+                                                "(the kernel's out-of-memory killer sends it)")
+        assert all(r.findings[0].location.offset == i for i, r in enumerate(reports) if i != 3)
+        assert ScanReport(tuple(reports)).exit_code == 1  # the findings still count; the lost file is an error
+        assert ScanReport(tuple(r for r in reports if not r.findings)).exit_code == 2
 
 
 def test_reports_survive_the_trip_between_processes() -> None:
@@ -132,8 +134,9 @@ def test_ctrl_c_stops_the_workers_too(tmp_path: Path) -> None:
     body = b"\x80\x04" + b"K\x01" * 400_000 + b"0" * 400_000 + b"N."
     for i in range(40):
         (tmp_path / f"slow{i}.pkl").write_bytes(body)
+    env = {k: v for k, v in os.environ.items() if k != "ASSAY_DEBUG"}
     proc = subprocess.Popen([*ASSAY, "scan", "-q", "-j", "2", str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
     deadline = time.monotonic() + 30
     while len(_session_processes(proc.pid)) < 3 and time.monotonic() < deadline:  # the CLI and its two workers
         time.sleep(0.02)
@@ -161,3 +164,20 @@ def test_no_worker_can_start_so_the_scan_runs_here(broken: str, tmp_path: Path,
     report = assay.scan(tmp_path, jobs=4)
     assert [Path(f.path).name for f in report.files] == [f"m{i}.pkl" for i in range(4)]
     assert report.exit_code == 1 and all(f.findings and not f.errors for f in report.files)
+
+
+def test_a_scanner_bug_in_a_worker_shows_its_traceback_under_assay_debug(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSAY_DEBUG", "1")
+    paths = [str(tmp_path / f"f{i}") for i in range(3)]
+
+    def scan_one(i: int) -> FileReport:
+        if i == 1:
+            raise ZeroDivisionError("a scanner bug")
+        return FileReport(paths[i], (), 0, (), ())
+
+    reports = parallel.scan_in_workers(paths, scan_one, 2)
+    assert reports is not None
+    assert reports[1].errors[0].message == "the worker process scanning it exited with status 1"
+    assert not reports[0].errors and not reports[2].errors
+    assert "ZeroDivisionError: a scanner bug" in capfd.readouterr().err

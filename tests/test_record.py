@@ -20,6 +20,11 @@ def test_construction_defaults_and_keywords() -> None:
     assert Point(1) == Point(x=1, y=0, label=None)
     assert Point(1, 2, "a").label == "a"
     assert repr(Point(1, label="a")) == "Point(x=1, y=0, label='a')"
+    match Point(3, 4):
+        case Point(x, y, label):
+            assert (x, y, label) == (3, 4, None)
+        case _:
+            raise AssertionError("positional pattern did not match")
     assert fields(Point) == ("x", "y", "label")
 
 

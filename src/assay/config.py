@@ -104,8 +104,8 @@ def load_scan_config(path: str | os.PathLike[str] | None) -> ScanConfig:
         if not isinstance(skip, list):
             raise ValueError("skip-dirs must be a list of folder names")
         jobs = table.get("jobs", config.jobs)
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
-            raise ValueError("jobs must be a whole number (0: one per CPU)")
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or not 0 <= jobs <= 1024:
+            raise ValueError("jobs must be a whole number from 0 (one per CPU) to 1024")
         return ScanConfig(
             fail_on=config.fail_on,
             strict=strict,

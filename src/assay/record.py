@@ -31,6 +31,7 @@ class Record:
 
     _fields: ClassVar[tuple[str, ...]] = ()
     _defaults: ClassVar[dict[str, Any]] = {}
+    __match_args__: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -38,6 +39,7 @@ class Record:
                if not str(kind).startswith(("ClassVar", "typing.ClassVar"))]
         cls._fields = (*cls._fields, *(n for n in own if n not in cls._fields))
         cls._defaults = {**cls._defaults, **{n: cls.__dict__[n] for n in own if n in cls.__dict__}}
+        cls.__match_args__ = cls._fields  # type: ignore[misc]  # `case Location(path, member, offset)`
         required_after_default = [n for i, n in enumerate(cls._fields)
                                   if n not in cls._defaults and any(m in cls._defaults for m in cls._fields[:i])]
         if required_after_default:
@@ -80,7 +82,7 @@ class Record:
         return hash((self.__class__, self._values()))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={self.__dict__[k]!r}' for k in self._fields)})"
+        return f"{type(self).__qualname__}({', '.join(f'{k}={self.__dict__[k]!r}' for k in self._fields)})"
 
 
 def fields(record: Record | type[Record]) -> tuple[str, ...]:

@@ -42,6 +42,17 @@ def dispatch(blob: Blob, name: str, ctx: ScanContext) -> None:
                 "loaders and scanners that trust the extension treat this file as the wrong format")
 
 
+def _display(path: str) -> str:
+    """``path`` written the way pathlib writes it, as reports always have: no empty or ``.`` parts, no trailing
+    separator (``./models//a.pt`` -> ``models/a.pt``); ``..`` stays, since it may cross a symlink."""
+    if os.altsep:
+        path = path.replace(os.altsep, os.sep)
+    drive, rest = os.path.splitdrive(path)
+    root = os.sep if rest.startswith(os.sep) else ""
+    parts = [part for part in rest.split(os.sep) if part not in ("", ".")]
+    return drive + root + os.sep.join(parts) or "."
+
+
 def _iter_files(root: str, config: ScanConfig, errors: list[ScanError]) -> Iterator[str]:
     count = 0
     for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: errors.append(
@@ -53,7 +64,7 @@ def _iter_files(root: str, config: ScanConfig, errors: list[ScanError]) -> Itera
                 errors.append(ScanError(Location(root), f"more than max_files={config.limits.max_files} files",
                                         "max_files"))
                 return
-            yield os.path.join(dirpath, filename)
+            yield _display(os.path.join(dirpath, filename))
 
 
 def scan_file(path: str, config: ScanConfig) -> FileReport:
@@ -94,12 +105,14 @@ def scan_paths(paths: list[str | os.PathLike[str]], config: ScanConfig, tool_ver
     reports: list[FileReport | None] = []  # in order; None: the report of the next entry of ``files``
     for raw in paths:
         path = os.fspath(raw)
+        if not isinstance(path, str):
+            raise TypeError(f"paths are str or os.PathLike[str], not {type(path).__name__}")
         if not os.path.lexists(path):
             errors.append(ScanError(Location(path), "no such file or folder"))
             continue
         if os.path.isdir(path):
             for file in _iter_files(path, config, errors):
-                if not os.path.exists(file):  # a symlink to nothing
+                if os.path.islink(file) and not os.path.exists(file):
                     reports.append(FileReport(file, (), 0, (), (ScanError(Location(file), "dangling symlink"),)))
                     continue
                 files.append(file)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from assay.scan.findings import ScanReport
-from assay.scan.render.interface import Renderer
+from assay.scan.render.interface import Renderer, json_text
 
 
 class JsonRenderer(Renderer):
     """Machine-readable report."""
 
     def render(self, report: ScanReport, *, color: bool = False) -> str:
-        return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        return json_text(report.to_dict())

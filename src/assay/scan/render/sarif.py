@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import PurePath
 from urllib.parse import quote
 
 from assay.scan.findings import Location, ScanReport, Severity
-from assay.scan.render.interface import Renderer
+from assay.scan.render.interface import Renderer, json_text
 from assay.scan.rules import RULES
 
 _LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note",
@@ -17,7 +17,7 @@ _SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.M
 
 
 def _uri(path: str) -> str:
-    return quote(PurePath(path).as_posix(), safe="/:")
+    return quote(os.fsencode(PurePath(path).as_posix()), safe="/:")  # bytes: a non-UTF-8 name stays exact
 
 
 def _location(loc: Location) -> dict[str, object]:
@@ -73,4 +73,4 @@ class SarifRenderer(Renderer):
                 "results": results,
             }],
         }
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return json_text(doc)

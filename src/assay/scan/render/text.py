@@ -22,7 +22,7 @@ class TextRenderer(Renderer):
         clean = [f for f in report.files if not f.findings and not f.errors]
         tables = [(_heading(file), _rows(file)) for file in report.files if file.findings or file.errors]
         listed = [_heading(file) for file in clean] if len(report.files) <= _LIST_CLEAN_UP_TO else []
-        failures = [f"{e.location.path}: {e.message}" for e in report.errors]
+        failures = [_safe(f"{e.location.path}: {e.message}") for e in report.errors]
         counts = {s: 0 for s in Severity}
         for f in report.findings:
             counts[f.severity] += 1
@@ -42,10 +42,21 @@ class TextRenderer(Renderer):
 
 
 _HEADER = ("severity", "rule", "where", "finding")
+_ESCAPES = {**{c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}, 0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r",
+            **{c: f"\\u{c:04x}" for c in (0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A))},
+            **{0xDC00 + b: f"\\x{b:02x}" for b in range(0x80, 0x100)}}
+"""Control, line-separator and bidirectional-override characters, written as escapes: member names and
+messages come from the scanned files, and must not start a line of their own (a forged ``PASS``) or
+reorder what a terminal shows. A file name that is not UTF-8 (its bytes arrive as lone surrogates) shows
+its bytes as ``\\xNN``."""
+
+
+def _safe(text: str) -> str:
+    return text.translate(_ESCAPES)
 
 
 def _heading(file: FileReport) -> str:
-    return f"{file.path}  [{', '.join(file.formats) or 'data'}]"
+    return _safe(f"{file.path}  [{', '.join(file.formats) or 'data'}]")
 
 
 def _rows(file: FileReport) -> list[tuple[str, str, str, str]]:
@@ -55,9 +66,10 @@ def _rows(file: FileReport) -> list[tuple[str, str, str, str]]:
         where = f.location.member or ""
         if f.location.offset is not None:
             where = f"{where}@{f.location.offset}" if where else f"byte {f.location.offset}"
-        rows.append((f.severity.label, f.rule, where, f.message if not f.detail else f"{f.message}\n  {f.detail}"))
+        finding = _safe(f.message) if not f.detail else f"{_safe(f.message)}\n  {_safe(f.detail)}"
+        rows.append((f.severity.label, _safe(f.rule), _safe(where), finding))
     for e in file.errors:
-        rows.append(("error", "-", e.location.member or "", f"not scanned: {e.message}"))
+        rows.append(("error", "-", _safe(e.location.member or ""), f"not scanned: {_safe(e.message)}"))
     return rows
 
 
@@ -89,7 +101,7 @@ def _rich(tables: list[tuple[str, list[tuple[str, str, str, str]]]], listed: lis
         table.add_column("where", overflow="fold", max_width=48)
         table.add_column("finding", overflow="fold")
         for severity, rule, where, finding in rows:
-            table.add_row(Text(severity, _STYLE.get(severity, "bold magenta")), rule, where, finding)
+            table.add_row(Text(severity, _STYLE.get(severity, "bold magenta")), Text(rule), Text(where), Text(finding))
         console.print(table)
     for line in listed:
         console.print(Text.assemble(("clean  ", "green"), line))
