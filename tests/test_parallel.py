@@ -52,7 +52,7 @@ def test_workers_give_the_same_report_as_one_process(mixed_dir: Path) -> None:
     assert any(f["path"].endswith("dangling.pt") and f["errors"] for f in many["files"])
 
 
-def test_default_uses_workers_and_matches(mixed_dir: Path) -> None:
+def test_default_matches_one_process(mixed_dir: Path) -> None:
     code, report = _json(str(mixed_dir))
     _, one = _json("-j", "1", str(mixed_dir))
     assert code == 1 and report["files"] == one["files"]
@@ -94,10 +94,23 @@ def test_no_fork_while_another_thread_runs() -> None:
         thread.join()
 
 
-def test_worker_count() -> None:
-    assert parallel.worker_count(4, 2) == 2
-    assert parallel.worker_count(1, 50) == 1
-    assert parallel.worker_count(0, 50) == min(len(os.sched_getaffinity(0)), 50)
+def test_worker_count(tmp_path: Path) -> None:
+    cpus = len(os.sched_getaffinity(0))
+    small = []
+    for i in range(3):
+        small.append(str(tmp_path / f"s{i}"))
+        Path(small[-1]).write_bytes(b"x")
+    big = []
+    for i in range(2):
+        big.append(str(tmp_path / f"b{i}"))
+        Path(big[-1]).write_bytes(b"\0" * parallel.BIG_FILE_BYTES)
+    assert parallel.worker_count(4, small[:2]) == 2  # asked for: as many as there are files
+    assert parallel.worker_count(1, small + big) == 1
+    assert parallel.worker_count(0, small) == 1  # auto: too little work to pay for a fork
+    assert parallel.worker_count(0, [*small, big[0]]) == 1
+    assert parallel.worker_count(0, small + big) == min(cpus, 5)
+    many = [str(tmp_path / "missing")] * parallel.MANY_FILES
+    assert parallel.worker_count(0, many) == cpus
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "²", "100000"])
@@ -181,3 +194,32 @@ def test_a_scanner_bug_in_a_worker_shows_its_traceback_under_assay_debug(
     assert reports[1].errors[0].message == "the worker process scanning it exited with status 1"
     assert not reports[0].errors and not reports[2].errors
     assert "ZeroDivisionError: a scanner bug" in capfd.readouterr().err
+
+
+def test_workers_match_one_process_on_generated_folders(tmp_path_factory: pytest.TempPathFactory,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Property: for folders of random bytes, opcode soup and malicious pickles, the reports of 1 and of
+    3 workers are equal, in the same order."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from assay.config import ScanConfig
+    from assay.scan.walk import scan_paths
+
+    monkeypatch.setattr(parallel, "available", lambda: True)  # the test process runs torch's threads
+    soup = st.binary(max_size=300).map(lambda b: b"\x80\x02" + b + b".")
+    content = st.one_of(st.binary(max_size=300), soup, st.sampled_from([case[0] for case in CASES.values()]))
+
+    @settings(max_examples=int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "40")), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(st.lists(content, min_size=2, max_size=12))
+    def check(files: list[bytes]) -> None:
+        root = tmp_path_factory.mktemp("gen")
+        for i, data in enumerate(files):
+            (root / f"d{i % 2}").mkdir(exist_ok=True)
+            (root / f"d{i % 2}" / f"f{i}.bin").write_bytes(data)
+        one = scan_paths([str(root)], ScanConfig(jobs=1))
+        many = scan_paths([str(root)], ScanConfig(jobs=3))
+        assert many == one
+
+    check()

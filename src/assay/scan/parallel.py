@@ -49,11 +49,30 @@ def available() -> bool:
         return False
 
 
-def worker_count(jobs: int, files: int) -> int:
-    """How many processes scan ``files`` files when ``jobs`` are asked for (0: one per usable CPU)."""
+BIG_FILE_BYTES = 1 << 20
+MANY_FILES = 1000
+
+
+def worker_count(jobs: int, paths: list[str]) -> int:
+    """How many processes scan ``paths`` (1: this process alone). ``jobs`` > 0 is taken as asked (at most one
+    worker a file). ``jobs`` == 0 means one per usable CPU when the scan is big enough to pay for forking:
+    two files of ``BIG_FILE_BYTES`` or more, or ``MANY_FILES`` files. Below that a fork costs more than it
+    saves: every worker imports the scanners again and copies the pages it touches (benchmarks/scan_bench.py,
+    2026-11-22: 39 small malicious pickles took 64 ms with two workers, 52 ms in one process; silero-vad,
+    a 2.2 MB TorchScript archive and seven 1.2-2.8 MB ONNX files, 84 ms with two, 110 ms with one)."""
     if jobs <= 0:
+        big = 0
+        for path in paths:
+            try:
+                big += os.stat(path).st_size >= BIG_FILE_BYTES
+            except OSError:
+                pass
+            if big >= 2:
+                break
+        if big < 2 and len(paths) < MANY_FILES:
+            return 1
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(jobs, files))
+    return max(1, min(jobs, len(paths)))
 
 
 def scan_in_workers(paths: list[str], scan_one: Callable[[int], FileReport], workers: int,
@@ -84,7 +103,8 @@ def scan_in_workers(paths: list[str], scan_one: Callable[[int], FileReport], wor
         if i in pool.done:
             reports.append(FileReport.from_dict(pool.done[i]))
         else:
-            why = pool.failed.get(i, "its worker process stopped before reporting it")
+            why = pool.failed.get(i, "its worker process stopped before reporting it" if i in pool.started
+                                  else "no worker process was left to take it")
             reports.append(FileReport(path, (), 0, (), (ScanError(Location(path), why),)))
     return reports
 
@@ -118,6 +138,7 @@ class _Pool:
         self.workers: dict[int, _Worker] = {}  # read end of its result pipe -> worker
         self.done: dict[int, dict[str, Any]] = {}
         self.failed: dict[int, str] = {}  # job -> why it has no report
+        self.started: set[int] = set()
         self.poller = select.poll()
         self.pollin = select.POLLIN
         self.starts = 0
@@ -190,6 +211,7 @@ class _Pool:
             del buffer[:_LENGTH_BYTES + size]
             if report is None:  # "started i"
                 worker.current = i
+                self.started.add(i)
                 continue
             worker.current = None
             self.done[i] = report

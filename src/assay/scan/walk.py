@@ -120,7 +120,7 @@ def scan_paths(paths: list[str | os.PathLike[str]], config: ScanConfig, tool_ver
         else:
             files.append(path)
             reports.append(None)
-    workers = parallel.worker_count(config.jobs, len(files))
+    workers = parallel.worker_count(config.jobs, files)
     scanned = None
     if workers > 1 and parallel.available():
         scanned = parallel.scan_in_workers(files, lambda i: scan_file(files[i], config), workers,
