@@ -27,7 +27,8 @@ class ScanConfig(Record):
     limits: ScanLimits = ScanLimits()
     skip_dirs: frozenset[str] = frozenset({".git", ".hg", ".svn", "__pycache__"})
     jobs: int = 0
-    """Processes that scan files side by side; 0: one per usable CPU (see ``assay.scan.parallel``)."""
+    """Processes that scan files side by side; 0: one per usable CPU when the scan pays for them
+    (``assay.scan.parallel.worker_count``)."""
 
 
 _KEYS = {"fail-on", "fail_on", "strict", "allow", "limits", "skip-dirs", "skip_dirs", "jobs"}

@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Config file (assay.toml or pyproject.toml); default: ./assay.toml, else "
                              "./pyproject.toml with [tool.assay].")
     parser.add_argument("--jobs", "-j", type=_jobs, metavar="N",
-                        help="Processes that scan files side by side [default: one per CPU; 1: no worker "
-                             "processes].")
+                        help="Processes that scan files side by side [default: one per CPU when the scan "
+                             "has two files of 1 MiB or more, or 1,000 files; else 1].")
     parser.add_argument("--quiet", "-q", action="store_true", help="No progress display.")
     return parser
 

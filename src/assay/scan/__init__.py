@@ -27,7 +27,8 @@ def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fa
     ``MODULE.*``) to the allow-list (it cannot silence a callable on the dangerous table).
     A ``config`` (from ``assay.config.load_scan_config``) supplies all of these at once; explicit
     arguments are merged into it. ``jobs`` processes scan files side by side (default: the config's,
-    else one per CPU; 1 scans in this process). ``on_file(path)`` is called as each file is taken (one
+    else 0: one per CPU when the scan is big enough to pay for them, see ``assay.scan.parallel``; 1 scans in
+    this process). ``on_file(path)`` is called as each file is taken (one
     process) or completed (several).
     """
     from assay import __version__
