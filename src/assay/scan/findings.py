@@ -1,7 +1,8 @@
 """Value types of a scan: severities, findings, per-file reports and the whole report.
 
-Everything here is a frozen record (``assay.record``: a dataclass without its start-up cost) that turns into plain JSON with ``to_dict``; the JSON
-schema version is ``SCHEMA_VERSION`` and is documented in the README.
+Everything here is a frozen record (``assay.record``: a dataclass without its start-up cost) that
+turns into plain JSON with ``to_dict``; the JSON schema version is ``SCHEMA_VERSION`` and is
+documented in the README.
 """
 
 from __future__ import annotations

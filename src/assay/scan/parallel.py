@@ -61,18 +61,22 @@ def worker_count(jobs: int, paths: list[str]) -> int:
     2026-11-22: 39 small malicious pickles took 64 ms with two workers, 52 ms in one process; silero-vad,
     a 2.2 MB TorchScript archive and seven 1.2-2.8 MB ONNX files, 84 ms with two, 110 ms with one)."""
     if jobs <= 0:
-        big = 0
-        for path in paths:
-            try:
-                big += os.stat(path).st_size >= BIG_FILE_BYTES
-            except OSError:
-                pass
-            if big >= 2:
-                break
-        if big < 2 and len(paths) < MANY_FILES:
+        if len(paths) < MANY_FILES and not _two_big_files(paths):
             return 1
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(jobs, len(paths)))
+
+
+def _two_big_files(paths: list[str]) -> bool:
+    big = 0
+    for path in paths:
+        try:
+            big += os.stat(path).st_size >= BIG_FILE_BYTES
+        except OSError:
+            continue
+        if big >= 2:
+            return True
+    return False
 
 
 def scan_in_workers(paths: list[str], scan_one: Callable[[int], FileReport], workers: int,
@@ -277,8 +281,7 @@ def _stop(pids: list[int], grace: float) -> None:
     import time
 
     alive = list(pids)
-    for stage in ((grace, None), (grace, signal.SIGINT), (0.0, signal.SIGKILL)):
-        wait, sig = stage
+    for wait, sig in ((grace, None), (grace, signal.SIGINT), (0.0, signal.SIGKILL)):
         if sig is not None:
             for pid in alive:
                 try:
