@@ -49,16 +49,16 @@ def test_benign_file_has_no_findings(benign_dir: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name,expected", [
-    ("whole_module.pth", "tests.fixtures.models.TinyNet"),  # a user class: unknown, never high
+    ("whole_module.pth", "tests.fixtures.models.TinyNet"),  # a user class: its code runs at load, so it blocks
 ])
-def test_user_classes_are_unknown_not_dangerous(benign_dir: Path, name: str, expected: str) -> None:
+def test_user_classes_block_until_the_user_allows_them(benign_dir: Path, name: str, expected: str) -> None:
     report = assay.scan(benign_dir / name)
-    assert report.exit_code == 0
-    assert _problems(report, Severity.HIGH) == []
-    assert [f.rule for f in report.findings] == ["AS102"]
+    assert report.exit_code == 1
+    assert [(f.rule, f.severity) for f in report.findings] == [("AS102", Severity.HIGH)]
     assert expected in report.findings[0].message
+    assert f"--allow {expected}" in report.findings[0].message
     assert assay.scan(benign_dir / name, allow=[expected]).findings == ()
-    assert assay.scan(benign_dir / name, strict=True).exit_code == 1
+    assert assay.scan(benign_dir / name, allow=["tests.fixtures.models.*"]).exit_code == 0
 
 
 @pytest.mark.parametrize("name,low_rule", [("objects.npy", "AS311"), ("plain_pickled_tensor.pkl", "AS101")])

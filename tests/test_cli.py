@@ -66,12 +66,15 @@ def test_limit_hit_is_exit_2_and_names_the_limit(tmp_path: Path, benign_dir: Pat
     assert doc["files"][0]["errors"][0]["limit"] == "max_pickle_opcodes"
 
 
-def test_fail_on_and_strict(unknown: Path) -> None:
-    assert run("scan", str(unknown)).returncode == 0
-    assert run("scan", str(unknown), "--fail-on", "medium").returncode == 1
-    assert run("scan", str(unknown), "--strict").returncode == 1
+def test_unknown_callables_block_by_default_and_allow_admits_them(unknown: Path) -> None:
+    result = run("scan", str(unknown))
+    assert result.returncode == 1  # default deny: not on the allow-list is high
+    assert "--allow mypkg.nn.Net" in result.stdout  # the message says how to admit the user's own class
+    assert run("scan", str(unknown), "--allow", "mypkg.nn.Net").returncode == 0
     assert run("scan", str(unknown), "--strict", "--allow", "mypkg.nn.Net").returncode == 0
     assert run("scan", str(unknown), "--fail-on", "medium", "--allow", "mypkg.*").returncode == 0
+    assert run("scan", str(unknown), "--allow", "mypkg.nn.Other").returncode == 1
+    assert run("scan", str(unknown), "--fail-on", "critical").returncode == 0
 
 
 def test_allow_cannot_silence_the_dangerous_table(evil: Path) -> None:

@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", "-f", dest="output_format", choices=FORMATS, default="text",
                         help="Report format [default: text].")
     parser.add_argument("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
-    parser.add_argument("--strict", action="store_true", help="Report callables on no list as high instead of medium.")
+    parser.add_argument("--strict", action="store_true", help="Also fail on medium findings (malformed data, remote-code declarations). Callables "
+                             "not on the allow-list block with or without it.")
     parser.add_argument("--fail-on", choices=FAIL_ON, help="Lowest severity that fails the scan [default: high].")
     parser.add_argument("--allow", action="append", default=[], metavar="MODULE.NAME",
                         help="Allow MODULE.NAME (or MODULE.*); repeatable. Cannot silence a callable on the "

@@ -22,8 +22,8 @@ def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fa
     """Scan files, folders (recursively) and archives for anything that runs code when loaded.
 
     ``fail_on`` sets which findings make ``report.exit_code`` 1 (default: the config's, else high);
-    ``strict`` reports callables that
-    are on neither list as high instead of medium; ``allow`` adds ``MODULE.NAME`` entries (or
+    ``strict`` also fails on medium findings (the same as ``fail_on="medium"`` when that is
+    stricter). A callable that is not on the allow-list is high with or without it (default deny); ``allow`` adds ``MODULE.NAME`` entries (or
     ``MODULE.*``) to the allow-list (it cannot silence a callable on the dangerous table).
     A ``config`` (from ``assay.config.load_scan_config``) supplies all of these at once; explicit
     arguments are merged into it. ``jobs`` processes scan files side by side (default: the config's,
@@ -37,7 +37,7 @@ def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fa
     base = config or ScanConfig()
     level = Severity.parse(fail_on) if isinstance(fail_on, str) else fail_on
     merged = ScanConfig(
-        fail_on=base.fail_on if level is None else level,
+        fail_on=_strictest(base.fail_on if level is None else level, strict or base.strict),
         strict=strict or base.strict,
         allow=base.allow | frozenset(allow),
         limits=limits or base.limits,
@@ -46,6 +46,10 @@ def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fa
     )
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     return scan_paths(items, merged, __version__, on_file)
+
+
+def _strictest(level: Severity, strict: bool) -> Severity:
+    return min(level, Severity.MEDIUM) if strict else level
 
 
 __all__ = ["scan", "ScanReport", "FileReport", "Finding", "Location", "ScanError", "Severity", "ScanLimits"]

@@ -54,6 +54,18 @@ class ScanLimits(Record):
     """Time the HDF5 library may take to read one file's attributes (it runs in a child process)."""
     max_files: int = 1_000_000
     """Files visited under the folders given."""
+    max_zip_directories: int = 16
+    """End-of-central-directory signatures of one zip followed (a comment can hold fake ones; each is read
+    the way Python's zipfile and torch's miniz would read it)."""
+    max_template_steps: int = 200_000
+    """Evaluation steps spent on one chat template (loops are re-walked until namespace values settle)."""
+    max_npy_header_bytes: int = 1 * MiB
+    """A ``.npy`` header (numpy.load with allow_pickle=True reads headers of any size)."""
+    max_remote_code_files: int = 64
+    """Python files read to summarise the code one config names (the named module and the sibling modules it
+    imports, as the loader copies them)."""
+    max_python_nodes: int = 4_000_000
+    """Syntax-tree nodes of one Python file analysed (a 16 MiB file of ordinary code has about 2 million)."""
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

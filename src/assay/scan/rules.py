@@ -42,6 +42,9 @@ _RULES = [
          "A pickle named .safetensors or .npy is still a pickle. Loaders choose by name, scanners must not."),
     Rule("AS111", "polyglot-file", "A file is valid as two formats at once",
          "For example a pickle that is also a zip: different loaders see different content."),
+    Rule("AS112", "loader-parity-unknown", "The scanner cannot tell how the loader reads this part of the file",
+         "Where assay cannot follow the loader (an array wrapper whose size it cannot compute, a header variant it "
+         "cannot read), the loader may go on reading code that assay never saw. Default deny: this blocks."),
     Rule("AS201", "archive-path-traversal", "An archive member escapes the extraction folder (zip-slip)",
          "Extracting this archive writes outside the target folder."),
     Rule("AS202", "archive-absolute-path", "An archive member has an absolute path",
@@ -58,6 +61,9 @@ _RULES = [
     Rule("AS207", "archive-special-member", "An archive member is a device, FIFO or other special file", ""),
     Rule("AS301", "torchscript-dangerous-call", "TorchScript code calls an operator that reaches files or native code",
          "torch.jit.load compiles the code/ folder; these operators read or write files or load libraries."),
+    Rule("AS313", "joblib-side-file", "A joblib pickle loads arrays from a side file",
+         "Old joblib dumps (NDArrayWrapper) name a .npy file that joblib.load opens with allow_pickle=True. The side "
+         "file is scanned; a name that leaves the folder, or a side file that is missing, blocks."),
     Rule("AS311", "numpy-object-array", "A .npy array has an object dtype (it is a pickle)",
          "numpy.load(allow_pickle=True) unpickles the payload; its content is scanned and reported separately."),
     Rule("AS312", "numpy-malformed", "A .npy header is malformed", ""),
@@ -86,6 +92,9 @@ _RULES = [
          "Loading runs the Python files shipped with the model. Review them; they are scanned below."),
     Rule("AS452", "python-dangerous-call", "Python code shipped with the model calls process, network, eval or "
          "file-write functions", "This code runs when the model is loaded with trust_remote_code=True."),
+    Rule("AS454", "remote-code-file", "A config names Python code that a loader runs with trust_remote_code",
+         "Any config key (auto_map, custom_pipelines, ...) that names a module makes transformers import it at load "
+         "time. The code runs with the loading user's rights; what it calls is listed."),
     Rule("AS453", "python-unparsable", "A Python file shipped with the model does not parse", ""),
 ]
 

@@ -21,12 +21,21 @@ _BY_NAME = {
     "config.json": "hf-config", "tokenizer_config.json": "hf-tokenizer-config",
     "chat_template.json": "chat-template-json", "processor_config.json": "hf-tokenizer-config",
 }
+# Other configs a loader reads that can name code to import (custom pipelines, diffusers components,
+# sentence-transformers modules): they are read for code references like config.json.
+_BY_NAME.update(dict.fromkeys(("generation_config.json", "preprocessor_config.json", "model_index.json",
+                               "adapter_config.json", "modules.json", "scheduler_config.json",
+                               "video_preprocessor_config.json", "config_sentence_transformers.json"), "hf-config"))
 _BY_SUFFIX = {".onnx": "onnx", ".py": "python", ".jinja": "chat-template", ".jinja2": "chat-template"}
 
 # Extensions that promise a format that cannot run code; pickle content behind them is a disguise.
 SAFE_PROMISES = {".safetensors": "safetensors", ".gguf": "gguf", ".onnx": "onnx", ".npy": "npy", ".json": "json",
                  ".txt": "text", ".h5": "hdf5", ".hdf5": "hdf5", ".msgpack": "msgpack",
                  ".tflite": "tflite", ".md": "text", ".jinja": "text", ".model": "sentencepiece"}
+
+
+# Kinds recognised by a prefix so short that the same bytes may also be a protocol 0/1 pickle.
+_WEAK_KINDS = ("zlib", "lzma-alone", "bzip2", "joblib-zfile", "tar")
 
 
 def has_zip_directory(blob: Blob) -> bool:
@@ -37,17 +46,66 @@ def has_zip_directory(blob: Blob) -> bool:
     return blob.tail(min(size, 65_557)).rfind(ZIP_EOCD) >= 0
 
 
-def _is_zlib(head: bytes) -> bool:
-    return len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0 and head[1] in (0x01, 0x5E, 0x9C, 0xDA)
-
-
 def _is_lzma_alone(head: bytes) -> bool:
-    """The .lzma (LZMA_Alone) header joblib writes: props 0x5D, a dictionary size, a length or -1."""
-    if len(head) < 13 or head[0] != 0x5D:
+    """An .lzma (LZMA_Alone) header liblzma accepts: joblib's prefix ``5d 00``, or any properties byte that
+    decodes (lc+lp <= 4) with a dictionary size and length the auto decoder takes (2^n or 2^n+2^(n-1) or -1;
+    a length below 2^38 or -1) and the range coder's leading zero byte. Decompression has the last word."""
+    if head.startswith(b"\x5d\x00"):
+        return True
+    if len(head) < 14 or head[0] > 224 or head[13] != 0:
         return False
+    lc, lp = head[0] % 9, (head[0] // 9) % 5
     (dict_size,) = struct.unpack("<I", head[1:5])
     (length,) = struct.unpack("<Q", head[5:13])
-    return 1 << 12 <= dict_size <= 1 << 30 and (length == (1 << 64) - 1 or length < 1 << 48)
+    if lc + lp > 4 or not (length == (1 << 64) - 1 or length < 1 << 38):
+        return False
+    if dict_size == 0xFFFFFFFF:
+        return True
+    d = (dict_size - 1) & 0xFFFFFFFF  # liblzma's own rounding, in uint32 arithmetic (0 wraps and passes)
+    for shift in (2, 3, 4, 8, 16):
+        d |= d >> shift
+    return (d + 1) & 0xFFFFFFFF == dict_size
+
+
+def is_tar_header(block: bytes) -> bool:
+    """True when ``block`` is a first tar header Python's tarfile accepts: its checksum is right (tarfile does
+    not require the ustar magic; v7 and GNU headers have none)."""
+    if len(block) < 512 or block.count(0) == 512:
+        return False
+    field = block[148:156]
+    if field[0] in (0o200, 0o377):  # base-256, as tarfile.nti reads it
+        value = 0
+        for byte in field[1:]:
+            value = (value << 8) + byte
+        chksum = value if field[0] == 0o200 else value - (256 ** 7)
+    else:
+        try:
+            chksum = int(field.split(b"\0", 1)[0].decode("ascii").strip() or "0", 8)
+        except (UnicodeDecodeError, ValueError):
+            return False
+    body = block[:148] + block[156:512]
+    unsigned = 256 + sum(body)
+    signed = 256 + sum(b - 256 if b > 127 else b for b in body)
+    return chksum in (unsigned, signed)
+
+
+def _compressed_kind(head: bytes) -> str | None:
+    """The codec joblib.load would pick by prefix (its own order), with bz2's level digit and lz4's frame magic."""
+    if head.startswith(b"ZF"):
+        return "joblib-zfile"
+    if head.startswith(b"\x78"):
+        return "zlib"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"BZh") and head[3:4].isdigit() and head[3:4] != b"0":
+        return "bzip2"  # BZ2File reads on past an empty first stream: no block magic is required here
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head.startswith(b"\x04\x22\x4d\x18"):
+        return "lz4"
+    if _is_lzma_alone(head):
+        return "lzma-alone"
+    return None
 
 
 def sniff(blob: Blob, name: str) -> list[str]:
@@ -65,26 +123,15 @@ def sniff(blob: Blob, name: str) -> list[str]:
         found.append("hdf5")
     elif head.startswith(SEVEN_Z):
         found.append("7z")
-    elif head.startswith(b"\x1f\x8b"):
-        found.append("gzip")
-    elif head.startswith(b"BZh") and head[4:10] == b"\x31\x41\x59\x26\x53\x59":
-        found.append("bzip2")
-    elif head.startswith(b"\xfd7zXZ\x00"):
-        found.append("xz")
-    elif head.startswith(b"\x04\x22\x4d\x18"):
-        found.append("lz4")
-    elif head.startswith(b"ZF0x"):
-        found.append("joblib-zfile")
-    elif blob.read_at(257, 5) == b"ustar":
+    elif is_tar_header(blob.read_at(0, 512)):
         found.append("tar")
+    codec = _compressed_kind(head)
+    if codec and (not found or found == ["tar"]):
+        found.append(codec)  # a tar whose first name starts like a codec prefix: both readers are possible
     if not found and len(head) >= 9 and head[8:9] == b"{":
         (n,) = struct.unpack("<Q", head[:8])
         if 2 <= n <= blob.size - 8:
             found.append("safetensors")
-    if not found and _is_zlib(head):
-        found.append("zlib")
-    if not found and _is_lzma_alone(head):
-        found.append("lzma-alone")
     if not found and len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
         found.append("pickle")
     # A zip directory at the end behind a non-container head: a polyglot (or a self-extracting prefix).
@@ -96,9 +143,9 @@ def sniff(blob: Blob, name: str) -> list[str]:
         for suffix, fmt in _BY_SUFFIX.items():
             if base.endswith(suffix):
                 by_name = fmt
-    if by_name and not found:
-        found.append(by_name)
-    weak = not found or found[0] in ("zlib", "lzma-alone") or found[0] == by_name
+    if by_name and (not found or all(k in _WEAK_KINDS for k in found)):
+        found.append(by_name)  # "x = 1" starts like zlib: a weak prefix must not hide a .py or a config
+    weak = not found or found[0] in _WEAK_KINDS or found[0] == by_name
     if weak and "pickle" not in found and looks_like_pickle(head):
         found.append("pickle?")  # a protocol 0/1 pickle has no magic; it may hide behind any name
     return found

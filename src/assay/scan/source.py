@@ -116,7 +116,50 @@ SPOOL_BYTES = 8 << 20
 """Decompressed output kept in memory before it moves to a temporary file."""
 
 
-class DecompressedBlob(Blob):
+class _SpooledBlob(Blob):
+    """Output produced on demand and kept in a spool: memory up to SPOOL_BYTES, a temporary file beyond."""
+
+    def __init__(self, max_bytes: int):
+        # tempfile itself is imported only when output outgrows memory: with the random module it pulls in,
+        # it costs 3 ms of every scan's start-up.
+        self._spool: io.BytesIO | typing.IO[bytes] = io.BytesIO()
+        self._produced = 0
+        self._done = False
+        self._max = max_bytes
+        self.error: str | None = None
+
+    def _pump(self, want: int) -> None:
+        raise NotImplementedError
+
+    def _append(self, out: bytes) -> None:
+        if self._produced + len(out) > self._max:
+            raise LimitExceeded("max_decompressed_bytes", f"decompressed output exceeds max_decompressed_bytes={self._max}")
+        self._spool.seek(0, os.SEEK_END)
+        self._spool.write(out)
+        self._produced += len(out)
+        if self._produced > SPOOL_BYTES and isinstance(self._spool, io.BytesIO):
+            import tempfile
+
+            disk = tempfile.TemporaryFile()
+            disk.write(self._spool.getbuffer())
+            self._spool = disk
+
+    @property
+    def size(self) -> int:
+        self._pump(1 << 62)
+        return self._produced
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        if n <= 0:
+            return b""
+        self._pump(offset + n)
+        if offset >= self._produced:
+            return b""
+        self._spool.seek(offset)
+        return self._spool.read(min(n, self._produced - offset))
+
+
+class DecompressedBlob(_SpooledBlob):
     """The output of a streaming decompressor over ``source``, produced on demand.
 
     ``make`` returns a fresh decompressor; ``max_bytes`` bounds the output (LimitExceeded past it).
@@ -124,18 +167,12 @@ class DecompressedBlob(Blob):
     """
 
     def __init__(self, source: Blob, make: Callable[[], Decompressor], max_bytes: int, multi_member: bool = False):
+        super().__init__(max_bytes)
         self._source = source
         self._make = make
         self._dec = make()
         self._in_pos = 0
-        # Output stays in memory up to SPOOL_BYTES, then moves to a temporary file (tempfile itself is imported
-        # only then: with the random module it pulls in, it costs 3 ms of every scan's start-up).
-        self._spool: io.BytesIO | typing.IO[bytes] = io.BytesIO()
-        self._produced = 0
-        self._done = False
-        self._max = max_bytes
         self._multi = multi_member
-        self.error: str | None = None
 
     @property
     def compressed_consumed(self) -> int:
@@ -157,17 +194,7 @@ class DecompressedBlob(Blob):
                 self._done = True
                 return
             if out:
-                if self._produced + len(out) > self._max:
-                    raise LimitExceeded("max_decompressed_bytes", f"decompressed output exceeds max_decompressed_bytes={self._max}")
-                self._spool.seek(0, os.SEEK_END)
-                self._spool.write(out)
-                self._produced += len(out)
-                if self._produced > SPOOL_BYTES and isinstance(self._spool, io.BytesIO):
-                    import tempfile
-
-                    disk = tempfile.TemporaryFile()
-                    disk.write(self._spool.getbuffer())
-                    self._spool = disk
+                self._append(out)
             if getattr(self._dec, "eof", False):
                 rest = getattr(self._dec, "unused_data", b"")
                 if self._multi and (rest or self._in_pos < self._source.size):
@@ -180,19 +207,49 @@ class DecompressedBlob(Blob):
                     self.error = f"compressed stream truncated after {self._produced} bytes"
                     self._done = True
 
-    @property
-    def size(self) -> int:
-        self._pump(1 << 62)
-        return self._produced
 
-    def read_at(self, offset: int, n: int) -> bytes:
-        if n <= 0:
-            return b""
-        self._pump(offset + n)
-        if offset >= self._produced:
-            return b""
-        self._spool.seek(offset)
-        return self._spool.read(min(n, self._produced - offset))
+class ReaderBlob(_SpooledBlob):
+    """What a decompressing file object (``gzip.GzipFile``, ``bz2.BZ2File``, ``lzma.LZMAFile``, lz4's
+    ``LZ4FrameFile``...) reads from ``source``, produced on demand.
+
+    The loader's own file class decides where streams end, which trailing bytes it ignores and where it
+    fails, so assay sees exactly the bytes the loader sees. ``rejected`` is True when the reader failed
+    before producing any byte (the content is not this codec after all).
+    """
+
+    def __init__(self, source: Blob, open_reader: Callable[[BlobIO], typing.IO[bytes]], max_bytes: int):
+        super().__init__(max_bytes)
+        self._raw = BlobIO(source)
+        self._open = open_reader
+        self._reader: typing.IO[bytes] | None = None
+
+    @property
+    def compressed_consumed(self) -> int:
+        """Input bytes the reader has consumed so far."""
+        return self._raw.tell()
+
+    @property
+    def rejected(self) -> bool:
+        """True when the reader refused the content before producing anything."""
+        self._pump(1)
+        return self._produced == 0 and self.error is not None
+
+    def _pump(self, want: int) -> None:
+        while not self._done and self._produced < want:
+            try:
+                if self._reader is None:
+                    self._reader = self._open(self._raw)
+                out = self._reader.read(_CHUNK)
+            except (LimitExceeded, ImportError):  # a limit, or a missing optional codec: not "corrupt data"
+                raise
+            except Exception as exc:  # every codec has its own error type; all mean "the loader stops here"
+                self.error = f"corrupt compressed data after {self._produced} bytes: {type(exc).__name__}: {exc}"
+                self._done = True
+                return
+            if not out:
+                self._done = True
+                return
+            self._append(out)
 
 
 class Cursor:

@@ -1,72 +1,100 @@
 """Chat templates (GGUF ``tokenizer.chat_template``, ``tokenizer_config.json``, ``chat_template.jinja``).
 
-A template is parsed with Jinja's own parser (never rendered) and its syntax tree is searched for
-the ways out of a template into Python: dunder or private attributes (``__class__``, ``__globals__``,
-``__subclasses__``, ``_TemplateReference__context``...), the same names reached by subscript or by the
-``attr`` filter, and names computed at render time and then used to look attributes up.
+A template is parsed with Jinja's own parser (never rendered) and evaluated symbolically
+(``template_check``): every attribute or item lookup whose name is, or may be built into, a dunder, private or
+frame-walking name, every dunder variable, every attribute of a template global and every call of a
+process, import or ``getattr``-like method is reported. Default deny: a name the checker cannot fold to a
+literal is reported too. Jinja is imported only when a template is found, so other scans start fast.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
 
-_INTERNAL_NAMES = {"mro", "func_globals", "f_globals", "gi_frame", "cr_frame", "tb_frame", "f_back",
-                   "f_builtins", "co_code", "im_func", "self", "cycler", "joiner", "lipsum", "url_for",
-                   "get_flashed_messages", "config", "request", "namespace.__init__"}
-_DANGEROUS_CALLS = {"popen", "system", "eval", "exec", "import_module", "__import__", "load_module", "getattr",
-                    "subprocess", "check_output", "open", "read_text", "write_text"}
-_TOKEN_FALLBACK = re.compile(r"__\w+__|\.mro\b|\bpopen\b|\bsubprocess\b|\bos\.system\b|\|\s*attr\s*\(")
+# In text Jinja cannot parse: tokens that would reach Python internals if another Jinja version parsed it.
+_TOKEN_FALLBACK = re.compile(r"__\w+__|_TemplateReference|\|\s*attr\b|\battribute\s*=|\bmro\b|\bgi_frame\b|"
+                             r"\bf_globals\b|\bfunc_globals\b|\bpopen\b|\bsubprocess\b|\bos\.system\b|__\w+|\w+__")
+_DETAIL = ("rendered without a sandbox (llama-cpp-python < 0.2.72, CVE-2024-34359, and any plain "
+           "jinja2.Environment) this reaches Python: module globals, builtins, os")
+_MAX_REASONS = 6
+_DEFAULT_STEPS = 200_000
 
 
-def _is_internal(name: str) -> bool:
-    return name.startswith("_") or name in ("mro",)
+@dataclass
+class TemplateAnalysis:
+    """What the checker found in one template."""
+
+    problems: dict[str, Severity] = field(default_factory=dict)
+    """Each reason the template can reach Python internals, with how bad it is."""
+    parse_error: str | None = None
+    """Why Jinja's parser refused the template, or None."""
+    over_budget: str | None = None
+    """Set when the template needs more evaluation steps than allowed (then it was not fully checked)."""
+
+    @property
+    def reasons(self) -> list[str]:
+        """Reasons, worst first."""
+        return sorted(self.problems, key=lambda r: -self.problems[r])
+
+    @property
+    def severity(self) -> Severity | None:
+        """The worst problem's severity, or None."""
+        return max(self.problems.values(), default=None)
+
+
+def analyse_template(source: str, max_steps: int = _DEFAULT_STEPS) -> TemplateAnalysis:
+    """Parse ``source`` with Jinja's parser and evaluate it symbolically (never renders it)."""
+    from jinja2 import Environment
+    from jinja2.exceptions import TemplateError
+
+    from assay.scan.formats.template_check import EXTENSIONS, BudgetExceeded, TemplateChecker
+
+    result = TemplateAnalysis()
+    try:
+        tree = Environment(extensions=list(EXTENSIONS)).parse(source)
+    except (TemplateError, RecursionError, MemoryError, ValueError, TypeError) as exc:
+        result.parse_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        hits = sorted(set(_TOKEN_FALLBACK.findall(source)))
+        if hits:
+            result.problems[f"does not parse with this Jinja but contains {', '.join(hits[:5])} "
+                            "(another Jinja version may parse it)"] = Severity.HIGH
+        return result
+    checker = TemplateChecker(tree, max_steps)
+    try:
+        checker.run()
+    except BudgetExceeded as exc:
+        result.over_budget = str(exc)
+    except RecursionError:
+        checker.problems["nested too deeply to analyse"] = Severity.HIGH
+    result.problems = checker.problems
+    return result
 
 
 def template_problems(source: str) -> tuple[list[str], str | None]:
-    """(reasons the template reaches Python internals, parse error or None)."""
-    from jinja2 import Environment, nodes
-    from jinja2.exceptions import TemplateError
-
-    try:
-        tree = Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"]).parse(source)
-    except (TemplateError, RecursionError, MemoryError) as exc:
-        hits = sorted(set(_TOKEN_FALLBACK.findall(source)))
-        return ([f"contains {', '.join(hits[:5])}"] if hits else []), f"{type(exc).__name__}: {exc}"
-    reasons: list[str] = []
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Call, nodes.Name)):
-        if isinstance(node, nodes.Getattr) and _is_internal(node.attr):
-            reasons.append(f"attribute {node.attr}")
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and \
-                isinstance(node.arg.value, str) and _is_internal(node.arg.value):
-            reasons.append(f"item [{node.arg.value!r}]")
-        elif isinstance(node, nodes.Getitem) and not isinstance(node.arg, (nodes.Const, nodes.Name, nodes.Slice,
-                                                                           nodes.Getattr, nodes.Getitem, nodes.BinExpr, nodes.UnaryExpr)):
-            if any(isinstance(n, nodes.Concat) or (isinstance(n, nodes.Filter) and n.name in ("join", "format", "replace"))
-                   for n in node.arg.find_all((nodes.Concat, nodes.Filter))):
-                reasons.append("subscript with a computed name")
-        elif isinstance(node, nodes.Filter) and node.name == "attr":
-            arg = node.args[0] if node.args else None
-            if not (isinstance(arg, nodes.Const) and isinstance(arg.value, str) and not _is_internal(arg.value)):
-                reasons.append("attr filter with an internal or computed name")
-        elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr) and node.node.attr in _DANGEROUS_CALLS:
-            reasons.append(f"call of .{node.node.attr}()")
-        elif isinstance(node, nodes.Name) and node.name in _INTERNAL_NAMES and node.ctx == "load":
-            if node.name in ("cycler", "joiner", "lipsum", "url_for", "get_flashed_messages", "request", "config", "self"):
-                reasons.append(f"global {node.name} (a known gadget for reaching __globals__)")
-    return list(dict.fromkeys(reasons)), None
+    """(reasons the template reaches Python internals, worst first; parse error or None)."""
+    analysis = analyse_template(source)
+    reasons = analysis.reasons
+    if analysis.over_budget:
+        reasons.append(f"too complex to analyse ({analysis.over_budget})")
+    return reasons, analysis.parse_error
 
 
 def check_template(source: str, where: str, ctx: ScanContext, offset: int | None = None) -> None:
-    """Report a chat template that reaches Python internals (or does not parse)."""
+    """Report a chat template that reaches Python internals (or does not parse, or cannot be analysed)."""
     if len(source) > ctx.limits.max_source_bytes:
         ctx.error(f"{where}: template longer than max_source_bytes", "max_source_bytes", offset)
         return
-    reasons, parse_error = template_problems(source)
-    if reasons:
-        ctx.add("AS431", Severity.CRITICAL, f"{where} reaches Python internals: {'; '.join(reasons[:6])}", offset,
-                "rendered without a sandbox (llama-cpp-python < 0.2.72, CVE-2024-34359) this runs code")
-    if parse_error:
-        ctx.add("AS432", Severity.LOW, f"{where} does not parse as Jinja: {parse_error}", offset)
+    analysis = analyse_template(source, ctx.limits.max_template_steps)
+    if analysis.severity is not None:
+        reasons = analysis.reasons
+        more = f" (and {len(reasons) - _MAX_REASONS} more)" if len(reasons) > _MAX_REASONS else ""
+        ctx.add("AS431", analysis.severity,
+                f"{where} reaches Python internals: {'; '.join(reasons[:_MAX_REASONS])}{more}", offset, _DETAIL)
+    if analysis.over_budget:
+        ctx.error(f"{where}: template too complex to analyse: {analysis.over_budget}", "max_template_steps", offset)
+    if analysis.parse_error:
+        ctx.add("AS432", Severity.LOW, f"{where} does not parse as Jinja: {analysis.parse_error}", offset)

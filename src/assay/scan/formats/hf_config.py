@@ -1,5 +1,6 @@
-"""Hugging Face folder files: ``config.json`` / ``tokenizer_config.json`` (``auto_map`` custom code,
-chat templates), ``chat_template.json`` and ``chat_template.jinja``."""
+"""Hugging Face folder files: ``config.json``, ``tokenizer_config.json`` and the other configs loaders read
+(code they name, under any key: see ``remote_code``; chat templates), ``chat_template.json`` and
+``chat_template.jinja``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
 from assay.scan.formats.chat_template import check_template
 from assay.scan.formats.interface import FormatScanner
+from assay.scan.formats.remote_code import find_code_refs, report_code_refs
 from assay.scan.source import Blob
 
 
@@ -19,15 +21,6 @@ def read_json(blob: Blob, ctx: ScanContext) -> object | None:
         return None if text is None else json.loads(text)
     except (ValueError, RecursionError):
         return None
-
-
-def _auto_map_targets(auto_map: object) -> list[str]:
-    targets: list[str] = []
-    for value in (auto_map.values() if isinstance(auto_map, dict) else []):
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str):
-                targets.append(item)
-    return targets
 
 
 def _check_templates(value: object, where: str, ctx: ScanContext) -> None:
@@ -41,6 +34,20 @@ def _check_templates(value: object, where: str, ctx: ScanContext) -> None:
         _check_templates(value["chat_template"], where, ctx)
 
 
+def _check_code(doc: dict | list, ctx: ScanContext) -> None:
+    """Code the document names (any key): the declaration (AS451) and each code file (AS454), high by default."""
+    refs = find_code_refs(doc)
+    declared = sorted({r.reference for r in refs if r.explicit})
+    if declared:
+        remote = sorted({r.remote for r in refs if r.remote})
+        message = f"the config names custom code ({', '.join(declared[:4])}{', ...' if len(declared) > 4 else ''}): " \
+                  "loading needs trust_remote_code=True and runs it"
+        if remote:
+            message += f"; code from other repositories: {', '.join(remote[:3])}"
+        ctx.add("AS451", Severity.HIGH, message)
+    report_code_refs(refs, ctx)
+
+
 class HfConfigScanner(FormatScanner):
     """``config.json`` and ``tokenizer_config.json``-like files."""
 
@@ -48,16 +55,10 @@ class HfConfigScanner(FormatScanner):
 
     def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
         doc = read_json(blob, ctx)
-        if not isinstance(doc, dict):
+        if not isinstance(doc, (dict, list)):
             return False
-        targets = _auto_map_targets(doc.get("auto_map"))
-        if targets:
-            remote = [t for t in targets if "--" in t]
-            message = f"auto_map names custom code ({', '.join(sorted(set(targets))[:4])}): loading needs trust_remote_code=True"
-            if remote:
-                message += f"; code from other repositories: {', '.join(sorted(set(remote))[:3])}"
-            ctx.add("AS451", Severity.HIGH if remote else Severity.MEDIUM, message)
-        if "chat_template" in doc:
+        _check_code(doc, ctx)  # modules.json (sentence-transformers) is a list
+        if isinstance(doc, dict) and "chat_template" in doc:
             _check_templates(doc["chat_template"], "chat_template", ctx)
         return True
 

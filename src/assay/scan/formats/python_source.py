@@ -1,54 +1,88 @@
 """Python files shipped with a model (custom modeling code run by trust_remote_code, handlers):
-parsed with ``ast`` (never executed) and searched for process, network, eval/exec and file-write calls."""
+parsed with ``ast`` (never executed) and read symbolically (``python_symbols``) for process, code, native,
+network, file-write and deserialising calls, however their names are spelled."""
 
 from __future__ import annotations
 
 import ast
+import warnings
+from typing import NamedTuple
 
 from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
 from assay.scan.formats.interface import FormatScanner
+from assay.scan.formats.python_symbols import Analyser, PyCall
 from assay.scan.source import Blob
 
-# dotted call target (after resolving import aliases) -> (severity, what it does)
-_CALLS: dict[str, tuple[Severity, str]] = {}
-for _name in ("os.system", "os.popen", "os.execv", "os.execve", "os.execl", "os.execvp", "os.spawnv", "os.spawnl",
-              "os.posix_spawn", "subprocess.run", "subprocess.call", "subprocess.Popen", "subprocess.check_call",
-              "subprocess.check_output", "subprocess.getoutput", "subprocess.getstatusoutput", "pty.spawn",
-              "asyncio.create_subprocess_shell", "asyncio.create_subprocess_exec"):
-    _CALLS[_name] = (Severity.CRITICAL, "starts a process")
-for _name in ("eval", "exec", "compile", "__import__", "builtins.eval", "builtins.exec", "marshal.loads",
-              "types.FunctionType", "runpy.run_path", "runpy.run_module", "importlib.import_module"):
-    _CALLS[_name] = (Severity.HIGH, "runs or imports code chosen at run time")
-for _name in ("socket.socket", "socket.create_connection", "urllib.request.urlopen", "urllib.request.urlretrieve",
-              "requests.get", "requests.post", "requests.put", "requests.request", "httpx.get", "httpx.post",
-              "http.client.HTTPConnection", "http.client.HTTPSConnection", "ftplib.FTP", "smtplib.SMTP"):
-    _CALLS[_name] = (Severity.HIGH, "opens a network connection")
-for _name in ("os.remove", "os.unlink", "os.rmdir", "os.removedirs", "shutil.rmtree", "shutil.move", "os.chmod",
-              "os.rename", "os.replace"):
-    _CALLS[_name] = (Severity.HIGH, "deletes, moves or changes files")
-for _name in ("pickle.load", "pickle.loads", "torch.load", "joblib.load", "dill.load", "dill.loads", "numpy.load",
-              "np.load", "yaml.load", "yaml.unsafe_load"):
-    _CALLS[_name] = (Severity.MEDIUM, "deserializes data that can carry code")
-_CALLS["ctypes.CDLL"] = (Severity.HIGH, "loads a native library")
-_CALLS["ctypes.cdll.LoadLibrary"] = (Severity.HIGH, "loads a native library")
+_LINES_SHOWN = 6
 
 
-def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
+class PythonAnalysis(NamedTuple):
+    """What one Python file would do: its dangerous calls, grouped; the sibling modules it imports."""
+
+    calls: tuple[CallGroup, ...]
+    relative_imports: tuple[str, ...]
+    error: str | None
+    """Why the file could not be analysed (it does not parse), or None."""
+
+
+class CallGroup(NamedTuple):
+    """Every call to one target: the worst severity, what it does, the lines."""
+
+    target: str
+    shown: str
+    severity: Severity
+    what: str
+    lines: tuple[int, ...]
+
+    def message(self) -> str:
+        """``line 3: os.system() starts a process (also lines 9, 12)``."""
+        call = self.shown if self.shown.endswith(")") else f"{self.shown}()"
+        text = f"line {self.lines[0]}: {call} {self.what}"
+        rest = self.lines[1:]
+        if rest:
+            more = f", +{len(rest) - _LINES_SHOWN} more" if len(rest) > _LINES_SHOWN else ""
+            text += f" (also line{'s' if len(rest) > 1 else ''} {', '.join(map(str, rest[:_LINES_SHOWN]))}{more})"
+        return text
+
+
+def analyse_python(data: bytes, name: str = "<model code>", max_nodes: int | None = None) -> PythonAnalysis:
+    """Analyse Python source bytes (the coding declaration is honoured, as the interpreter does). Raise
+    LimitExceeded past ``max_nodes`` syntax-tree nodes."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes in the shipped code are not our warnings
+            tree = ast.parse(data, filename=name)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return PythonAnalysis((), (), f"{type(exc).__name__}: {exc}"[:200])
+    analyser = Analyser(tree)
+    try:
+        calls = analyser.run(max_nodes)
+    except RecursionError:
+        return PythonAnalysis((), (), "nested too deeply to analyse")
+    return PythonAnalysis(group_calls(calls), tuple(dict.fromkeys(analyser.relative_imports)), None)
+
+
+def group_calls(calls: list[PyCall]) -> tuple[CallGroup, ...]:
+    """One group per target, worst first, then by first line."""
+    groups: dict[str, list[PyCall]] = {}
+    for call in calls:
+        groups.setdefault(call.target, []).append(call)
+    out = []
+    for target, items in groups.items():
+        worst = max(items, key=lambda c: (c.severity, -c.line))
+        lines = tuple(sorted({c.line for c in items}))
+        out.append(CallGroup(target, worst.shown, worst.severity, worst.what, lines))
+    return tuple(sorted(out, key=lambda g: (-g.severity, g.lines[0])))
+
+
+def read_source(blob: Blob, ctx: ScanContext, what: str = "Python source") -> bytes | None:
+    """The blob's bytes within max_source_bytes; None (and a scan error) when larger."""
+    limit = ctx.limits.max_source_bytes
+    if blob.size > limit:
+        ctx.error(f"{what} of {blob.size} bytes is larger than max_source_bytes={limit}", "max_source_bytes")
         return None
-    parts.append(aliases.get(node.id, node.id))
-    return ".".join(reversed(parts))
-
-
-def _writes(call: ast.Call) -> bool:
-    """``open(path, "w"/"a"/"x"/"+")`` with a literal mode."""
-    mode = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "mode"), None)
-    return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and any(c in mode.value for c in "wax+")
+    return blob.read_at(0, blob.size)
 
 
 class PythonSourceScanner(FormatScanner):
@@ -57,40 +91,25 @@ class PythonSourceScanner(FormatScanner):
     formats = ("python",)
 
     def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
-        source = ctx.read_whole(blob, "max_source_bytes", "Python source")
-        if source is None:
+        data = read_source(blob, ctx)
+        if data is None:
             return True
-        try:
-            tree = ast.parse(source, filename=name)
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            ctx.add("AS453", Severity.LOW, f"Python source does not parse: {exc}")
+        analysis = analyse_python(data, name, ctx.limits.max_python_nodes)
+        if analysis.error is not None:
+            # Default deny: the loader's Python may be newer (new syntax) or allow deeper nesting than assay's.
+            ctx.add("AS453", Severity.HIGH, f"assay cannot analyse this Python source ({analysis.error}); the "
+                    "loader's Python may still run it")
             return True
-        report_python_calls(tree, ctx)
+        report_groups(analysis.calls, ctx)
         return True
 
 
+def report_groups(groups: tuple[CallGroup, ...], ctx: ScanContext) -> None:
+    """One AS452 finding per dangerous target."""
+    for group in groups:
+        ctx.add("AS452", group.severity, group.message())
+
+
 def report_python_calls(tree: ast.AST, ctx: ScanContext) -> None:
-    """Report the dangerous calls of a parsed module (one finding per target, with its first line)."""
-    aliases: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for a in node.names:
-                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
-    seen: dict[str, tuple[int, int]] = {}
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        target = _dotted(node.func, aliases)
-        if target is None:
-            continue
-        if target in _CALLS or (target in ("open", "io.open", "builtins.open") and _writes(node)) or \
-                target.endswith((".write_text", ".write_bytes")) and not target.startswith("self."):
-            line = getattr(node, "lineno", 0)
-            first, count = seen.get(target, (line, 0))
-            seen[target] = (first, count + 1)
-    for target, (line, count) in sorted(seen.items(), key=lambda kv: kv[1][0]):
-        severity, what = _CALLS.get(target, (Severity.HIGH, "writes files"))
-        ctx.add("AS452", severity, f"line {line}: {target}() {what}" + (f" ({count} calls)" if count > 1 else ""))
+    """Report the dangerous calls of a parsed module (kept for callers that already hold a tree)."""
+    report_groups(group_calls(Analyser(tree).run()), ctx)

@@ -1,5 +1,9 @@
 """Tar archives (legacy PyTorch, NeMo, plain model bundles). Compressed tars arrive here through the
-compressed-stream scanner; members are windows on the (decompressed) stream."""
+compressed-stream scanner; members are windows on the (decompressed) stream.
+
+Read with Python's own tarfile, as torch.load does (headers without the ustar magic included). Members
+that torch's legacy loader would take as ``storages``, ``tensors`` or ``pickle`` (by normalised name, links
+followed) are read the way it reads them, whatever their content looks like."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
 from assay.scan.formats.archive_checks import check_member_name
 from assay.scan.formats.interface import FormatScanner
+from assay.scan.formats.torch_legacy import legacy_role, scan_legacy_member
 from assay.scan.limits import LimitExceeded
 from assay.scan.source import Blob, BlobIO, SliceBlob
 
@@ -31,6 +36,7 @@ class TarScanner(FormatScanner):
                 if count > ctx.limits.max_members:
                     raise LimitExceeded("max_members", f"more than max_members={ctx.limits.max_members} members")
                 self._member(blob, member, ctx)
+                self._legacy(archive, blob, member, ctx)
         except tarfile.TarError as exc:
             ctx.add("AS205", Severity.MEDIUM, f"tar archive is corrupt after {count} members: {exc}")
         return True
@@ -47,6 +53,32 @@ class TarScanner(FormatScanner):
         if member.ischr() or member.isblk() or member.isfifo():
             ctx.add("AS207", Severity.MEDIUM, f"member {member.name!r} is a device or FIFO", member.offset)
             return
-        if member.isfile():
+        if member.isfile() and legacy_role(member.name) is None:
             content = SliceBlob(blob, member.offset_data, member.size)
             ctx.child(member.name).scan(content, member.name)
+
+    def _legacy(self, archive: tarfile.TarFile, blob: Blob, member: tarfile.TarInfo, ctx: ScanContext) -> None:
+        """A member torch's legacy loader reads by name: read it that way (links resolved as tarfile does)."""
+        role = legacy_role(member.name)
+        if role is None:
+            return
+        target = _resolve_links(archive, member)
+        if target is None or not target.isfile():
+            return  # the loader fails on this member (a folder, a device, a link to nothing)
+        content = SliceBlob(blob, target.offset_data, target.size)
+        scan_legacy_member(role, content, ctx.child(f"(torch legacy {role}){member.name}"))
+
+
+_MAX_LINK_HOPS = 8
+
+
+def _resolve_links(archive: tarfile.TarFile, member: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """The member whose data tarfile's extract/extractfile would deliver for ``member``."""
+    for _ in range(_MAX_LINK_HOPS):
+        if not (member.islnk() or member.issym()):
+            return member
+        try:
+            member = archive._find_link_target(member)  # tarfile's own resolution, so it matches the loader
+        except (KeyError, AttributeError):
+            return None
+    return None

@@ -96,34 +96,40 @@ def _zip64_extra(extra: bytes, entry: ZipEntry) -> None:
         pos += 4 + length
 
 
-def read_directory(blob: Blob, max_members: int) -> tuple[list[ZipEntry], int, int]:
-    """(entries, offset where the archive starts in ``blob``, central directory offset)."""
+def _eocd_candidates(blob: Blob, limit: int) -> tuple[list[int], bytes, int]:
+    """Every end-of-central-directory signature with a whole record after it, last first (miniz takes the last
+    one, skipping signatures in the final 21 bytes; a comment may hold fake ones that other readers take)."""
     size = blob.size
     tail_len = min(size, 65_557)
-    tail = blob.read_at(size - tail_len, tail_len)
+    base = size - tail_len
+    tail = blob.read_at(base, tail_len)
+    found: list[int] = []
     idx = tail.rfind(_EOCD)
-    while idx >= 0 and len(tail) - idx < 22:
+    while idx >= 0 and len(found) < limit:
+        if len(tail) - idx >= 22:
+            found.append(idx)
         idx = tail.rfind(_EOCD, 0, idx)
-    if idx < 0:
-        raise ZipFormatError("no end-of-central-directory record")
-    eocd_pos = size - tail_len + idx
-    _, _, _, total, cd_size, cd_offset, _ = struct.unpack_from("<HHHHIIH", tail, idx + 4)
-    cd_end = eocd_pos
+    return found, tail, base
+
+
+def _zip64_record(blob: Blob, eocd_pos: int, miniz: bool) -> tuple[tuple[int, int, int], int] | None:
+    """(total, cd_size, cd_offset) and position of the zip64 record a reader uses, or None.
+
+    zipfile reads the record right before the locator; miniz (torch's reader) reads it at the offset the
+    locator stores, and then uses its values whatever the 32-bit fields say."""
     loc = blob.read_at(eocd_pos - 20, 20) if eocd_pos >= 20 else b""
-    if len(loc) == 20 and loc.startswith(_EOCD64_LOCATOR):
-        # The zip64 record sits right before its locator; find it there (as zipfile does), not by
-        # its stored offset, which is wrong when data is prepended to the archive.
-        record_pos = eocd_pos - 20 - 56
-        rec = blob.read_at(record_pos, 56) if record_pos >= 0 else b""
-        if len(rec) == 56 and rec.startswith(_EOCD64):
-            total, cd_size, cd_offset = struct.unpack_from("<QQQ", rec, 32)
-            cd_end = record_pos
-    if total > max_members:
-        raise LimitExceeded("max_members", f"archive lists {total} members, more than max_members={max_members}")
-    concat = cd_end - cd_size - cd_offset  # bytes prepended to the archive (as zipfile computes it)
-    if concat < 0 or cd_size > size:
-        raise ZipFormatError("central directory lies outside the file")
-    directory = blob.read_at(cd_offset + concat, cd_size)
+    if len(loc) != 20 or not loc.startswith(_EOCD64_LOCATOR):
+        return None
+    record_pos = struct.unpack_from("<Q", loc, 8)[0] if miniz else eocd_pos - 20 - 56
+    rec = blob.read_at(record_pos, 56) if 0 <= record_pos < blob.size else b""
+    if len(rec) != 56 or not rec.startswith(_EOCD64):
+        return None
+    total, cd_size, cd_offset = struct.unpack_from("<QQQ", rec, 32)
+    return (total, cd_size, cd_offset), record_pos
+
+
+def _parse_directory(blob: Blob, start: int, cd_size: int, concat: int, max_members: int) -> list[ZipEntry]:
+    directory = blob.read_at(start, cd_size)
     entries: list[ZipEntry] = []
     pos = 0
     while pos + 46 <= len(directory) and directory[pos : pos + 4] == _CENTRAL:
@@ -138,9 +144,57 @@ def read_directory(blob: Blob, max_members: int) -> tuple[list[ZipEntry], int, i
         if len(entries) > max_members:
             raise LimitExceeded("max_members", f"more than max_members={max_members} members")
         pos += 46 + nlen + elen + clen
+    return entries
+
+
+def _directory_at(blob: Blob, eocd_pos: int, tail: bytes, idx: int, max_members: int,
+                  miniz: bool) -> tuple[list[ZipEntry], int, int]:
+    """One reader's view of the directory an EOCD record leads to: (entries, prepended bytes, directory start)."""
+    _, _, _, total, cd_size, cd_offset, _ = struct.unpack_from("<HHHHIIH", tail, idx + 4)
+    cd_end = eocd_pos
+    zip64 = _zip64_record(blob, eocd_pos, miniz)
+    if zip64 is not None:
+        (total, cd_size, cd_offset), record_pos = zip64
+        cd_end = record_pos
+    if total > max_members:
+        raise LimitExceeded("max_members", f"archive lists {total} members, more than max_members={max_members}")
+    # zipfile adjusts for bytes prepended to the archive; miniz takes the stored offsets as they are
+    concat = 0 if miniz else cd_end - cd_size - cd_offset
+    if concat < 0 or cd_size > blob.size or cd_offset + concat > blob.size:
+        raise ZipFormatError("central directory lies outside the file")
+    entries = _parse_directory(blob, cd_offset + concat, cd_size, concat, max_members)
     if total and not entries:
         raise ZipFormatError("central directory is empty or corrupt")
     return entries, concat, cd_offset + concat
+
+
+def all_directories(blob: Blob, max_members: int, max_candidates: int) -> list[tuple[list[ZipEntry], int, int]]:
+    """Every central directory some reader may use, as (entries, prepended bytes, directory start): for each
+    end-of-central-directory signature (last first; a comment can hold fake ones), zipfile's view (zip64 record
+    before the locator, offsets adjusted for prepended bytes) and torch's miniz view (zip64 record at the
+    locator's offset, offsets as stored). Unreadable views are left out; the first readable one comes first."""
+    found, tail, base = _eocd_candidates(blob, max_candidates)
+    views: list[tuple[list[ZipEntry], int, int]] = []
+    starts: set[tuple[int, int]] = set()
+    for idx in found:
+        for miniz in (False, True):
+            try:
+                entries, concat, start = _directory_at(blob, base + idx, tail, idx, max_members, miniz)
+            except ZipFormatError:
+                continue
+            if (start, concat) not in starts:
+                starts.add((start, concat))
+                views.append((entries, concat, start))
+    return views
+
+
+def read_directory(blob: Blob, max_members: int) -> tuple[list[ZipEntry], int, int]:
+    """(entries, offset where the archive starts in ``blob``, central directory offset) of the first readable
+    directory (see ``all_directories``)."""
+    views = all_directories(blob, max_members, 16)
+    if not views:
+        raise ZipFormatError("no readable end-of-central-directory record")
+    return views[0]
 
 
 def locate_data(blob: Blob, entry: ZipEntry) -> str | None:
@@ -187,19 +241,38 @@ class ZipScanner(FormatScanner):
     formats = ("zip",)
 
     def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
-        try:
-            entries, concat, cd_start = read_directory(blob, ctx.limits.max_members)
-        except ZipFormatError as exc:
+        views = all_directories(blob, ctx.limits.max_members, ctx.limits.max_zip_directories)
+        if not views:
             if blob.head(4) == _LOCAL:
-                ctx.add("AS205", Severity.MEDIUM, f"zip archive is unreadable: {exc}", 0)
+                ctx.add("AS205", Severity.MEDIUM, "zip archive is unreadable: no readable central directory", 0)
                 return True
             return False
+        entries, concat, cd_start = views[0]
         if concat > 0:
             ctx.add("AS111", Severity.HIGH, f"{concat} bytes precede the zip archive (another format is "
                     "prepended: loaders that read from the start see that instead)", 0)
+        entries = entries + self._other_entries(entries, cd_start, views[1:], ctx)
         self._check_entries(blob, entries, cd_start, ctx)
         scan_zip_members(blob, entries, ctx)
         return True
+
+    def _other_entries(self, entries: list[ZipEntry], cd_start: int, others: list[tuple[list[ZipEntry], int, int]],
+                       ctx: ScanContext) -> list[ZipEntry]:
+        """Entries only another reader's directory lists (torch's miniz, a fake EOCD): scanned as well."""
+        seen = {(e.name, e.header_offset) for e in entries}
+        extra: list[ZipEntry] = []
+        for listed, _, start in others:
+            new = [e for e in listed if (e.name, e.header_offset) not in seen]
+            if not new:
+                continue
+            seen.update((e.name, e.header_offset) for e in new)
+            extra += new
+            ctx.add("AS206", Severity.HIGH, f"a second central directory at byte {start} lists {len(new)} member(s) "
+                    f"that the directory at byte {cd_start} does not (first: {new[0].name!r})", start,
+                    "torch's zip reader (miniz) and Python's zipfile resolve this archive differently; both are scanned")
+            if len(entries) + len(extra) > ctx.limits.max_members:
+                raise LimitExceeded("max_members", f"more than max_members={ctx.limits.max_members} members")
+        return extra
 
     def _check_entries(self, blob: Blob, entries: list[ZipEntry], cd_start: int, ctx: ScanContext) -> None:
         seen_offsets: dict[int, str] = {}

@@ -1,6 +1,13 @@
 """The allow-list: callables that real model files reference and that cannot do harm when called
-the way the unpickler calls them. Each entry says why. Exact names; ``CLASS_PATTERNS`` add families
-of classes (construction plus ``__setstate__`` of plain data-holding classes).
+the way the unpickler calls them. Each entry says why.
+
+Entries are exact: ``module.name`` matches only when the pickle names that module and that attribute, never
+through a longer or shorter module path (``torch`` + ``nn.modules.linear.Linear`` reaches the same class
+only if every attribute on the way is what it seems, which a scanner cannot know). Methods reached through
+``getattr`` (protocol 2+ pickles bound and class methods that way) are written ``module:Class.method``.
+This hand-written table holds the core; ``safe_harvested.HARVESTED`` holds the names harvested from files the
+real libraries write (``scripts/harvest_allowlist.py``). Callables that call or import their arguments also
+have an argument contract in ``contracts.py``.
 """
 
 from __future__ import annotations
@@ -37,9 +44,12 @@ def _add(reason: str, *names: str) -> None:
 _add("builds a plain container or scalar", *(f"builtins.{n}" for n in (
     "set", "frozenset", "list", "dict", "tuple", "bytearray", "bytes", "str", "int", "float", "complex", "bool",
     "slice", "range", "object", "Ellipsis", "NotImplemented", "NoneType", "reversed")))
-_add("protocol 0-2 object reconstruction helper; the class it builds is checked on its own",
+_add("protocol 0-2 object reconstruction helper; the classes it calls must be allowed (argument contract)",
      "copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__")
-_add("protocol 2 encodes bytes as a latin-1 string through codecs.encode", "_codecs.encode", "codecs.encode")
+_add("binds arguments to an allowed function (argument contract); calling the result is judged as a call",
+     "functools.partial")
+_add("protocol 2 encodes bytes as a latin-1 string through codecs.encode (text codecs only: argument contract)",
+     "_codecs.encode", "codecs.encode")
 _add("standard-library data container", "collections.OrderedDict", "collections.defaultdict", "collections.deque",
      "collections.Counter", "collections.ChainMap", "collections.UserDict", "collections.UserList",
      "collections.UserString", "types.SimpleNamespace", "argparse.Namespace", "array.array",
@@ -71,7 +81,9 @@ _NUMPY_UFUNCS = (
 )
 _add("NumPy math function (a ufunc or reduction stored as a parameter, e.g. FunctionTransformer(np.log1p))",
      *(f"numpy.{n}" for n in _NUMPY_UFUNCS), "numpy.core._ufunc_reconstruct", "numpy._core._ufunc_reconstruct")
-_add("dill's array and dtype reconstruction", "dill._dill._create_array", "dill._dill._create_dtypemeta",
+_add("dill's array and dtype reconstruction (the callable it is given must be allowed: argument contract)",
+     "dill._dill._create_array", "dill._dill._create_dtypemeta")
+_add("dill's namedtuple reconstruction; the module and name it imports are judged (argument contract)",
      "dill._dill._create_namedtuple")
 _add("PyTorch tensor rebuild helper", *(f"torch._utils.{n}" for n in (
     "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
@@ -107,36 +119,65 @@ _add("Lightning / OmegaConf hyper-parameter containers in checkpoints",
      "pytorch_lightning.utilities.parsing.AttributeDict", "lightning.fabric.utilities.data.AttributeDict",
      "lightning_fabric.utilities.data.AttributeDict", "lightning.pytorch.utilities.parsing.AttributeDict")
 
-_CAP = r"_?[A-Z][A-Za-z0-9_]*"
-# (pattern on the canonical dotted name, reason). Families of plain classes whose construction and
-# __setstate__ only store data; a function in the same modules does not match (names start lower-case).
-CLASS_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(rf"torch\.nn\.modules(\.\w+)*\.{_CAP}"), "PyTorch layer class (whole-module checkpoints)"),
-    (re.compile(rf"torch\.ao\.nn(\.\w+)*\.{_CAP}"), "PyTorch quantized layer class"),
-    (re.compile(rf"torch\.nn\.(utils\.parametriz\w+|intrinsic)(\.\w+)*\.{_CAP}"), "PyTorch layer helper class"),
-    (re.compile(rf"torch\.optim(\.\w+)*\.{_CAP}"), "PyTorch optimizer / scheduler class"),
-    (re.compile(r"torch\.nn\.functional\.[a-z_0-9]+"), "tensor math function stored as a layer attribute"),
-    (re.compile(r"torch\._C\._nn\.[a-z_0-9]+"), "tensor math function stored as a layer attribute"),
-    (re.compile(r"__torch__(\.\w+)+"), "TorchScript class, resolved by the TorchScript type system, never imported"),
-    (re.compile(rf"sklearn(\.\w+)+\.{_CAP}"), "scikit-learn estimator or transformer class"),
-    (re.compile(r"sklearn(\.\w+)+\.__pyx_unpickle_\w+"), "Cython state restorer of a scikit-learn class"),
-    (re.compile(rf"scipy\.sparse(\.\w+)*\.{_CAP}"), "SciPy sparse matrix class"),
-    (re.compile(r"numpy\.dtypes\.\w+DType"), "NumPy 2 dtype class"),
-    (re.compile(rf"numpy\.(core|_core)\.multiarray\.{_CAP}"), "NumPy array type"),
-    (re.compile(rf"pandas\.core(\.(frame|series|internals\.\w+|internals|indexes\.\w+|arrays\.\w+|dtypes\.\w+))\.{_CAP}"),
-     "pandas data container class"),
-    (re.compile(r"pandas\.core\.indexes\.base\._new_Index"), "pandas index reconstruction"),
-    (re.compile(r"pandas\._libs\.(internals\._unpickle_block|tslibs\.\w+\._unpickle_\w+|tslibs\.\w+\.\w+)"),
-     "pandas block / timestamp reconstruction"),
+_add("method of an allowed type, pickled by protocol 2+ as getattr(type, name); it only reads its arguments",
+     "builtins:str.split", "builtins:str.lower", "builtins:str.upper", "builtins:str.strip", "builtins:str.join",
+     "builtins:str.replace", "builtins:str.format", "builtins:str.encode", "builtins:bytes.decode",
+     "builtins:dict.fromkeys", "builtins:dict.get", "builtins:bytes.fromhex", "builtins:int.from_bytes",
+     "builtins:float.fromhex", "collections:OrderedDict.fromkeys",
+     "datetime:datetime.fromtimestamp", "datetime:datetime.fromisoformat", "datetime:date.fromordinal",
+     "datetime:date.fromisoformat")
+_add("zoneinfo's own reconstruction of a time zone, pickled as getattr(ZoneInfo, '_unpickle'); it reads the "
+     "system time-zone database by key, as ZoneInfo(key) does", "zoneinfo:ZoneInfo._unpickle")
+
+_CAP = re.compile(r"_?[A-Z][A-Za-z0-9_]*")
+_FUNC = re.compile(r"[a-z][a-z_0-9]*")
+# (module pattern, name pattern, reason): families of plain classes whose construction and __setstate__ only
+# store data. The module is matched as the pickle names it and the name is one identifier, so no entry matches
+# an attribute path (``sklearn.x`` + ``os.system``) or a module reached through another (``a.b`` + ``c.D``).
+CLASS_PATTERNS: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = (
+    (re.compile(r"torch\.nn\.modules\.\w+"), _CAP, "PyTorch layer class (whole-module checkpoints)"),
+    (re.compile(r"torch\.ao\.nn(\.\w+)+"), _CAP, "PyTorch quantized layer class"),
+    (re.compile(r"torch\.nn\.utils\.parametriz\w+"), _CAP, "PyTorch layer helper class"),
+    (re.compile(r"torch\.optim(\.\w+)?"), _CAP, "PyTorch optimizer / scheduler class"),
+    (re.compile(r"torch\.nn\.functional|torch\._C\._nn"), _FUNC, "tensor math function stored as a layer attribute"),
+    (re.compile(r"__torch__(\.\w+)*"), re.compile(r"\w+"),
+     "TorchScript class, resolved by the TorchScript type system, never imported"),
+    (re.compile(r"sklearn(\.\w+)+"), _CAP, "scikit-learn estimator or transformer class"),
+    (re.compile(r"sklearn(\.\w+)+"), re.compile(r"__pyx_unpickle_\w+"), "Cython state restorer of a scikit-learn class"),
+    (re.compile(r"scipy\.sparse(\.\w+)*"), _CAP, "SciPy sparse matrix class"),
+    (re.compile(r"numpy\.dtypes"), re.compile(r"\w+DType"), "NumPy 2 dtype class"),
 )
 
 
-def safe_reason(canonical: str) -> str | None:
-    """Why ``canonical`` (``module.qualname``) is safe, or None when it is not on the allow-list."""
-    reason = SAFE.get(canonical)
+def _exact_table() -> dict[tuple[str, str], str]:
+    table: dict[tuple[str, str], str] = {}
+    try:
+        from assay.scan.pickle.safe_harvested import HARVESTED
+    except ImportError:  # the generated table is absent only in a broken checkout; the core still applies
+        HARVESTED = {}
+    for entries in (HARVESTED, SAFE):
+        for key, reason in entries.items():
+            module, sep, name = key.partition(":")
+            if not sep:
+                module, _, name = key.rpartition(".")
+            table[(module, name)] = reason
+    return table
+
+
+_EXACT: dict[tuple[str, str], str] | None = None
+
+
+def safe_reason(module: str, name: str) -> str | None:
+    """Why ``module`` + ``name`` (as the pickle names them) is safe, or None when it is not on the allow-list."""
+    global _EXACT
+    if _EXACT is None:
+        _EXACT = _exact_table()
+    reason = _EXACT.get((module, name))
     if reason is not None:
         return reason
-    for pattern, why in CLASS_PATTERNS:
-        if pattern.fullmatch(canonical):
+    if "." in name:  # families match a class named directly in its module, never an attribute path
+        return None
+    for module_pattern, name_pattern, why in CLASS_PATTERNS:
+        if module_pattern.fullmatch(module) and name_pattern.fullmatch(name):
             return why
     return None

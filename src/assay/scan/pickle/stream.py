@@ -112,8 +112,8 @@ def _plausible(pickles: int, state: StreamState, broke: PickleBreak | None, curs
 def _report_uses(ctx, state: StreamState) -> None:  # noqa: ANN001
     for use in state.uses.values():
         verdict = use.ref.verdict
-        if verdict.kind == "safe":
-            continue
+        if verdict.kind == "safe" or use.fully_resolved:
+            continue  # a getattr that only named attributes: each attribute was judged as its own name
         severity = verdict.severity or Severity.MEDIUM
         verb = "calls" if use.calls else "imports"
         message = f"{verb} {verdict.canonical}: {verdict.reason}"
@@ -127,3 +127,27 @@ def _report_uses(ctx, state: StreamState) -> None:  # noqa: ANN001
         if use.count > 1:
             detail += f" (x{use.count})"
         ctx.add(use.rule, severity, message, use.ref.offset, detail)
+
+
+def run_one_pickle(blob: Blob, ctx, start: int) -> tuple[object, int] | None:  # noqa: ANN001 - ScanContext
+    """Run exactly one pickle of ``blob`` from ``start`` (as one ``pickle.load`` call on a file positioned
+    there) and report what it imports and calls; return (symbolic value, offset after STOP), or None when the
+    pickle breaks or a limit stops it (reported: a loader stops there too).
+
+    For containers that interleave pickles with raw bytes (torch's legacy tar members), where the caller
+    needs a pickle's value to know how many raw bytes the loader skips next.
+    """
+    cfg = ctx.config
+    cursor = Cursor(blob, start)
+    state = StreamState()
+    result: tuple[object, int] | None = None
+    try:
+        value = Machine(cursor, ctx, cfg.limits, cfg.allow, cfg.strict, state, skip_array_data).run()
+        result = (value, cursor.pos)
+    except PickleBreak as exc:
+        ctx.add("AS108", Severity.MEDIUM if state.reached_code else Severity.LOW,
+                f"pickle is malformed at byte {exc.offset}: {exc}", exc.offset)
+    except LimitExceeded as exc:
+        ctx.error(str(exc), exc.limit, cursor.pos)
+    _report_uses(ctx, state)
+    return result

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from assay.scan.pickle.verdict import Verdict
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from assay.scan.pickle.contracts import Contract
+
 CONTAINER_KEEP = 256  # items kept per container; the rest are counted, never needed for analysis
 
 
@@ -25,13 +29,15 @@ class Bytes:
 class Ref:
     """What GLOBAL/STACK_GLOBAL/INST/EXT resolved to."""
 
-    __slots__ = ("module", "name", "verdict", "offset")
+    __slots__ = ("module", "name", "verdict", "offset", "contract")
 
-    def __init__(self, module: str, name: str, verdict: Verdict, offset: int):
+    def __init__(self, module: str, name: str, verdict: Verdict, offset: int, contract: Contract | None = None):
         self.module = module
         self.name = name
         self.verdict = verdict
         self.offset = offset
+        self.contract = contract
+        """What the callable does with its arguments, when it calls, imports or resolves them (contracts.py)."""
 
     @property
     def canonical(self) -> str:

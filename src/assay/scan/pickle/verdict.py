@@ -16,7 +16,7 @@ from functools import lru_cache
 from assay.record import Record
 from assay.scan.findings import Severity
 from assay.scan.pickle.dangerous import CATEGORIES, DANGEROUS, SUSPICIOUS_NAMES
-from assay.scan.pickle.safe import CLASS_PATTERNS, SAFE
+from assay.scan.pickle.safe import safe_reason
 
 ALIASES = {
     "posix": "os", "nt": "os", "_operator": "operator", "_io": "io", "_pyio": "io", "_pickle": "pickle",
@@ -73,6 +73,10 @@ def _danger_entry(tokens: list[str]) -> tuple[str, str, str] | None:
             if stop < n and module in ALIASES:
                 module = ALIASES[module]
             table = DANGEROUS.get(module)
+            if table is None and module.startswith("_") and stop - start == 1:
+                # A module kept under a private alias (``tempfile._os``, ``shutil._subprocess``) is that module.
+                module = module.lstrip("_")
+                table = DANGEROUS.get(module)
             if table is None:
                 continue
             path = ".".join(tokens[stop:])
@@ -87,9 +91,16 @@ def _danger_entry(tokens: list[str]) -> tuple[str, str, str] | None:
     return best
 
 
-def _judge(module: str, name: str, allow: frozenset[str], strict: bool) -> Verdict:
+def _user_allowed(canonical: str, module: str, allow: frozenset[str]) -> bool:
+    """``--allow`` entries: exact names, or ``package.*`` for everything under a package the user vouches for."""
+    if canonical in allow or f"{module}.*" in allow:
+        return True
+    return any(a.endswith(".*") and canonical.startswith(a[:-1]) for a in allow)
+
+
+def _judge(module: str, name: str, allow: frozenset[str]) -> Verdict:
     canonical = f"{module}.{name}"
-    reason = SAFE.get(canonical)
+    reason = safe_reason(module, name)
     if reason is not None:
         return Verdict("safe", canonical, None, None, reason)
     tokens = module.split(".") + name.split(".")
@@ -102,32 +113,41 @@ def _judge(module: str, name: str, allow: frozenset[str], strict: bool) -> Verdi
         if len(part) > 4 and part.startswith("__") and part.endswith("__"):
             return Verdict("dangerous", canonical, Severity.CRITICAL, "attribute-gadget",
                            f"walks the dunder attribute {part}, reaching interpreter internals")
-    for pattern, why in CLASS_PATTERNS:
-        if pattern.fullmatch(canonical):
-            return Verdict("safe", canonical, None, None, why)
-    if canonical in allow or f"{module}.*" in allow or any(
-        a.endswith(".*") and canonical.startswith(a[:-1]) for a in allow
-    ):
+    if _user_allowed(canonical, module, allow):
         return Verdict("safe", canonical, None, None, "allowed by configuration")
     last = name.rsplit(".", 1)[-1]
     if last in SUSPICIOUS_NAMES:
         category = SUSPICIOUS_NAMES[last]
         return Verdict("dangerous", canonical, Severity.HIGH, category,
                        f"not on any list, and its name ({last}) suggests it {CATEGORIES[category][1]}")
-    severity = Severity.HIGH if strict else Severity.MEDIUM
-    return Verdict("unknown", canonical, severity, None, "not on the allow-list; importing it runs its module's code")
+    # Default deny: what is not proven safe blocks. The message says how a user admits their own code.
+    return Verdict("unknown", canonical, Severity.HIGH, None,
+                   f"not on the allow-list, so loading imports it and runs whatever its module and its code do; "
+                   f"if you trust that code, allow it with --allow {canonical}")
 
 
 @lru_cache(maxsize=65536)
 def classify(module: str, name: str, allow: frozenset[str] = frozenset(), strict: bool = False) -> Verdict:
     """The verdict for ``module`` + ``name`` as a GLOBAL/STACK_GLOBAL/INST would resolve them.
 
+    Every spelling the unpickler may resolve (Python 2 names, C-accelerator aliases) is judged: any dangerous
+    spelling makes the reference dangerous; otherwise it is safe when a spelling is on the allow-list (the same
+    object under another module name), and unknown (high: default deny) when none is. ``strict`` is kept for
+    callers of the old signature; unknown names block with or without it.
+
     A module name that is not a dotted identifier cannot be imported, so such a reference is
     reported separately by the pickle machine and is not judged here.
     """
-    verdicts = [_judge(m, n, allow, strict) for m, n in _variants(module, name)]
-    order = {"dangerous": 2, "unknown": 1, "safe": 0}
-    return max(verdicts, key=lambda v: (order[v.kind], v.severity or 0))
+    verdicts = [_judge(m, n, allow) for m, n in _variants(module, name)]
+    dangerous = [v for v in verdicts if v.kind == "dangerous"]
+    if dangerous:
+        return max(dangerous, key=lambda v: v.severity or 0)
+    return next((v for v in verdicts if v.kind == "safe"), verdicts[0])
+
+
+def identity(module: str, name: str) -> frozenset[str]:
+    """Every canonical spelling of ``module.name`` (for matching special callables such as getattr)."""
+    return frozenset(f"{m}.{n}" for m, n in _variants(module, name))
 
 
 def is_importable_name(module: str, name: str) -> bool:
