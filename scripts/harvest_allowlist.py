@@ -173,12 +173,18 @@ def _same_class(cls: type) -> str | None:
 def _walk_modules(package: str) -> list[object]:
     root = importlib.import_module(package)
     modules = [root]
-    for info in pkgutil.walk_packages(root.__path__, package + "."):
+    for info in pkgutil.walk_packages(root.__path__, package + ".", onerror=lambda name: None):
+        if any(part in info.name for part in (".tests", "._testing", "conftest", "externals")):
+            continue  # test helpers and vendored code: never in a model file, and some import test runners
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 modules.append(importlib.import_module(info.name))
-        except Exception:  # an optional backend module that does not import here
+        except (Exception, SystemExit):  # an optional backend module that does not import here
+            continue
+        except BaseException as exc:  # pytest's Skipped (a BaseException) from modules that need test tools
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             continue
     return modules
 
@@ -197,6 +203,29 @@ def enumerate_classes() -> dict[str, str]:
                 found.setdefault(name, reason)
 
     add((cls for _, cls in all_estimators()), "enumerated: a class of sklearn.utils.all_estimators()")
+    # Every class (and Cython state restorer) the library itself defines: the internals a fitted estimator
+    # keeps (trees, losses, kernels, neighbour trees) under settings the corpus did not fit. Test helpers and
+    # vendored packages are left out; a class another module merely imports is never listed under that module.
+    # Tensor functions a layer keeps as an attribute (activation=F.relu): the public functions torch.nn.functional
+    # defines, and the native ones it re-exports from torch._C._nn, each under the module the pickle names.
+    import torch.nn.functional as functional
+
+    for key, value in vars(functional).items():
+        module = getattr(value, "__module__", None)
+        if not key.startswith("_") and callable(value) and not inspect.isclass(value) and \
+                module in ("torch.nn.functional", "torch._C._nn") and getattr(value, "__name__", None) == key:
+            found.setdefault(f"{module}.{key}", "enumerated: a public tensor function of torch.nn.functional")
+    for package, reason in (("sklearn", "enumerated: a class defined by scikit-learn (estimator internals)"),
+                            ("scipy.sparse", "enumerated: a class defined by scipy.sparse (sparse containers)")):
+        for module in _walk_modules(package):
+            name = getattr(module, "__name__", "")
+            if any(part in name for part in (".tests", "._testing", "externals", "conftest", ".linalg")):
+                continue
+            members = vars(module).values()
+            add((c for c in members if inspect.isclass(c) and c.__module__ == name), reason)
+            for key, value in vars(module).items():
+                if key.startswith("__pyx_unpickle_") and callable(value):
+                    found.setdefault(f"{name}.{key}", f"{reason}: Cython state restorer")
     for package, base, reason in (
         ("torch.nn.modules", torch.nn.Module, "enumerated: a torch.nn.Module subclass defined under torch.nn.modules"),
         ("torch.ao.nn", torch.nn.Module, "enumerated: a torch.nn.Module subclass defined under torch.ao.nn"),

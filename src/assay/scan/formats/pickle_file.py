@@ -18,7 +18,7 @@ class PickleScanner(FormatScanner):
         head = blob.head(2)
         # A protocol header the unpickler accepts; 0x80 then 241 is refused before anything runs.
         definite = len(head) == 2 and head[0] == 0x80 and head[1] <= 5
-        result = analyze_stream(blob, ctx, definite=definite)
+        result = analyze_stream(blob, ctx, definite=definite, joblib=True)
         if result.torch_legacy:
             ctx.format("pytorch-legacy")
         return result.is_pickle

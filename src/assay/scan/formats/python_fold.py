@@ -15,14 +15,16 @@ import binascii
 import codecs
 import itertools
 import re
+from collections.abc import Callable
 
 MAX_TEXT = 10_000  # longest folded string or bytes; longer ones are "computed"
 MAX_CHOICES = 16  # possible values of one expression (a name assigned several constants)
 _CODECS = {"utf-8", "utf8", "ascii", "latin-1", "latin1", "utf-16", "utf-16-le", "utf-16-be", "utf-7", "cp1252",
            "rot13", "rot_13", "hex", "hex_codec", "base64", "base64_codec", "unicode_escape", "raw_unicode_escape"}
 _STR_METHODS = {"lower", "upper", "strip", "lstrip", "rstrip", "swapcase", "title", "capitalize", "casefold"}
-_B64 = {"b64decode": base64.b64decode, "b32decode": base64.b32decode, "b16decode": base64.b16decode,
-        "urlsafe_b64decode": base64.urlsafe_b64decode, "b85decode": base64.b85decode, "a85decode": base64.a85decode}
+_B64: dict[str, Callable[[str | bytes], bytes]] = {
+    "b64decode": base64.b64decode, "b32decode": base64.b32decode, "b16decode": base64.b16decode,
+    "urlsafe_b64decode": base64.urlsafe_b64decode, "b85decode": base64.b85decode, "a85decode": base64.a85decode}
 _WIDE_FORMAT = re.compile(r"\d{5,}|\*")  # widths that would build huge strings
 _ERRORS = (ValueError, TypeError, OverflowError, LookupError, ArithmeticError, AttributeError, binascii.Error,
            MemoryError, RecursionError)
@@ -105,28 +107,32 @@ class Folder:
 
     def _slice(self, node: ast.AST, local: dict[str, object]) -> list[object] | None:
         if isinstance(node, ast.Slice):
-            parts = [[None] if p is None else self._fold(p, local) for p in (node.lower, node.upper, node.step)]
+            parts: list[list[object] | None] = [[None] if p is None else self._fold(p, local)
+                                                for p in (node.lower, node.upper, node.step)]
             return self._product(parts, lambda a, b, c: slice(a, b, c))
         return self._fold(node, local)
 
-    def _product(self, parts: list[list[object] | None], combine: object) -> list[object] | None:
+    def _product(self, parts: list[list[object] | None], combine: Callable[..., object]) -> list[object] | None:
         if any(p is None for p in parts):
             return None
         out = []
         for combo in itertools.islice(itertools.product(*parts), MAX_CHOICES * 4):  # type: ignore[arg-type]
-            out.append(combine(*combo))  # type: ignore[operator]
+            out.append(combine(*combo))
         return _choices(out)
 
     def _comprehension(self, node: ast.ListComp | ast.GeneratorExp, local: dict[str, object]) -> list[object] | None:
-        if len(node.generators) != 1 or node.generators[0].ifs or not isinstance(node.generators[0].target, ast.Name):
+        if len(node.generators) != 1:
             return None
         gen = node.generators[0]
+        if gen.ifs or not isinstance(gen.target, ast.Name):
+            return None
+        name = gen.target.id
         source = self._fold(gen.iter, local)
         if source is None or len(source) != 1 or not isinstance(source[0], (str, bytes, list, tuple)):
             return None
         items = []
         for item in source[0]:
-            value = self._fold(node.elt, {**local, gen.target.id: item})  # type: ignore[union-attr]
+            value = self._fold(node.elt, {**local, name: item})
             if value is None or len(value) != 1:
                 return None
             items.append(value[0])
@@ -162,9 +168,9 @@ class Folder:
         func = node.func
         if not isinstance(func, ast.Attribute) or func.attr not in ("format", "decode", "encode"):
             return None
-        if any(k.arg is None for k in node.keywords):
+        names = [k.arg for k in node.keywords if k.arg is not None]
+        if len(names) != len(node.keywords):  # a **mapping argument
             return None
-        names = [k.arg for k in node.keywords]
         parts = [self._fold(func.value, local)] + [self._fold(a, local) for a in node.args]
         parts += [self._fold(k.value, local) for k in node.keywords]
         positional = len(node.args)
@@ -223,8 +229,10 @@ def _builtin(name: str, args: tuple[object, ...]) -> object:
         return chr(args[0])
     if name == "ord" and len(args) == 1 and isinstance(args[0], str):
         return ord(args[0])
-    if name == "int" and len(args) in (1, 2) and isinstance(args[0], str) and len(args[0]) < 40:
-        return int(*args)  # type: ignore[arg-type]
+    if name == "int" and len(args) == 1 and isinstance(args[0], str) and len(args[0]) < 40:
+        return int(args[0])
+    if name == "int" and len(args) == 2 and isinstance(args[0], str) and len(args[0]) < 40 and isinstance(args[1], int):
+        return int(args[0], args[1])  # a base of another type raises TypeError there too: not folded either way
     if name == "str" and len(args) == 1 and isinstance(args[0], (str, int)):
         return str(args[0])
     if name == "str" and len(args) == 2 and isinstance(args[0], bytes) and args[1] in _CODECS:
@@ -243,7 +251,9 @@ def _builtin(name: str, args: tuple[object, ...]) -> object:
 def _codec(dotted: str, value: object, encoding: object) -> object:
     if not isinstance(encoding, str) or encoding.lower() not in _CODECS:
         raise TypeError("codec not allowed")
-    return codecs.decode(value, encoding) if dotted.endswith("decode") else codecs.encode(value, encoding)  # type: ignore[arg-type]
+    # which value types a codec takes depends on the codec, chosen at run time from _CODECS; a value it refuses
+    # raises TypeError, and the caller treats that as not folded
+    return codecs.decode(value, encoding) if dotted.endswith("decode") else codecs.encode(value, encoding)  # type: ignore[call-overload]
 
 
 def _method(receiver: object, name: str, args: tuple[object, ...], kwargs: dict[str, object] | None = None) -> object:

@@ -75,8 +75,8 @@ class Analyser:
                                 f"max_python_nodes={max_nodes}")
         binders = [n for n in order if isinstance(n, _BINDERS)]
         for _ in range(2):
-            for node in binders:
-                self._bind(node)
+            for binder in binders:
+                self._bind(binder)
         self.memo = {}
         self.parents = parents
         for node in order:
@@ -300,8 +300,7 @@ class Analyser:
                 for obj in self.resolve(call.args[0]):
                     for name in func.names:
                         for target in attribute(obj, name):
-                            verdict = self._verdict(target.path, None) if isinstance(target, Sym) else None
-                            if verdict:
+                            if isinstance(target, Sym) and (verdict := self._verdict(target.path, None)):
                                 self._add(call, target.path, verdict[0], verdict[1], call.func)
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr in _RECEIVER_WRITES and not is_self(func.value):

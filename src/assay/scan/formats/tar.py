@@ -78,7 +78,8 @@ def _resolve_links(archive: tarfile.TarFile, member: tarfile.TarInfo) -> tarfile
         if not (member.islnk() or member.issym()):
             return member
         try:
-            member = archive._find_link_target(member)  # tarfile's own resolution, so it matches the loader
+            # tarfile's own (private) resolution, so it matches the loader; AttributeError is caught if it goes away
+            member = archive._find_link_target(member)  # type: ignore[attr-defined]
         except (KeyError, AttributeError):
             return None
     return None

@@ -12,6 +12,7 @@ data too) unless it can only be a number. Attribute access on template globals (
 from __future__ import annotations
 
 import operator
+from typing import cast
 
 from jinja2 import nodes
 
@@ -121,8 +122,8 @@ class TemplateChecker:
             self.callable_body(node, env)
         elif isinstance(node, nodes.With):
             inner = env.copy()
-            for target, value in zip(node.targets, node.values, strict=False):
-                self.assign(target, self.ev(value, env), inner)
+            for target, expr in zip(node.targets, node.values, strict=False):
+                self.assign(target, self.ev(expr, env), inner)
             self.body(node.body, inner)
             env.absorb([env, inner], scoped=True)
         elif isinstance(node, nodes.FilterBlock):
@@ -339,7 +340,8 @@ class TemplateChecker:
     def filter(self, node: nodes.Filter, env: _Env, piped: Val | None) -> Val:
         value = self.ev(node.node, env) if node.node is not None else (piped or DATA)
         args = [self.ev(a, env) for a in node.args]
-        kwargs = {k.key: self.ev(k.value, env) for k in node.kwargs}
+        # jinja2 annotates a filter's kwargs as Pair nodes, but its parser builds Keyword nodes (string keys)
+        kwargs = {k.key: self.ev(k.value, env) for k in cast("list[nodes.Keyword]", node.kwargs)}
         unpacked = [self.ev(n, env) for n in (node.dyn_args, node.dyn_kwargs) if n is not None]
         if node.name == "attr":
             if unpacked or not args:
@@ -390,8 +392,8 @@ class TemplateChecker:
         called = called_name(node.node)
         if called in DANGEROUS_CALLS:
             self.report(Severity.CRITICAL, f"call of .{called}() ({text})")
-        if called in ("format", "format_map"):
-            self.format_call(env, node.node, text)
+        if called in ("format", "format_map") and isinstance(node.node, (nodes.Getattr, nodes.Getitem, nodes.Filter)):
+            self.format_call(env, node.node, text)  # called_name() names only these
         for arg in [*args, *kwargs.values()]:
             for choice in arg.choices or ():
                 if isinstance(choice, str) and (DUNDER.fullmatch(choice) or choice in CRITICAL_NAMES):
@@ -404,9 +406,10 @@ class TemplateChecker:
             return lift(STRING_METHODS[callee.name], callee.receiver, *args)
         return DATA
 
-    def format_call(self, env: _Env, callee: nodes.Getattr, text: str) -> None:
+    def format_call(self, env: _Env, callee: nodes.Getattr | nodes.Getitem | nodes.Filter, text: str) -> None:
         """``'{0.__class__}'.format(x)`` looks attributes up by names inside the format string."""
-        receiver = self.ev(callee.node, env)
+        # a filter that is called (``x|attr('format')``) always has its operand; only filter blocks have none
+        receiver = self.ev(cast(nodes.Expr, callee.node), env)
         if not receiver.known:
             self.report(Severity.HIGH, f"str.format on a string computed at render time ({text})")
         elif any(isinstance(c, str) and FORMAT_FIELD_ACCESS.search(c) for c in receiver.choices):  # type: ignore[union-attr]

@@ -75,9 +75,9 @@ def lift(fn: Callable[..., object], *args: Val) -> Val:
     """Apply a pure function to every combination of known arguments; opaque on any failure."""
     if not all(a.known for a in args):
         return DATA
-    results: list[object] = [()]
+    results: list[tuple[object, ...]] = [()]
     for arg in args:
-        results = [r + (c,) for r in results for c in arg.choices]  # type: ignore[operator, union-attr]
+        results = [r + (c,) for r in results for c in arg.choices]  # type: ignore[union-attr]
         if len(results) > MAX_CHOICES:
             return DATA
     out = []
@@ -85,7 +85,7 @@ def lift(fn: Callable[..., object], *args: Val) -> Val:
         if _too_big(fn, combo):
             return DATA
         try:
-            out.append(fn(*combo))  # type: ignore[misc]
+            out.append(fn(*combo))
         except Exception:  # noqa: BLE001 - a render would fail here too; nothing to fold
             return DATA
     return known(*out)

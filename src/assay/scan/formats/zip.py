@@ -96,19 +96,24 @@ def _zip64_extra(extra: bytes, entry: ZipEntry) -> None:
         pos += 4 + length
 
 
-def _eocd_candidates(blob: Blob, limit: int) -> tuple[list[int], bytes, int]:
-    """Every end-of-central-directory signature with a whole record after it, last first (miniz takes the last
-    one, skipping signatures in the final 21 bytes; a comment may hold fake ones that other readers take)."""
+def _eocd_candidates(blob: Blob) -> tuple[list[int], bytes, int]:
+    """The end-of-central-directory records readers use, as offsets into the returned tail: the last signature
+    with a whole record after it (miniz, torch's reader, skips signatures in the final 21 bytes; zipfile takes
+    the last signature too, so a fake record in a comment wins for both) and the record ending exactly at the
+    end of the file (zipfile's first try). Earlier signatures (a stored inner zip's) are read by no one."""
     size = blob.size
     tail_len = min(size, 65_557)
     base = size - tail_len
     tail = blob.read_at(base, tail_len)
     found: list[int] = []
     idx = tail.rfind(_EOCD)
-    while idx >= 0 and len(found) < limit:
-        if len(tail) - idx >= 22:
-            found.append(idx)
+    while idx >= 0 and len(tail) - idx < 22:
         idx = tail.rfind(_EOCD, 0, idx)
+    if idx >= 0:
+        found.append(idx)
+    exact = len(tail) - 22
+    if exact >= 0 and exact != idx and tail[exact : exact + 4] == _EOCD:
+        found.append(exact)
     return found, tail, base
 
 
@@ -168,12 +173,12 @@ def _directory_at(blob: Blob, eocd_pos: int, tail: bytes, idx: int, max_members:
     return entries, concat, cd_offset + concat
 
 
-def all_directories(blob: Blob, max_members: int, max_candidates: int) -> list[tuple[list[ZipEntry], int, int]]:
+def all_directories(blob: Blob, max_members: int) -> list[tuple[list[ZipEntry], int, int]]:
     """Every central directory some reader may use, as (entries, prepended bytes, directory start): for each
-    end-of-central-directory signature (last first; a comment can hold fake ones), zipfile's view (zip64 record
+    end-of-central-directory record a reader may take (see ``_eocd_candidates``), zipfile's view (zip64 record
     before the locator, offsets adjusted for prepended bytes) and torch's miniz view (zip64 record at the
     locator's offset, offsets as stored). Unreadable views are left out; the first readable one comes first."""
-    found, tail, base = _eocd_candidates(blob, max_candidates)
+    found, tail, base = _eocd_candidates(blob)
     views: list[tuple[list[ZipEntry], int, int]] = []
     starts: set[tuple[int, int]] = set()
     for idx in found:
@@ -191,7 +196,7 @@ def all_directories(blob: Blob, max_members: int, max_candidates: int) -> list[t
 def read_directory(blob: Blob, max_members: int) -> tuple[list[ZipEntry], int, int]:
     """(entries, offset where the archive starts in ``blob``, central directory offset) of the first readable
     directory (see ``all_directories``)."""
-    views = all_directories(blob, max_members, 16)
+    views = all_directories(blob, max_members)
     if not views:
         raise ZipFormatError("no readable end-of-central-directory record")
     return views[0]
@@ -241,7 +246,7 @@ class ZipScanner(FormatScanner):
     formats = ("zip",)
 
     def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
-        views = all_directories(blob, ctx.limits.max_members, ctx.limits.max_zip_directories)
+        views = all_directories(blob, ctx.limits.max_members)
         if not views:
             if blob.head(4) == _LOCAL:
                 ctx.add("AS205", Severity.MEDIUM, "zip archive is unreadable: no readable central directory", 0)

@@ -66,6 +66,11 @@ _CONTRACTS = [
     Contract("dill._dill._create_array", calls=(0,)),
     Contract("dill._dill._create_dtypemeta", calls=(0,)),
     Contract("dill._dill._create_namedtuple", imports=(2, 0)),
+    Contract("torch._dynamo.eval_frame.OptimizedModule", calls=(1,)),
+    Contract("pandas.core.indexes.base._new_Index", calls=(0,)),
+    Contract("pandas.core.indexes.interval._new_IntervalIndex", calls=(0,)),
+    Contract("pandas._libs.internals._unpickle_block", calls=(0,)),
+    Contract("torch._dynamo.eval_frame.OptimizeContext", calls=(0,)),
 ]
 CONTRACTS: dict[str, Contract] = {c.name: c for c in _CONTRACTS}
 """Canonical name -> contract."""
@@ -78,4 +83,9 @@ def contract_for(module: str, name: str) -> Contract | None:
         contract = CONTRACTS.get(spelling)
         if contract is not None:
             return contract
+    if name.startswith("__pyx_unpickle_"):  # Cython's state restorer: Class.__new__(its first argument)
+        return _CYTHON
     return None
+
+
+_CYTHON = Contract("__pyx_unpickle_*", calls=(0,))

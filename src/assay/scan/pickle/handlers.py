@@ -10,6 +10,8 @@ import struct
 from collections.abc import Callable
 
 from assay.scan.findings import Severity
+from assay.scan.pickle.arguments import check_state
+from assay.scan.pickle.numbers import c_int, py_int
 from assay.scan.pickle.values import Bytes, Map, Obj, Opaque, Ref, Seq
 from assay.scan.pickle.verdict import Verdict
 
@@ -17,7 +19,6 @@ TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from assay.scan.pickle.vm import Machine
 
-_BIG_INT_DIGITS = 4300  # CPython's default int max_str_digits; longer INT/LONG lines fail to load
 
 
 def _proto(m: Machine) -> None:
@@ -54,62 +55,12 @@ def _int(m: Machine) -> None:
     m.stack.append(c_int(m, m._line("number")))
 
 
-_SPACE = b" \t\n\v\f\r"
-_DIGITS = {8: b"01234567", 10: b"0123456789", 16: b"0123456789abcdefABCDEF"}
-
-
-def _strtol(text: bytes) -> tuple[int, int]:
-    """(value, index where parsing stopped) as C's ``strtol(text, &end, 0)`` reads ``text`` (overflow not checked)."""
-    i, n = 0, len(text)
-    while i < n and text[i] in _SPACE:
-        i += 1
-    negative = i < n and text[i] == 0x2D
-    if i < n and text[i] in b"+-":
-        i += 1
-    base = 10
-    if i < n and text[i] == 0x30:
-        if i + 2 < n and text[i + 1] in b"xX" and text[i + 2] in _DIGITS[16]:
-            base, i = 16, i + 2
-        else:
-            base = 8
-    start = i
-    digits = _DIGITS[base]
-    while i < n and text[i] in digits and i - start <= _BIG_INT_DIGITS:
-        i += 1
-    if i == start:
-        return 0, 0  # no digits: strtol leaves the end at the start of the string
-    value = int(text[start:i], base)
-    return (-value if negative else value), i
-
-
-def _py_int(m: Machine, text: bytes, base: int) -> int:
-    """``PyLong_FromString(text, NULL, base)``: a C string (it ends at the first NUL), Python's int() grammar."""
-    text = text.split(b"\0", 1)[0]
-    if len(text) > _BIG_INT_DIGITS + 16:
-        raise m._fail("integer literal longer than the interpreter accepts")
-    try:
-        return int(text, base)
-    except ValueError:
-        raise m._fail(f"invalid integer literal {text[:40]!r}") from None
-
-
-def c_int(m: Machine, line: bytes) -> int:
-    """The INT opcode as CPython's C unpickler reads it (``load_int``): ``strtol`` with base 0, so ``010`` is 8,
-    ``0x1f`` is 31 and a NUL ends the number; on a 64-bit overflow or trailing text it retries with Python's own
-    int grammar (``0o17``, ``0b1``, ``1_000``, spaces). The pure-Python unpickler (joblib's) accepts a subset of
-    these and gives the same values where it does, so this reading covers both loaders."""
-    value, end = _strtol(line)
-    if (end == len(line) or line[end] == 0) and -(1 << 63) <= value < (1 << 63):
-        return value
-    return _py_int(m, line, 0)
-
-
 def _long(m: Machine) -> None:
     """LONG: one trailing ``L`` (Python 2) is dropped, then Python's int grammar with base 0 (``load_long``)."""
     line = m._line("number")
     if line.endswith(b"L"):
         line = line[:-1]
-    m.stack.append(_py_int(m, line, 0))
+    m.stack.append(py_int(m, line, 0))
 
 
 def _binint(m: Machine) -> None:
@@ -381,7 +332,7 @@ def _build(m: Machine) -> None:
     m._mutates_import(inst, "BUILD")
     if isinstance(inst, Obj):
         inst.state = state
-        m._check_state(inst, state)
+        check_state(m, inst, state)
         if m.on_build is not None:
             if m.frame_end is not None and m.cur.pos < m.frame_end:
                 before = m.cur.pos
@@ -433,7 +384,7 @@ def _get_value(m: Machine, idx: int) -> None:
 
 
 def _get(m: Machine) -> None:
-    _get_value(m, _py_int(m, m._line("number"), 10))  # load_get: PyLong_FromString(s, NULL, 10)
+    _get_value(m, py_int(m, m._line("number"), 10))  # load_get: PyLong_FromString(s, NULL, 10)
 
 
 def _binget(m: Machine) -> None:
@@ -451,7 +402,7 @@ def _put_value(m: Machine, idx: int) -> None:
 
 
 def _put(m: Machine) -> None:
-    _put_value(m, _py_int(m, m._line("number"), 10))
+    _put_value(m, py_int(m, m._line("number"), 10))
 
 
 def _binput(m: Machine) -> None:

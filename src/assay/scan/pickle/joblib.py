@@ -44,6 +44,16 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _MISSING = object()
 
 
+# The constructor parameters of each wrapper class, in order; each is stored as the attribute of that name.
+_INIT_PARAMS: dict[str, tuple[str, ...]] = {
+    **{name: ("subclass", "shape", "order", "dtype", "allow_mmap", "numpy_array_alignment_bytes")
+       for name in NUMPY_WRAPPERS},
+    **{name: ("filename", "subclass", "allow_mmap") for name in ND_WRAPPERS},
+    **{name: ("filename", "init_args", "state") for name in Z_WRAPPERS},
+    "": (),
+}
+
+
 class Unknown(Exception):
     """What the loader would read here cannot be computed (reported as AS112)."""
 
@@ -71,14 +81,20 @@ def _attributes(m: Machine, inst: Obj) -> dict[str, object]:
     then the state dict, then the slot-state dict (set with setattr), as ``load_build`` applies them."""
     store: dict[int, tuple[Obj, dict[str, object]]] = m.__dict__.setdefault("_joblib_wrappers", {})
     attrs = store.setdefault(id(inst), (inst, {}))[1]
-    if _names(inst.callee) & _RECONSTRUCTORS:
+    callee = inst.callee
+    assert isinstance(callee, Ref)  # the caller found a wrapper class through it (wrapper_class)
+    if _names(callee) & _RECONSTRUCTORS:
         args = inst.args
         base = args[1] if isinstance(args, tuple) and len(args) > 1 else None
-        if _names(inst.callee) & {"copyreg._reconstructor", "copy_reg._reconstructor"} and not (
+        if _names(callee) & {"copyreg._reconstructor", "copy_reg._reconstructor"} and not (
                 isinstance(base, Ref) and _names(base) & _OBJECT):
             raise Unknown(f"wrapper reconstructed through {render(base)}")
     elif isinstance(inst.args, tuple) and inst.args:
-        raise Unknown("wrapper created with constructor arguments")
+        # Created by calling the class: __init__ stores its arguments as attributes of the same names.
+        params = _INIT_PARAMS[wrapper_class(inst) or ""]
+        if len(inst.args) > len(params):
+            raise Unknown("wrapper created with more arguments than its constructor takes")
+        attrs.update(zip(params, inst.args, strict=False))
     state = inst.state
     parts = list(state) if isinstance(state, tuple) and len(state) == 2 else [state]
     for part in parts:
@@ -131,11 +147,10 @@ def _scalar(m: Machine, obj: Obj) -> int:
     data = obj.args[1].data
     if len(data) != size:
         raise Unknown("numpy scalar whose bytes do not match its dtype")
-    byteorder = "big" if order == ">" else "little"
     if kind == "?":
         return int(any(data))
     if kind in "iu":
-        number = int.from_bytes(data, byteorder, signed=kind == "i")
+        number = int.from_bytes(data, "big" if order == ">" else "little", signed=kind == "i")
         return _wrap64(number) if kind == "u" else number
     if kind == "f" and size in (4, 8):
         import struct

@@ -66,7 +66,7 @@ _add("NumPy array and dtype reconstruction", *(f"{m}.{n}" for m in ("numpy.core.
                                                for n in ("_reconstruct", "scalar")),
      "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer", "numpy.ndarray", "numpy.dtype",
      "numpy.ma.core._mareconstruct", "numpy.ma.core.MaskedArray", "numpy.core.records.recarray",
-     "numpy.matrix", "numpy.random._pickle.__randomstate_ctor", "numpy.random._pickle.__bit_generator_ctor",
+     "numpy.matrix", "numpy.matrixlib.defmatrix.matrix", "numpy.random._pickle.__randomstate_ctor", "numpy.random._pickle.__bit_generator_ctor",
      "numpy.random._pickle.__generator_ctor", "numpy.random.mtrand.RandomState", "numpy.random._mt19937.MT19937",
      "numpy.random._pcg64.PCG64", "numpy.random._pcg64.PCG64DXSM", "numpy.random._philox.Philox",
      "numpy.random._sfc64.SFC64", "numpy.random._generator.Generator", "numpy.random.mtrand._rand",
@@ -102,9 +102,11 @@ _add("PyTorch tensor rebuild helper", *(f"torch._utils.{n}" for n in (
      "torch.jit._pickle.restore_type_tag",
      *(f"torch.{n}Storage" for n in _TORCH_STORAGES), *(f"torch.cuda.{n}Storage" for n in _TORCH_STORAGES),
      *(f"torch.storage.{n}Storage" for n in ("Untyped", "Typed")), *(f"torch.{n}" for n in _TORCH_DTYPES))
-_add("joblib's wrapper for arrays written after the pickle", "joblib.numpy_pickle.NumpyArrayWrapper",
-     "joblib.numpy_pickle_compat.NDArrayWrapper", "joblib.numpy_pickle_compat.ZNDArrayWrapper",
-     "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper")
+_add("joblib's wrapper for arrays written after the pickle, or in a side file that the scan reads too (AS313); "
+     "old joblib wrote the compat classes under joblib.numpy_pickle, which still re-exports them",
+     "joblib.numpy_pickle.NumpyArrayWrapper", "joblib.numpy_pickle_compat.NDArrayWrapper",
+     "joblib.numpy_pickle_compat.ZNDArrayWrapper", "joblib.numpy_pickle.NDArrayWrapper",
+     "joblib.numpy_pickle.ZNDArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper")
 _add("training-run metadata stored in Hugging Face training_args.bin",
      "transformers.training_args.TrainingArguments", "transformers.training_args_seq2seq.Seq2SeqTrainingArguments",
      "transformers.trainer_utils.IntervalStrategy", "transformers.trainer_utils.SchedulerType",
@@ -126,26 +128,25 @@ _add("method of an allowed type, pickled by protocol 2+ as getattr(type, name); 
      "builtins:float.fromhex", "collections:OrderedDict.fromkeys",
      "datetime:datetime.fromtimestamp", "datetime:datetime.fromisoformat", "datetime:date.fromordinal",
      "datetime:date.fromisoformat")
+_add("the wrappers torch.compile puts around a module (a whole module saved after torch.compile): constructing "
+     "them wires callbacks; compilation runs only when the module is called. The context they call must be "
+     "allowed (argument contract)",
+     "torch._dynamo.eval_frame.OptimizedModule", "torch._dynamo.eval_frame.OptimizeContext",
+     "torch._dynamo.convert_frame.CatchErrorsWrapper", "torch._dynamo.convert_frame.ConvertFrame",
+     "torch._dynamo.convert_frame.ConvertFrameAssert", "torch._dynamo.convert_frame.ConvertFrameBox",
+     "torch._dynamo.repro.after_dynamo.WrapBackendDebug", "torch._dynamo.hooks.Hooks",
+     "torch._TorchCompileInductorWrapper", "torch:_TorchCompileInductorWrapper.get_compiler_config")
 _add("zoneinfo's own reconstruction of a time zone, pickled as getattr(ZoneInfo, '_unpickle'); it reads the "
      "system time-zone database by key, as ZoneInfo(key) does", "zoneinfo:ZoneInfo._unpickle")
 
-_CAP = re.compile(r"_?[A-Z][A-Za-z0-9_]*")
-_FUNC = re.compile(r"[a-z][a-z_0-9]*")
-# (module pattern, name pattern, reason): families of plain classes whose construction and __setstate__ only
-# store data. The module is matched as the pickle names it and the name is one identifier, so no entry matches
-# an attribute path (``sklearn.x`` + ``os.system``) or a module reached through another (``a.b`` + ``c.D``).
+# (module pattern, name pattern, reason): the two families whose members no harvest can list. The module is
+# matched as the pickle names it and the name is one identifier, so no entry matches an attribute path or a
+# module reached through another. Every other library name is exact (HARVESTED, or the table above).
 CLASS_PATTERNS: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = (
-    (re.compile(r"torch\.nn\.modules\.\w+"), _CAP, "PyTorch layer class (whole-module checkpoints)"),
-    (re.compile(r"torch\.ao\.nn(\.\w+)+"), _CAP, "PyTorch quantized layer class"),
-    (re.compile(r"torch\.nn\.utils\.parametriz\w+"), _CAP, "PyTorch layer helper class"),
-    (re.compile(r"torch\.optim(\.\w+)?"), _CAP, "PyTorch optimizer / scheduler class"),
-    (re.compile(r"torch\.nn\.functional|torch\._C\._nn"), _FUNC, "tensor math function stored as a layer attribute"),
     (re.compile(r"__torch__(\.\w+)*"), re.compile(r"\w+"),
-     "TorchScript class, resolved by the TorchScript type system, never imported"),
-    (re.compile(r"sklearn(\.\w+)+"), _CAP, "scikit-learn estimator or transformer class"),
-    (re.compile(r"sklearn(\.\w+)+"), re.compile(r"__pyx_unpickle_\w+"), "Cython state restorer of a scikit-learn class"),
-    (re.compile(r"scipy\.sparse(\.\w+)*"), _CAP, "SciPy sparse matrix class"),
-    (re.compile(r"numpy\.dtypes"), re.compile(r"\w+DType"), "NumPy 2 dtype class"),
+     "TorchScript class in a TorchScript archive: resolved by TorchScript's own type system from the archive's "
+     "code, never imported as a Python module"),
+    (re.compile(r"numpy\.dtypes"), re.compile(r"\w+DType"), "NumPy 2 dtype class (numpy.dtypes holds only these)"),
 )
 
 

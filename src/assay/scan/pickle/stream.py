@@ -5,7 +5,7 @@ from __future__ import annotations
 from assay.scan.findings import Severity
 from assay.scan.limits import LimitExceeded
 from assay.scan.pickle.joblib import skip_array_data
-from assay.scan.pickle.values import render
+from assay.scan.pickle.values import Obj, render
 from assay.scan.pickle.opcodes import looks_like_pickle
 from assay.scan.pickle.vm import Machine, PickleBreak, StreamState
 from assay.scan.source import Blob, Cursor
@@ -42,22 +42,30 @@ class _Buffer:
             self.ctx.add(*args, **kwargs)
 
 
-def analyze_stream(blob: Blob, ctx, start: int = 0, *, definite: bool, max_pickles: int | None = None) -> StreamResult:  # noqa: ANN001
+def analyze_stream(blob: Blob, ctx, start: int = 0, *, definite: bool, max_pickles: int | None = None,  # noqa: ANN001
+                   joblib: bool = False) -> StreamResult:
     """Run every pickle in ``blob`` from ``start`` and report through ``ctx``.
 
     ``definite``: the caller knows this is a pickle (by structure or by the container), so a
     malformed stream is a finding. Otherwise a stream that breaks before importing anything is
     taken for "not a pickle" and nothing is reported.
+
+    ``joblib``: the stream may be opened by ``joblib.load`` as well as by ``pickle.load`` (a standalone
+    file). joblib reads array data right after each array wrapper's BUILD, where ``pickle.load`` reads
+    opcodes: when the joblib reading stepped over array data, the same bytes are read again the way
+    ``pickle.load`` reads them, and what that reading imports is reported too. Everything else
+    (``data.pkl`` in a torch archive, ``.npy`` object data, nested payloads) is read as ``pickle.load`` reads it.
     """
     cfg = ctx.config
     cursor = Cursor(blob, start)
     sink = ctx if definite else _Buffer(ctx)
     state = StreamState()
+    on_build = _joblib_arrays if joblib else None
     limit = min(max_pickles or cfg.limits.max_pickles_per_stream, cfg.limits.max_pickles_per_stream)
     pickles, torch_legacy, broke = 0, False, None
     try:
         while True:
-            machine = Machine(cursor, sink, cfg.limits, cfg.allow, cfg.strict, state, skip_array_data)
+            machine = Machine(cursor, sink, cfg.limits, cfg.allow, cfg.strict, state, on_build)
             value = machine.run()
             pickles += 1
             if pickles == 1 and value == TORCH_LEGACY_MAGIC:
@@ -82,6 +90,8 @@ def analyze_stream(blob: Blob, ctx, start: int = 0, *, definite: bool, max_pickl
     if isinstance(sink, _Buffer):
         sink.flush()
     _report_uses(ctx, state)
+    if state.arrays:
+        _report_plain_reading(blob, ctx, start, state, limit)
     if broke is not None:
         severity = Severity.MEDIUM if state.reached_code or pickles else Severity.LOW
         what = "after imports and calls that a loader has already executed" if state.reached_code else ""
@@ -91,6 +101,37 @@ def analyze_stream(blob: Blob, ctx, start: int = 0, *, definite: bool, max_pickl
         trailing = blob.size - cursor.pos
         ctx.add("AS109", Severity.LOW, f"{trailing} bytes follow the last pickle", cursor.pos)
     return StreamResult(True, torch_legacy)
+
+
+def _joblib_arrays(m: Machine, inst: Obj) -> None:
+    """``Machine.on_build`` under joblib: step over array data, and remember that the readings now differ."""
+    before = m.cur.pos
+    skip_array_data(m, inst)
+    if m.cur.pos != before:
+        m.state.arrays = True
+
+
+def _report_plain_reading(blob: Blob, ctx, start: int, joblib_state: StreamState, limit: int) -> None:  # noqa: ANN001
+    """Read the stream again as ``pickle.load`` would (array data as opcodes) and report the imports and calls
+    that only this reading reaches. Its malformations are not reported: benign joblib files always break here."""
+    cfg = ctx.config
+    cursor = Cursor(blob, start)
+    state = StreamState()
+    quiet = _Buffer(ctx)
+    try:
+        for _ in range(limit):
+            Machine(cursor, quiet, cfg.limits, cfg.allow, cfg.strict, state, None).run()
+            if cursor.at_end():
+                break
+    except (PickleBreak, LimitExceeded):
+        pass
+    extra = StreamState()
+    extra.uses = {k: u for k, u in state.uses.items() if k not in joblib_state.uses}
+    if extra.reached_code:
+        held = [h for h in quiet.held if h[0][0] in ("AS103", "AS106", "AS107")]
+        quiet.held = held
+        quiet.flush()
+        _report_uses(ctx, extra, " (as pickle.load reads this file: it takes joblib's array data for opcodes)")
 
 
 def _plausible(pickles: int, state: StreamState, broke: PickleBreak | None, cursor: Cursor) -> bool:
@@ -109,14 +150,14 @@ def _plausible(pickles: int, state: StreamState, broke: PickleBreak | None, curs
     return pickles > 0 and cursor.at_end()
 
 
-def _report_uses(ctx, state: StreamState) -> None:  # noqa: ANN001
+def _report_uses(ctx, state: StreamState, note: str = "") -> None:  # noqa: ANN001
     for use in state.uses.values():
         verdict = use.ref.verdict
         if verdict.kind == "safe" or use.fully_resolved:
             continue  # a getattr that only named attributes: each attribute was judged as its own name
         severity = verdict.severity or Severity.MEDIUM
         verb = "calls" if use.calls else "imports"
-        message = f"{verb} {verdict.canonical}: {verdict.reason}"
+        message = f"{verb} {verdict.canonical}: {verdict.reason}{note}"
         if use.nested is None:
             severity = Severity.LOW
             message += "; its embedded payload was scanned and is clean"

@@ -48,13 +48,15 @@ class Ref:
 class Obj:
     """The result of a call (REDUCE, NEWOBJ, OBJ, INST) or of a persistent_load."""
 
-    __slots__ = ("callee", "args", "state", "offset")
+    __slots__ = ("callee", "args", "state", "offset", "how")
 
-    def __init__(self, callee: object, args: object, offset: int):
+    def __init__(self, callee: object, args: object, offset: int, how: str = ""):
         self.callee = callee
         self.args = args
         self.state: object = None
         self.offset = offset
+        self.how = how
+        """The opcode that made it (REDUCE, NEWOBJ ...): NEWOBJ builds an instance of exactly its callee."""
 
 
 class Opaque:

@@ -145,6 +145,13 @@ def classify(module: str, name: str, allow: frozenset[str] = frozenset(), strict
     return next((v for v in verdicts if v.kind == "safe"), verdicts[0])
 
 
+def python3_name(module: str, name: str) -> tuple[str, str]:
+    """The name the unpickler resolves a Python 2 spelling to (``__builtin__.unicode`` -> ``builtins.str``)."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
+
+
 def identity(module: str, name: str) -> frozenset[str]:
     """Every canonical spelling of ``module.name`` (for matching special callables such as getattr)."""
     return frozenset(f"{m}.{n}" for m, n in _variants(module, name))

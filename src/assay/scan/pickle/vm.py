@@ -14,22 +14,11 @@ from collections.abc import Callable
 from assay.scan.findings import Severity
 from assay.scan.limits import LimitExceeded, ScanLimits
 from assay.scan.pickle.handlers import HANDLERS, STOP_HANDLER
-from assay.scan.pickle.contracts import Contract, contract_for
+from assay.scan.pickle.arguments import apply_contract, call_resolver_object, computed_call
+from assay.scan.pickle.contracts import contract_for
 from assay.scan.pickle.values import Bytes, Obj, Opaque, Ref, render
 from assay.scan.pickle.verdict import Verdict, classify, is_importable_name
 from assay.scan.source import Cursor
-
-_COMPUTED = (Obj, Opaque)
-
-
-def _built_by_allowed(value: Obj) -> bool:
-    """True when ``value`` is what an allowed callable built, and that callable does not hand back other code
-    (a resolver or a by-string importer returns whatever it reached, so its result is never vouched for)."""
-    callee = value.callee
-    if not isinstance(callee, Ref) or callee.verdict.kind != "safe":
-        return False
-    return callee.contract is None or (callee.contract.resolver is None and callee.contract.imports is None)
-
 
 class PickleBreak(Exception):
     """The stream cannot be unpickled past ``offset``: the real unpickler would raise here."""
@@ -78,10 +67,11 @@ class Use:
 class StreamState:
     """What one or more consecutive pickles of a stream have shown so far."""
 
-    __slots__ = ("uses", "protocol", "opcodes", "imports")
+    __slots__ = ("uses", "protocol", "opcodes", "imports", "arrays")
 
     def __init__(self) -> None:
         self.uses: dict[str, Use] = {}
+        self.arrays = False  # joblib array data was stepped over: pickle.load would read those bytes as opcodes
         self.protocol = 0
         self.opcodes = 0
         self.imports = 0
@@ -219,14 +209,14 @@ class Machine:
 
     def _call(self, callee: object, args: object, how: str) -> object:
         """What calling ``callee`` with ``args`` pushes: an Obj, or the Ref a resolver names."""
-        obj = Obj(callee, args, self.op_start)
+        obj = Obj(callee, args, self.op_start, how)
         if isinstance(callee, Ref):
             use = self.state.uses[callee.verdict.canonical]
             if len(use.calls) < 3:
                 use.calls.append(render(obj, 160))
             contract = callee.contract
             if contract is not None:
-                resolved = self._apply_contract(contract, use, args, how)
+                resolved = apply_contract(self, contract, use, args, how)
                 if resolved is not None:
                     return resolved
             if callee.verdict.category == "pickle-in-pickle" and use.nested is False:
@@ -236,109 +226,14 @@ class Machine:
                     use.nested = self.sink.scan_nested_pickle(payload.data, label)
         elif isinstance(callee, Obj) and isinstance(callee.callee, Ref) and callee.callee.contract is not None and \
                 callee.callee.contract.resolver in ("attrgetter", "methodcaller"):
-            resolved = self._call_resolver_object(callee, args, obj)
-            if resolved is not None:
-                return resolved
-        elif isinstance(callee, _COMPUTED):
-            self._computed_call(f"{how} calls a value computed while loading: {render(obj)}")
+            attribute = call_resolver_object(self, callee, args, obj)
+            if attribute is not None:
+                return attribute
+        elif isinstance(callee, (Obj, Opaque)):
+            computed_call(self, f"{how} calls a value computed while loading: {render(obj)}")
         else:
             raise self._fail(f"{how} on a value that is not callable ({render(callee)})")
         return obj
-
-    def _computed_call(self, message: str) -> None:
-        self.sink.add("AS103", Severity.HIGH, message, self.op_start, "only a callable built by an earlier call can "
-                      "be called here; benign pickles call imported names only")
-
-    # ---- argument contracts and resolvers (contracts.py) --------------------------------------------
-    def _apply_contract(self, contract: Contract, use: Use, args: object, how: str) -> Ref | None:
-        """Check what an allowed callable does with its arguments; return the Ref a getattr names, if any."""
-        items = args if isinstance(args, tuple) else ()
-        if contract.resolver == "getattr":
-            ref = self._getattr_target(items[0], items[1]) if len(items) in (2, 3) else None
-            if ref is None:
-                use.unresolved += 1
-            else:
-                use.resolved += 1
-            return ref
-        if contract.resolver is not None:  # attrgetter/methodcaller: judged when the object they build is called
-            return None
-        for position in contract.calls:
-            if position < len(items):
-                self._check_callable(contract, position, items[position])
-        for position, allowed in contract.choices.items():
-            value = items[position] if position < len(items) else None
-            if isinstance(value, str) and value not in allowed:
-                self.sink.add("AS103", Severity.HIGH, f"{contract.name} is given {value!r} as argument {position}, "
-                              f"which selects code outside the few values real files use ({', '.join(sorted(allowed))})",
-                              self.op_start)
-        if contract.imports is not None:
-            module_at, name_at = contract.imports
-            if max(module_at, name_at) < len(items):
-                module, name = items[module_at], items[name_at]
-                if isinstance(module, str) and isinstance(name, str) and not is_importable_name(module, name):
-                    return None  # the loader's import fails here
-                if isinstance(module, (str, Obj, Ref, Opaque)) and isinstance(name, (str, Obj, Ref, Opaque)):
-                    self._resolve(module, name, f"{contract.name}()")
-        return None
-
-    def _check_callable(self, contract: Contract, position: int, value: object) -> None:
-        """An argument the callable calls or constructs must be an allowed imported name (or a plain constant)."""
-        if isinstance(value, Ref):
-            use = self.state.uses.get(value.verdict.canonical)
-            if value.contract is not None and value.contract.resolver is not None and use is not None:
-                use.unresolved += 1  # a resolver handed to code that calls it: no longer a known attribute
-            if value.verdict.kind == "safe":
-                return
-            what = f"{value.canonical}, which is not on the allow-list"
-        elif isinstance(value, Obj) and _built_by_allowed(value):
-            return  # an instance of an allowed class (or a partial of an allowed function): not a way to new code
-        elif isinstance(value, _COMPUTED):
-            what = f"a value computed while loading ({render(value)})"
-        else:
-            return  # a constant: calling it fails in the loader, or it is one of the contract's choices
-        self.sink.add("AS103", Severity.HIGH, f"{contract.name} calls or constructs its argument {position}: {what}",
-                      self.op_start, "an allowed reconstructor is only as safe as what it is given to call")
-
-    def _getattr_target(self, target: object, attr: object) -> Ref | None:
-        """``getattr(imported, 'constant')`` as the name it reaches, judged like any import; None if unknown."""
-        if not isinstance(target, Ref) or not isinstance(attr, str) or not attr.isidentifier():
-            return None
-        return self._resolve(target.module, f"{target.name}.{attr}", "getattr()")
-
-    def _call_resolver_object(self, resolver: Obj, args: object, obj: Obj) -> object | None:
-        """Calling ``attrgetter('a')`` or ``methodcaller('m', ...)`` on an imported name."""
-        maker = resolver.callee
-        assert isinstance(maker, Ref) and maker.contract is not None
-        use = self.state.uses[maker.verdict.canonical]
-        names = resolver.args if isinstance(resolver.args, tuple) else ()
-        target = args[0] if isinstance(args, tuple) and len(args) == 1 else None
-        attrs = names[:1] if maker.contract.resolver == "methodcaller" else names
-        refs: list[Ref] = []
-        if attrs and isinstance(target, Ref) and all(isinstance(a, str) for a in attrs):
-            for attr in attrs:
-                current: Ref | None = target
-                for part in str(attr).split("."):
-                    current = self._getattr_target(current, part) if current is not None else None
-                if current is None:
-                    break
-                refs.append(current)
-        if not attrs or len(refs) != len(attrs):
-            use.unresolved += 1
-            self._computed_call(f"calls {render(resolver)} on {render(target)}, whose attribute cannot be known")
-            return None
-        use.resolved += 1
-        if maker.contract.resolver == "methodcaller":
-            return self._call(refs[0], tuple(names[1:]), "methodcaller")
-        return refs[0] if len(refs) == 1 else Opaque("attributes")
-
-    def _check_state(self, inst: Obj, state: object) -> None:
-        """BUILD state positions that the object later calls (functools.partial keeps its func there)."""
-        callee = inst.callee
-        if isinstance(callee, Ref) and callee.contract is not None and callee.contract.state_calls:
-            items = state if isinstance(state, tuple) else ()
-            for position in callee.contract.state_calls:
-                if position < len(items):
-                    self._check_callable(callee.contract, position, items[position])
 
     def _mutates_import(self, target: object, how: str) -> None:
         if isinstance(target, Ref):

@@ -1,0 +1,152 @@
+"""What the machine does when an allowed callable calls, constructs or imports its arguments.
+
+The contracts themselves (which argument is called, imported, or limited to a few constants) are data in
+``contracts.py``; these functions check them on every call, resolve ``getattr``/``attrgetter``/
+``methodcaller`` to the attribute they name, and report what cannot be vouched for (AS103).
+"""
+
+from __future__ import annotations
+
+from assay.scan.findings import Severity
+from assay.scan.pickle.contracts import Contract
+from assay.scan.pickle.values import Obj, Opaque, Ref, render
+from assay.scan.pickle.verdict import is_importable_name, python3_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from assay.scan.pickle.vm import Machine, Use
+
+_COMPUTED = (Obj, Opaque)
+
+
+def _built_by_allowed(value: Obj) -> bool:
+    """True when ``value`` is what an allowed callable built, and that callable does not hand back other code
+    (a resolver or a by-string importer returns whatever it reached, so its result is never vouched for)."""
+    callee = value.callee
+    if not isinstance(callee, Ref) or callee.verdict.kind != "safe":
+        return False
+    return callee.contract is None or (callee.contract.resolver is None and callee.contract.imports is None)
+
+
+_NEWOBJ_HELPERS = frozenset({"copyreg.__newobj__", "copyreg.__newobj_ex__", "copyreg._reconstructor"})
+
+
+def _instance_class(value: Obj) -> Ref | None:
+    """The allowed class ``value`` is an instance of, when the opcode that built it says so: NEWOBJ builds
+    ``cls.__new__(cls)``, and so do copyreg's helpers for their first argument. A method looked up on such an
+    instance (``getattr(obj, 'm')``, a bound method pickled by protocol 2+) is then the class's ``Class.m``."""
+    callee = value.callee
+    if not isinstance(callee, Ref) or callee.verdict.kind != "safe":
+        return None
+    if value.how in ("NEWOBJ", "NEWOBJ_EX"):
+        return callee
+    if callee.verdict.canonical in _NEWOBJ_HELPERS or python3_name(callee.module, callee.name) in (
+            ("copyreg", "__newobj__"), ("copyreg", "_reconstructor")):
+        first = value.args[0] if isinstance(value.args, tuple) and value.args else None
+        if isinstance(first, Ref) and first.verdict.kind == "safe":
+            return first
+    return None
+
+
+def computed_call(m: Machine, message: str) -> None:
+    """Report a call of a value the pickle computed (AS103)."""
+    m.sink.add("AS103", Severity.HIGH, message, m.op_start, "only a callable built by an earlier call can "
+            "be called here; benign pickles call imported names only")
+
+
+def apply_contract(m: Machine, contract: Contract, use: Use, args: object, how: str) -> Ref | None:
+    """Check what an allowed callable does with its arguments; return the Ref a getattr names, if any."""
+    items = args if isinstance(args, tuple) else ()
+    if contract.resolver == "getattr":
+        ref = getattr_target(m, items[0], items[1]) if len(items) in (2, 3) else None
+        if ref is None:
+            use.unresolved += 1
+        else:
+            use.resolved += 1
+        return ref
+    if contract.resolver is not None:  # attrgetter/methodcaller: judged when the object they build is called
+        return None
+    for position in contract.calls:
+        if position < len(items):
+            check_callable(m, contract, position, items[position])
+    for position, allowed in contract.choices.items():
+        value = items[position] if position < len(items) else None
+        if isinstance(value, str) and value not in allowed:
+            m.sink.add("AS103", Severity.HIGH, f"{contract.name} is given {value!r} as argument {position}, "
+                       f"which selects code outside the few values real files use ({', '.join(sorted(allowed))})",
+                       m.op_start)
+    if contract.imports is not None:
+        module_at, name_at = contract.imports
+        if max(module_at, name_at) < len(items):
+            module, name = items[module_at], items[name_at]
+            if isinstance(module, str) and isinstance(name, str) and not is_importable_name(module, name):
+                return None  # the loader's import fails here
+            if isinstance(module, (str, Obj, Ref, Opaque)) and isinstance(name, (str, Obj, Ref, Opaque)):
+                m._resolve(module, name, f"{contract.name}()")
+    return None
+
+
+def check_callable(m: Machine, contract: Contract, position: int, value: object) -> None:
+    """An argument the callable calls or constructs must be an allowed imported name (or a plain constant)."""
+    if isinstance(value, Ref):
+        use = m.state.uses.get(value.verdict.canonical)
+        if value.contract is not None and value.contract.resolver is not None and use is not None:
+            use.unresolved += 1  # a resolver handed to code that calls it: no longer a known attribute
+        if value.verdict.kind == "safe":
+            return
+        what = f"{value.canonical}, which is not on the allow-list"
+    elif isinstance(value, Obj) and _built_by_allowed(value):
+        return  # an instance of an allowed class (or a partial of an allowed function): not a way to new code
+    elif isinstance(value, _COMPUTED):
+        what = f"a value computed while loading ({render(value)})"
+    else:
+        return  # a constant: calling it fails in the loader, or it is one of the contract's choices
+    m.sink.add("AS103", Severity.HIGH, f"{contract.name} calls or constructs its argument {position}: {what}",
+               m.op_start, "an allowed reconstructor is only as safe as what it is given to call")
+
+
+def getattr_target(m: Machine, target: object, attr: object) -> Ref | None:
+    """``getattr(imported, 'constant')`` as the name it reaches, judged like any import; None if unknown."""
+    if isinstance(target, Obj):
+        target = _instance_class(target)
+    if not isinstance(target, Ref) or not isinstance(attr, str) or not attr.isidentifier():
+        return None
+    module, name = python3_name(target.module, target.name)
+    return m._resolve(module, f"{name}.{attr}", "getattr()")
+
+
+def call_resolver_object(m: Machine, resolver: Obj, args: object, obj: Obj) -> object | None:
+    """Calling ``attrgetter('a')`` or ``methodcaller('m', ...)`` on an imported name."""
+    maker = resolver.callee
+    assert isinstance(maker, Ref) and maker.contract is not None
+    use = m.state.uses[maker.verdict.canonical]
+    names = resolver.args if isinstance(resolver.args, tuple) else ()
+    target = args[0] if isinstance(args, tuple) and len(args) == 1 else None
+    attrs = names[:1] if maker.contract.resolver == "methodcaller" else names
+    refs: list[Ref] = []
+    if attrs and isinstance(target, Ref) and all(isinstance(a, str) for a in attrs):
+        for attr in attrs:
+            current: Ref | None = target
+            for part in str(attr).split("."):
+                current = getattr_target(m, current, part) if current is not None else None
+            if current is None:
+                break
+            refs.append(current)
+    if not attrs or len(refs) != len(attrs):
+        use.unresolved += 1
+        computed_call(m, f"calls {render(resolver)} on {render(target)}, whose attribute cannot be known")
+        return None
+    use.resolved += 1
+    if maker.contract.resolver == "methodcaller":
+        return m._call(refs[0], tuple(names[1:]), "methodcaller")
+    return refs[0] if len(refs) == 1 else Opaque("attributes")
+
+
+def check_state(m: Machine, inst: Obj, state: object) -> None:
+    """BUILD state positions that the object later calls (functools.partial keeps its func there)."""
+    callee = inst.callee
+    if isinstance(callee, Ref) and callee.contract is not None and callee.contract.state_calls:
+        items = state if isinstance(state, tuple) else ()
+        for position in callee.contract.state_calls:
+            if position < len(items):
+                check_callable(m, callee.contract, position, items[position])
