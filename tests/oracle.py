@@ -148,7 +148,7 @@ def run_loader(loader: str, path: Path | str, timeout: float = 180, preload: tup
     """
     if loader not in LOADERS:
         raise ValueError(f"unknown loader {loader!r}")
-    path = Path(path)
+    path = Path(path).absolute()  # the child runs in the file's folder
     out = path.parent / f".oracle-{os.getpid()}-{path.name}.json"
     modules = _PRELOAD.get(loader, ()) if preload is None else preload
     env = dict(os.environ, ASSAY_ORACLE_OUT=str(out), ASSAY_ORACLE_PRELOAD=",".join(modules), ASSAY_ORACLE_TMP=str(out), KERAS_BACKEND="torch",

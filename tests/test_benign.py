@@ -103,3 +103,39 @@ def test_headerless_pickle_that_imports_is_still_reported(tmp_path: Path) -> Non
     report = assay.scan(tmp_path / "weights.data")
     assert report.exit_code == 1
     assert any("os.system" in f.message for f in report.findings)
+
+
+def test_safetensors_whose_header_length_starts_like_zlib_is_still_read(tmp_path: Path) -> None:
+    """1 in 256 safetensors files start with 0x78 (joblib's zlib prefix): both readings are tried."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "model.safetensors"
+    for pad in range(256):
+        save_file({"w": np.ones(4, dtype=np.float32)}, str(path), metadata={"x": "a" * pad})
+        if path.read_bytes()[:1] == b"\x78":
+            break
+    assert path.read_bytes()[:1] == b"\x78"
+    report = assay.scan(path)
+    assert report.files[0].formats == ("safetensors",) and report.exit_code == 0
+    data = bytearray(path.read_bytes())
+    data[8 + 2] = ord("[")  # break the JSON header: the safetensors reader must still be the one that reports
+    path.write_bytes(bytes(data))
+    assert any(f.rule == "AS441" for f in assay.scan(path).findings)
+
+
+def test_test_data_the_library_wheels_ship_has_no_finding_of_medium_or_above() -> None:
+    """numpy's old-format .npy/.npz (Python 2 object arrays included), SciPy's test arrays and ONNX's test models:
+    real files written by many versions of the libraries over the years."""
+    import numpy
+    import onnx
+    import scipy
+
+    roots = [Path(numpy.__file__).parent / "lib" / "tests" / "data"]
+    files = [p for p in Path(scipy.__file__).parent.rglob("*") if "tests" in p.parts and p.suffix in (".npy", ".npz")]
+    files += [p for p in Path(onnx.__file__).parent.rglob("*.onnx") if "test" in str(p)]
+    assert len(files) >= 20 and roots[0].is_dir()
+    report = assay.scan([*roots, *files])
+    assert len(report.files) >= 25
+    assert _problems(report) == [] and report.exit_code == 0
+    assert not report.all_errors

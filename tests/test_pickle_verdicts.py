@@ -273,3 +273,75 @@ def test_memo_keys_agree_with_cpython(text: str) -> None:
     except Exception:
         return
     assert _machine_value(data) == expected
+
+
+# ---- found by red-teaming this scanner: each fired under the real loaders and scanned clean before ---------------
+def _g(module: str, name: str) -> bytes:
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def _s(text: str) -> bytes:
+    data = text.encode()
+    return b"X" + len(data).to_bytes(4, "little") + data
+
+
+def _computed_tuple(*items: bytes) -> bytes:
+    return _g("builtins", "tuple") + b"(](" + b"".join(items) + b"etR"
+
+
+def _contract_args_computed() -> bytes:
+    """The argument tuple of a contract callable built by builtins.tuple([...]): nothing to check positions on."""
+    fn = _g("numpy.core", "_ufunc_reconstruct") + _computed_tuple(_s("os"), _s("system")) + b"R"
+    part = _g("functools", "partial") + _computed_tuple(fn, _s(PAYLOAD)) + b"R"
+    factory = _g("collections", "defaultdict") + b"(" + part + b"tR"
+    return (b"\x80\x02" + _g("builtins", "getattr") + b"(" + _g("builtins", "str") + _s("format") + b"tR(" + _s("{0[x]}")
+            + factory + b"tR.")
+
+
+def _partial_of_an_importer() -> bytes:
+    """partial(_ufunc_reconstruct, 'os', 'system') as a defaultdict factory, fired by str.format's item lookup, then
+    reached through getattr on an OrderedDict instance whose BUILD state shadows the class attribute."""
+    part = _g("functools", "partial") + b"(" + _g("numpy.core", "_ufunc_reconstruct") + _s("os") + _s("system") + b"tR"
+    factory = _g("collections", "defaultdict") + b"(" + part + b"tRq\x01"
+    trigger = _g("builtins", "getattr") + b"(" + _g("builtins", "str") + _s("format") + b"tR(" + _s("{0[fromkeys]}") \
+        + b"h\x01tR0"
+    inst = _g("collections", "OrderedDict") + b")\x81h\x01bq\x02"
+    call = _g("builtins", "getattr") + b"(h\x02" + _s("fromkeys") + b"tR(" + _s(PAYLOAD) + b"tR"
+    return b"\x80\x02" + factory + b"0" + trigger + inst + b"0" + call + b"."
+
+
+def _float_with_a_nul() -> bytes:
+    """FLOAT '1.0\\0': the C unpickler stops the number at the NUL and reads on into the payload."""
+    return b"\x80\x02F1.0\x00\n0cos\nsystem\n(S'" + PAYLOAD.encode() + b"'\ntR."
+
+
+def _break_then_stack_global() -> bytes:
+    """A FLOAT the scanner cannot read, then a protocol 4 payload: the rest is searched for the names it imports."""
+    body = b"\x8c\x02os\x94\x8c\x06system\x94\x93" + b"\x8c" + bytes([len(PAYLOAD)]) + PAYLOAD.encode() + b"\x85R."
+    return b"\x80\x04F1e5x\n0" + body
+
+
+@pytest.mark.parametrize("build", [_contract_args_computed, _partial_of_an_importer, _float_with_a_nul])
+def test_red_team_pickles_fire_and_block(tmp_path: Path, build) -> None:  # noqa: ANN001
+    path = _write(tmp_path, f"{build.__name__}.pkl", build())
+    assert run_loader("pickle", path).fired
+    report = assay.scan(path)
+    assert report.exit_code == 1, [(f.rule, f.severity.label, f.message) for f in report.findings]
+
+
+def test_names_after_a_break_block(tmp_path: Path) -> None:
+    report = assay.scan(_write(tmp_path, "after.pkl", _break_then_stack_global()))
+    assert report.exit_code == 1
+    assert any(f.rule == "AS112" and "os.system" in f.message for f in report.findings)
+
+
+def test_str_format_is_not_allowed_it_reads_attributes_and_items_by_name() -> None:
+    assert classify("builtins", "str.format").kind != "safe"
+
+
+def test_a_getattr_on_an_instance_whose_state_sets_that_name_is_not_the_class_attribute(tmp_path: Path) -> None:
+    state = b"}(" + _s("fromkeys") + _g("posix", "system") + b"u"
+    data = (b"\x80\x02" + _g("builtins", "getattr") + b"(" + _g("collections", "OrderedDict") + b")\x81" + state
+            + b"b" + _s("fromkeys") + b"tR.")
+    report = assay.scan(_write(tmp_path, "shadow.pkl", data))
+    assert any(f.rule == "AS101" and "getattr" in f.message for f in report.findings)

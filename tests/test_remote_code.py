@@ -70,6 +70,9 @@ BYPASSES: dict[str, tuple[str, str, Severity]] = {
     "utf7_cookie": (f"# -*- coding: utf-7 -*-\n# +AAo-{RUN}\n", "os.system", Severity.CRITICAL),
     "computed_name": (f"import os\nn = str.join('', ['sys', 'tem'])\ngetattr(os, n)({ECHO})\n", "os.<computed>",
                       Severity.HIGH),
+    # found by red-teaming: standard-library helpers that start a process or run code given to them
+    "pydoc_pipepager": ("import pydoc\npydoc.pipepager('x', 'echo assay-test')\n", "pydoc.pipepager", Severity.CRITICAL),
+    "cprofile_run": (f"import cProfile\ncProfile.run({RUN!r})\n", "cProfile.run", Severity.CRITICAL),
 }
 
 

@@ -125,13 +125,15 @@ def sniff(blob: Blob, name: str) -> list[str]:
         found.append("7z")
     elif is_tar_header(blob.read_at(0, 512)):
         found.append("tar")
-    codec = _compressed_kind(head)
-    if codec and (not found or found == ["tar"]):
-        found.append(codec)  # a tar whose first name starts like a codec prefix: both readers are possible
     if not found and len(head) >= 9 and head[8:9] == b"{":
         (n,) = struct.unpack("<Q", head[:8])
         if 2 <= n <= blob.size - 8:
             found.append("safetensors")
+    codec = _compressed_kind(head)
+    if codec and (not found or found in (["tar"], ["safetensors"])):
+        # Both readers are possible: a tar whose first name, or a safetensors header length (1 in 256 start
+        # with 0x78), starts like a codec prefix. The codec's scanner steps back when its decompressor refuses.
+        found.append(codec)
     if not found and len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
         found.append("pickle")
     # A zip directory at the end behind a non-container head: a polyglot (or a self-extracting prefix).

@@ -44,6 +44,13 @@ EXACT: dict[str, tuple[Severity, str]] = {
     "shelve.open": DESERIALISE, "jsonpickle.decode": DESERIALISE, "yaml.unsafe_load": DESERIALISE,
     "torch.serialization.load": DESERIALISE,
     "webbrowser.open": NETWORK, "webbrowser.open_new": NETWORK, "webbrowser.open_new_tab": NETWORK,
+    "webbrowser.get": PROCESS,  # webbrowser.get('cmd %s') runs cmd
+    "pydoc.pipepager": PROCESS, "pydoc.tempfilepager": PROCESS, "pydoc.pager": PROCESS, "pydoc.getpager": PROCESS,
+    "imaplib.IMAP4_stream": PROCESS, "os.open": WRITE, "os.write": WRITE,
+    "profile.run": CODE, "profile.runctx": CODE, "cProfile.run": CODE, "cProfile.runctx": CODE,
+    "pdb.run": CODE, "pdb.runeval": CODE, "pdb.runctx": CODE, "pdb.runcall": CODE, "trace.Trace": CODE,
+    "bdb.Bdb": CODE, "doctest.run_docstring_examples": CODE, "doctest.testmod": CODE,
+    "uuid._get_command_stdout": PROCESS, "ctypes.util.find_library": PROCESS, "distutils.spawn.spawn": PROCESS,
 }
 
 # Every call under these modules is reported (instances too: ``socket.socket().connect``).

@@ -24,6 +24,7 @@ from assay.scan.formats.template_fold import (
 from assay.scan.formats.template_rules import (
     ATTRIBUTE_FILTERS, CRITICAL_NAMES, DANGEROUS_CALLS, DUNDER, EXTENSIONS, FORMAT_FIELD_ACCESS, LOOP_NUMBERS,
     TEMPLATE_GLOBALS, called_name, classify, describe, iterated_keys, key_tests, mutates, raises,
+    rebinds,
 )
 
 __all__ = ["EXTENSIONS", "BudgetExceeded", "TemplateChecker", "classify"]
@@ -78,6 +79,9 @@ class TemplateChecker:
         self.steps = 0
         self.problems: dict[str, Severity] = {}
         self.fold_lists = not mutates(tree)
+        # A branch calling raise_exception ends the render only if the template did not define the name itself
+        # (a no-op macro of that name would let the branch's assignments through).
+        self.trust_raise = not rebinds(tree, "raise_exception")
 
     def run(self) -> dict[str, Severity]:
         """Check the whole template; raise BudgetExceeded past ``max_steps``."""
@@ -170,7 +174,7 @@ class TemplateChecker:
             self.ev(current.test, rest)
             branch = rest.guarded(key_tests(current.test, "in"))
             self.body(current.body, branch)
-            if not raises(current.body):
+            if not (self.trust_raise and raises(current.body)):
                 outcomes.append(branch)
             rest = rest.guarded(key_tests(current.test, "notin"))
             elifs = list(current.elif_)
@@ -180,7 +184,7 @@ class TemplateChecker:
             rest = rest.copy()
             if current.else_:
                 self.body(current.else_, rest)
-            if not (current.else_ and raises(current.else_)):
+            if not (current.else_ and self.trust_raise and raises(current.else_)):
                 outcomes.append(rest)
             current = None
         if not outcomes:  # every branch raises: nothing after this renders

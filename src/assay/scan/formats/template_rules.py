@@ -158,6 +158,20 @@ def is_path(node: nodes.Node) -> bool:
     return isinstance(node, nodes.Name)
 
 
+def rebinds(tree: nodes.Template, name: str) -> bool:
+    """True when the template itself defines ``name`` (a macro, a set, a loop or import target)."""
+    for node in tree.find_all((nodes.Macro, nodes.Name, nodes.FromImport, nodes.Import)):
+        if isinstance(node, nodes.Macro) and node.name == name:
+            return True
+        if isinstance(node, nodes.Name) and node.name == name and node.ctx in ("store", "param"):
+            return True
+        if isinstance(node, nodes.FromImport) and any((n if isinstance(n, str) else n[-1]) == name for n in node.names):
+            return True
+        if isinstance(node, nodes.Import) and node.target == name:
+            return True
+    return False
+
+
 def raises(body: list[nodes.Node]) -> bool:
     """True when a branch always ends the render with ``raise_exception(...)`` at its top level."""
     for stmt in body:

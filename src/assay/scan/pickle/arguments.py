@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from assay.scan.findings import Severity
 from assay.scan.pickle.contracts import Contract
-from assay.scan.pickle.values import Obj, Opaque, Ref, render
+from assay.scan.pickle.values import Map, Obj, Opaque, Ref, render
 from assay.scan.pickle.verdict import is_importable_name, python3_name
 
 TYPE_CHECKING = False
@@ -48,6 +48,20 @@ def _instance_class(value: Obj) -> Ref | None:
     return None
 
 
+def _state_may_set(state: object, attr: str) -> bool:
+    """Whether a BUILD state (a dict, or a (dict, slot dict) pair) may give the instance attribute ``attr``."""
+    if state is None:
+        return False
+    parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
+    for part in parts:
+        if part is None:
+            continue
+        if not isinstance(part, Map) or part.count != len(part.pairs) or \
+                any(not isinstance(key, str) or key == attr for key, _ in part.pairs):
+            return True
+    return False
+
+
 def computed_call(m: Machine, message: str) -> None:
     """Report a call of a value the pickle computed (AS103)."""
     m.sink.add("AS103", Severity.HIGH, message, m.op_start, "only a callable built by an earlier call can "
@@ -66,9 +80,16 @@ def apply_contract(m: Machine, contract: Contract, use: Use, args: object, how: 
         return ref
     if contract.resolver is not None:  # attrgetter/methodcaller: judged when the object they build is called
         return None
+    if not isinstance(args, tuple):
+        # The argument tuple itself was computed (builtins.tuple([...]) ...): what the callable is given to call
+        # or import cannot be checked, so it is not vouched for.
+        computed_call(m, f"{contract.name} is called with arguments computed while loading ({render(args)}); "
+                      f"it calls or imports what it is given")
+        return None
     for position in contract.calls:
         if position < len(items):
             check_callable(m, contract, position, items[position])
+            _check_forwarded(m, contract, position, items)
     for position, allowed in contract.choices.items():
         value = items[position] if position < len(items) else None
         if isinstance(value, str) and value not in allowed:
@@ -84,6 +105,23 @@ def apply_contract(m: Machine, contract: Contract, use: Use, args: object, how: 
             if isinstance(module, (str, Obj, Ref, Opaque)) and isinstance(name, (str, Obj, Ref, Opaque)):
                 m._resolve(module, name, f"{contract.name}()")
     return None
+
+
+def _check_forwarded(m: Machine, contract: Contract, position: int, items: tuple[object, ...]) -> None:
+    """An allowed callable handed to another one that calls it: its own contract applies to the arguments the
+    outer one passes on (``partial(f, *args)`` calls ``f(*args)``); where those cannot be known, it blocks."""
+    inner = items[position]
+    if not isinstance(inner, Ref) or inner.contract is None or inner.contract.resolver is not None:
+        return  # resolvers are counted unresolved by check_callable, and blocked there
+    forward = contract.forwards.get(position)
+    passed = forward(items) if forward is not None else None
+    if passed is None:
+        computed_call(m, f"{contract.name} calls {inner.canonical} with arguments the scan cannot see; "
+                      f"{inner.canonical} calls or imports what it is given")
+        return
+    use = m.state.uses.get(inner.verdict.canonical)
+    if use is not None:
+        apply_contract(m, inner.contract, use, passed, f"{contract.name}()")
 
 
 def check_callable(m: Machine, contract: Contract, position: int, value: object) -> None:
@@ -108,7 +146,8 @@ def check_callable(m: Machine, contract: Contract, position: int, value: object)
 def getattr_target(m: Machine, target: object, attr: object) -> Ref | None:
     """``getattr(imported, 'constant')`` as the name it reaches, judged like any import; None if unknown."""
     if isinstance(target, Obj):
-        target = _instance_class(target)
+        # An attribute its state may have set shadows the class's own (BUILD fills the instance __dict__)
+        target = _instance_class(target) if isinstance(attr, str) and not _state_may_set(target.state, attr) else None
     if not isinstance(target, Ref) or not isinstance(attr, str) or not attr.isidentifier():
         return None
     module, name = python3_name(target.module, target.name)

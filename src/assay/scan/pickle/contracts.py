@@ -13,6 +13,7 @@ which is then judged like any name. Protocol 2+ pickles methods this way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from assay.scan.pickle.verdict import identity
@@ -21,11 +22,11 @@ from assay.scan.pickle.verdict import identity
 class Contract:
     """What one callable does with its arguments (a plain class: start-up cost)."""
 
-    __slots__ = ("name", "calls", "imports", "choices", "state_calls", "resolver")
+    __slots__ = ("name", "calls", "imports", "choices", "state_calls", "resolver", "forwards")
 
     def __init__(self, name: str, calls: tuple[int, ...] = (), imports: tuple[int, int] | None = None,
                  choices: dict[int, frozenset[str]] | None = None, state_calls: tuple[int, ...] = (),
-                 resolver: str | None = None):
+                 resolver: str | None = None, forwards: dict[int, Forward] | None = None):
         self.name = name
         self.calls = calls
         """Positions of arguments that are called or constructed: each must be an allowed imported name."""
@@ -37,6 +38,27 @@ class Contract:
         """Positions in a BUILD state tuple that are later called (functools.partial's func)."""
         self.resolver = resolver
         """"getattr", "attrgetter" or "methodcaller" for the attribute resolvers."""
+        self.forwards = forwards or {}
+        """Position of a called argument -> the arguments it is called with, from this call's arguments (None:
+        not known here). An allowed callable with a contract of its own passed there is checked with those."""
+
+
+Forward = Callable[[tuple[object, ...]], "tuple[object, ...] | None"]
+
+
+def _rest(items: tuple[object, ...]) -> tuple[object, ...]:
+    return items[1:]
+
+
+def _first(items: tuple[object, ...]) -> tuple[object, ...]:
+    return items[:1]
+
+
+def _star(position: int) -> Forward:
+    def forward(items: tuple[object, ...]) -> tuple[object, ...] | None:
+        value = items[position] if position < len(items) else None
+        return value if isinstance(value, tuple) else None
+    return forward
 
 
 _BIT_GENERATORS = frozenset({"MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64"})
@@ -50,23 +72,27 @@ _CONTRACTS = [
     Contract("copyreg._reconstructor", calls=(0, 1)),
     Contract("copyreg.__newobj__", calls=(0,)),
     Contract("copyreg.__newobj_ex__", calls=(0,)),
-    Contract("functools.partial", calls=(0,), state_calls=(0,)),
+    Contract("functools.partial", calls=(0,), state_calls=(0,), forwards={0: _rest}),
     Contract("codecs.encode", choices={1: _TEXT_CODECS}),
     Contract("_codecs.encode", choices={1: _TEXT_CODECS}),
     Contract("numpy.random._pickle.__bit_generator_ctor", calls=(0,), choices={0: _BIT_GENERATORS}),
-    Contract("numpy.random._pickle.__randomstate_ctor", calls=(0, 1), choices={0: _BIT_GENERATORS}),
-    Contract("numpy.random._pickle.__generator_ctor", calls=(0, 1), choices={0: _BIT_GENERATORS}),
+    Contract("numpy.random._pickle.__randomstate_ctor", calls=(0, 1), choices={0: _BIT_GENERATORS},
+             forwards={1: _first}),
+    Contract("numpy.random._pickle.__generator_ctor", calls=(0, 1), choices={0: _BIT_GENERATORS},
+             forwards={1: _first}),
     Contract("numpy.core.multiarray._reconstruct", calls=(0,)),
+    Contract("numpy.core._internal._reconstruct", calls=(0,)),
     Contract("numpy.ma.core._mareconstruct", calls=(0, 1)),
     Contract("numpy.core._ufunc_reconstruct", imports=(0, 1)),
     Contract("array._array_reconstructor", calls=(0,)),
-    Contract("torch._tensor._rebuild_from_type", calls=(0, 1)),
-    Contract("torch._tensor._rebuild_from_type_v2", calls=(0, 1)),
+    Contract("torch._tensor._rebuild_from_type", calls=(0, 1), forwards={0: _star(2)}),
+    Contract("torch._tensor._rebuild_from_type_v2", calls=(0, 1), forwards={0: _star(2)}),
     Contract("torch._utils._rebuild_wrapper_subclass", calls=(0,)),
-    Contract("dill._dill._create_array", calls=(0,)),
+    Contract("dill._dill._create_array", calls=(0,), forwards={0: _star(1)}),
     Contract("dill._dill._create_dtypemeta", calls=(0,)),
     Contract("dill._dill._create_namedtuple", imports=(2, 0)),
     Contract("torch._dynamo.eval_frame.OptimizedModule", calls=(1,)),
+    Contract("collections.defaultdict", calls=(0,)),  # the factory runs on any missing key, also while loading
     Contract("pandas.core.indexes.base._new_Index", calls=(0,)),
     Contract("pandas.core.indexes.interval._new_IntervalIndex", calls=(0,)),
     Contract("pandas._libs.internals._unpickle_block", calls=(0,)),

@@ -92,8 +92,9 @@ def _long4(m: Machine) -> None:
 
 
 def _float(m: Machine) -> None:
+    # load_float: PyOS_string_to_double on a C string, so a NUL ends the number (Python's float() would refuse)
     try:
-        m.stack.append(float(m._line("number")))
+        m.stack.append(float(m._line("number").split(b"\0", 1)[0]))
     except ValueError:
         raise m._fail("invalid float literal") from None
 

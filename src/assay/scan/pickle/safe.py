@@ -64,7 +64,7 @@ _add("path object; building one touches no file (its methods are on the dangerou
      "pathlib.WindowsPath", "pathlib._local.PosixPath", "pathlib._local.WindowsPath", "pathlib._local.Path")
 _add("NumPy array and dtype reconstruction", *(f"{m}.{n}" for m in ("numpy.core.multiarray", "numpy._core.multiarray")
                                                for n in ("_reconstruct", "scalar")),
-     "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer", "numpy.ndarray", "numpy.dtype",
+     "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer", "numpy.core._internal._reconstruct", "numpy.ndarray", "numpy.dtype",
      "numpy.ma.core._mareconstruct", "numpy.ma.core.MaskedArray", "numpy.core.records.recarray",
      "numpy.matrix", "numpy.matrixlib.defmatrix.matrix", "numpy.random._pickle.__randomstate_ctor", "numpy.random._pickle.__bit_generator_ctor",
      "numpy.random._pickle.__generator_ctor", "numpy.random.mtrand.RandomState", "numpy.random._mt19937.MT19937",
@@ -123,7 +123,7 @@ _add("Lightning / OmegaConf hyper-parameter containers in checkpoints",
 
 _add("method of an allowed type, pickled by protocol 2+ as getattr(type, name); it only reads its arguments",
      "builtins:str.split", "builtins:str.lower", "builtins:str.upper", "builtins:str.strip", "builtins:str.join",
-     "builtins:str.replace", "builtins:str.format", "builtins:str.encode", "builtins:bytes.decode",
+     "builtins:str.replace", "builtins:str.encode", "builtins:bytes.decode",
      "builtins:dict.fromkeys", "builtins:dict.get", "builtins:bytes.fromhex", "builtins:int.from_bytes",
      "builtins:float.fromhex", "collections:OrderedDict.fromkeys",
      "datetime:datetime.fromtimestamp", "datetime:datetime.fromisoformat", "datetime:date.fromordinal",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from assay.scan.findings import Severity
 from assay.scan.limits import LimitExceeded
 from assay.scan.pickle.joblib import skip_array_data
 from assay.scan.pickle.values import Obj, render
 from assay.scan.pickle.opcodes import looks_like_pickle
+from assay.scan.pickle.verdict import classify, is_importable_name
 from assay.scan.pickle.vm import Machine, PickleBreak, StreamState
 from assay.scan.source import Blob, Cursor
 
@@ -97,6 +100,7 @@ def analyze_stream(blob: Blob, ctx, start: int = 0, *, definite: bool, max_pickl
         what = "after imports and calls that a loader has already executed" if state.reached_code else ""
         ctx.add("AS108", severity, f"pickle stream is malformed at byte {broke.offset}: {broke} {what}".strip(),
                 broke.offset)
+        _report_names_after_break(blob, ctx, broke.offset)
     elif not torch_legacy and pickles and not cursor.at_end() and pickles < limit:
         trailing = blob.size - cursor.pos
         ctx.add("AS109", Severity.LOW, f"{trailing} bytes follow the last pickle", cursor.pos)
@@ -132,6 +136,57 @@ def _report_plain_reading(blob: Blob, ctx, start: int, joblib_state: StreamState
         quiet.held = held
         quiet.flush()
         _report_uses(ctx, extra, " (as pickle.load reads this file: it takes joblib's array data for opcodes)")
+
+
+_TAIL_BYTES = 1 << 20  # how far past a break the bytes are searched for import opcodes
+_GLOBAL_LINE = re.compile(rb"[ci]([A-Za-z_][A-Za-z0-9_.]{0,255})\n([A-Za-z_][A-Za-z0-9_.]{0,255})\n")
+
+
+def _short_string_before(data: bytes, end: int) -> tuple[int, str] | None:
+    """A SHORT_BINUNICODE / BINUNICODE / SHORT_BINSTRING operand ending at ``end``: (its start, its text)."""
+    for length in range(1, min(end, 256)):
+        start = end - length
+        text = data[start:end]
+        if start >= 2 and data[start - 1] == length and data[start - 2] in (0x8C, 0x55):
+            return start - 2, text.decode("latin-1")
+        if start >= 5 and data[start - 5] == 0x58 and int.from_bytes(data[start - 4:start], "little") == length:
+            return start - 5, text.decode("latin-1")
+    return None
+
+
+def names_in(data: bytes) -> list[tuple[int, str, str]]:
+    """(offset, module, name) of every GLOBAL/INST line and STACK_GLOBAL operand pair in raw bytes: what a loader
+    that read these bytes as opcodes would import. A search, not a parse: used where the machine cannot go on."""
+    found = [(m.start(), m.group(1).decode(), m.group(2).decode()) for m in _GLOBAL_LINE.finditer(data)]
+    at = data.find(b"\x93")
+    while at >= 0:
+        end = at - 1 if at and data[at - 1] == 0x94 else at
+        name = _short_string_before(data, end)
+        if name is not None:
+            before = name[0] - 1 if name[0] and data[name[0] - 1] == 0x94 else name[0]
+            module = _short_string_before(data, before)
+            if module is not None:
+                found.append((module[0], module[1], name[1]))
+        at = data.find(b"\x93", at + 1)
+    return found
+
+
+def _report_names_after_break(blob: Blob, ctx, offset: int) -> None:  # noqa: ANN001
+    """The machine stops where the stream stops making sense to it; a loader that reads the same bytes another
+    way goes on. Names that the rest of the stream would import, if they are not on the allow-list, block."""
+    cfg = ctx.config
+    data = blob.read_at(offset, min(blob.size - offset, _TAIL_BYTES))
+    reported: set[str] = set()
+    for at, module, name in names_in(data):
+        if not is_importable_name(module, name):
+            continue
+        verdict = classify(module, name, cfg.allow)
+        if verdict.kind == "safe" or verdict.canonical in reported:
+            continue
+        reported.add(verdict.canonical)
+        ctx.add("AS112", max(Severity.HIGH, verdict.severity or Severity.HIGH),
+                f"after byte {offset}, where the scan could not read on, the bytes name {verdict.canonical}: a loader "
+                f"that reads on imports it ({verdict.reason})", offset + at)
 
 
 def _plausible(pickles: int, state: StreamState, broke: PickleBreak | None, cursor: Cursor) -> bool:
