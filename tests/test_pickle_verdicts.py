@@ -345,3 +345,39 @@ def test_a_getattr_on_an_instance_whose_state_sets_that_name_is_not_the_class_at
             + b"b" + _s("fromkeys") + b"tR.")
     report = assay.scan(_write(tmp_path, "shadow.pkl", data))
     assert any(f.rule == "AS101" and "getattr" in f.message for f in report.findings)
+
+
+def _instance_method_gadget(key: str, trigger: bytes) -> bytes:
+    """BUILD puts partial(dill's by-string importer, 'N', []) in an instance dict under a name the unpickler looks
+    up and calls next (``append`` for APPEND, ``__setstate__`` for BUILD): the missing module name arrives then."""
+    part = _g("functools", "partial") + b"(" + _g("dill._dill", "_create_namedtuple") + _s("N") + b"]tR"
+    return (b"\x80\x02" + _g("types", "SimpleNamespace") + b")\x81}" + _s(key) + part + b"sb"
+            + _s("assay_payload_module") + trigger + b".")
+
+
+@pytest.mark.parametrize("key,trigger", [("append", b"a"), ("__setstate__", b"b")])
+def test_methods_the_loader_looks_up_on_an_instance_block(tmp_path: Path, key: str, trigger: bytes) -> None:
+    (tmp_path / "assay_payload_module.py").write_text(f"import os\nos.system({PAYLOAD!r})\n")
+    path = _write(tmp_path, f"{key}.pkl", _instance_method_gadget(key, trigger))
+    assert run_loader("pickle", path, preload=("numpy", "dill")).fired
+    report = assay.scan(path)
+    assert report.exit_code == 1, [(f.rule, f.severity.label, f.message) for f in report.findings]
+
+
+def test_partial_of_an_importer_without_its_module_argument_blocks(tmp_path: Path) -> None:
+    part = _g("functools", "partial") + b"(" + _g("numpy.core", "_ufunc_reconstruct") + _s("os") + b"tR"
+    report = assay.scan(_write(tmp_path, "prefix.pkl", b"\x80\x02" + part + b"."))
+    assert report.exit_code == 1
+
+
+def test_library_classes_whose_unpickling_runs_their_own_code_are_not_enumerated(tmp_path: Path) -> None:
+    """scikit-learn's ScoringMonitor reconnects to the address its state names in __setstate__: a class defined by
+    an allowed library is not allowed for that alone."""
+    callback = pytest.importorskip("sklearn.callback._scoring_monitor")
+    transport = pytest.importorskip("sklearn.callback._transport")
+    monitor = object.__new__(callback.ScoringMonitor)
+    monitor.__dict__.update(_scoring=["accuracy"], _log=[], _estimator_scorers={},
+                            _listener_handle=transport.ListenerHandle(("127.0.0.1", 9), b"x"))
+    path = _write(tmp_path, "monitor.pkl", pickle.dumps(monitor, protocol=2))
+    assert run_loader("pickle", path).fired
+    assert assay.scan(path).exit_code == 1

@@ -322,3 +322,15 @@ def test_source_that_starts_like_a_compressed_stream_is_still_python(tmp_path: P
     # b"x " is a valid zlib header: the name must still make it Python.
     report = _scan_folder(tmp_path, {"modeling_x.py": "x = 1\n" + EVIL})
     assert report.exit_code == 1 and _hits(report, "AS452", "modeling_x.py", "os.system")
+
+
+@pytest.mark.parametrize("source", [
+    'import logging.config\nlogging.config.dictConfig({"version": 1, "handlers": {"h": {"()": "os.system", '
+    '"command": "echo assay-test"}}})\n',
+    'from logging import config\nconfig.fileConfig("logging.ini")\n',
+])
+def test_logging_configuration_that_resolves_strings_to_callables_blocks(tmp_path: Path, source: str) -> None:
+    folder = _model_folder(tmp_path, "logcfg", source)
+    report = assay.scan(folder)
+    assert report.exit_code == 1
+    assert any(f.rule == "AS452" and f.severity >= Severity.CRITICAL for r in report.files for f in r.findings)

@@ -50,6 +50,12 @@ EXACT: dict[str, tuple[Severity, str]] = {
     "profile.run": CODE, "profile.runctx": CODE, "cProfile.run": CODE, "cProfile.runctx": CODE,
     "pdb.run": CODE, "pdb.runeval": CODE, "pdb.runctx": CODE, "pdb.runcall": CODE, "trace.Trace": CODE,
     "bdb.Bdb": CODE, "doctest.run_docstring_examples": CODE, "doctest.testmod": CODE,
+    "logging.config.dictConfig": CODE, "logging.config.fileConfig": CODE, "logging.config.listen": CODE,
+    "logging.FileHandler": WRITE, "logging.handlers.RotatingFileHandler": WRITE,
+    "logging.handlers.TimedRotatingFileHandler": WRITE, "logging.handlers.WatchedFileHandler": WRITE,
+    "logging.handlers.SocketHandler": NETWORK, "logging.handlers.DatagramHandler": NETWORK,
+    "logging.handlers.HTTPHandler": NETWORK, "logging.handlers.SMTPHandler": NETWORK,
+    "logging.handlers.SysLogHandler": NETWORK,
     "uuid._get_command_stdout": PROCESS, "ctypes.util.find_library": PROCESS, "distutils.spawn.spawn": PROCESS,
 }
 

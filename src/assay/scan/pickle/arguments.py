@@ -119,6 +119,12 @@ def _check_forwarded(m: Machine, contract: Contract, position: int, items: tuple
         computed_call(m, f"{contract.name} calls {inner.canonical} with arguments the scan cannot see; "
                       f"{inner.canonical} calls or imports what it is given")
         return
+    needed = max((*inner.contract.calls, *(inner.contract.imports or ()), *inner.contract.choices), default=-1)
+    if contract.prefix and needed >= len(passed):
+        # partial(f, a) is called later with more arguments: the ones f calls or imports are not known here
+        computed_call(m, f"{contract.name} binds {inner.canonical} without the arguments it calls or imports "
+                      f"(argument {needed}); they are supplied later, where the scan cannot see them")
+        return
     use = m.state.uses.get(inner.verdict.canonical)
     if use is not None:
         apply_contract(m, inner.contract, use, passed, f"{contract.name}()")
@@ -181,11 +187,28 @@ def call_resolver_object(m: Machine, resolver: Obj, args: object, obj: Obj) -> o
     return refs[0] if len(refs) == 1 else Opaque("attributes")
 
 
+# Attributes the unpickler itself looks up on an instance and calls: BUILD calls ``inst.__setstate__``, APPEND
+# and APPENDS call ``append``/``extend`` on anything that is not a list, ADDITEMS ``add``. An instance dict that
+# holds one of them turns the next such opcode into a call of whatever the state put there.
+_CALLED_BY_THE_LOADER = frozenset({"append", "extend", "add"})
+
+
 def check_state(m: Machine, inst: Obj, state: object) -> None:
-    """BUILD state positions that the object later calls (functools.partial keeps its func there)."""
+    """What a BUILD state makes the loader call: functools.partial's function and the arguments it binds, and
+    methods the unpickler looks up on the instance (a dict key such as ``__setstate__`` or ``append``)."""
+    parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
+    for part in parts:
+        if isinstance(part, Map):
+            for key, _ in part.pairs:
+                if isinstance(key, str) and (key in _CALLED_BY_THE_LOADER or (key.startswith("__") and key.endswith("__"))):
+                    computed_call(m, f"BUILD sets the instance attribute {key!r}, which the loader looks up and calls "
+                                  f"on the next BUILD or APPEND ({render(inst)})")
     callee = inst.callee
     if isinstance(callee, Ref) and callee.contract is not None and callee.contract.state_calls:
         items = state if isinstance(state, tuple) else ()
         for position in callee.contract.state_calls:
             if position < len(items):
                 check_callable(m, callee.contract, position, items[position])
+                bound = items[position + 1] if position + 1 < len(items) else ()
+                if isinstance(bound, tuple):  # partial's state: (func, args, kwds, dict)
+                    _check_forwarded(m, callee.contract, 0, (items[position], *bound))

@@ -22,11 +22,11 @@ from assay.scan.pickle.verdict import identity
 class Contract:
     """What one callable does with its arguments (a plain class: start-up cost)."""
 
-    __slots__ = ("name", "calls", "imports", "choices", "state_calls", "resolver", "forwards")
+    __slots__ = ("name", "calls", "imports", "choices", "state_calls", "resolver", "forwards", "prefix")
 
     def __init__(self, name: str, calls: tuple[int, ...] = (), imports: tuple[int, int] | None = None,
                  choices: dict[int, frozenset[str]] | None = None, state_calls: tuple[int, ...] = (),
-                 resolver: str | None = None, forwards: dict[int, Forward] | None = None):
+                 resolver: str | None = None, forwards: dict[int, Forward] | None = None, prefix: bool = False):
         self.name = name
         self.calls = calls
         """Positions of arguments that are called or constructed: each must be an allowed imported name."""
@@ -41,6 +41,8 @@ class Contract:
         self.forwards = forwards or {}
         """Position of a called argument -> the arguments it is called with, from this call's arguments (None:
         not known here). An allowed callable with a contract of its own passed there is checked with those."""
+        self.prefix = prefix
+        """The forwarded arguments are only the first ones (a partial is called later with more)."""
 
 
 Forward = Callable[[tuple[object, ...]], "tuple[object, ...] | None"]
@@ -72,7 +74,7 @@ _CONTRACTS = [
     Contract("copyreg._reconstructor", calls=(0, 1)),
     Contract("copyreg.__newobj__", calls=(0,)),
     Contract("copyreg.__newobj_ex__", calls=(0,)),
-    Contract("functools.partial", calls=(0,), state_calls=(0,), forwards={0: _rest}),
+    Contract("functools.partial", calls=(0,), state_calls=(0,), forwards={0: _rest}, prefix=True),
     Contract("codecs.encode", choices={1: _TEXT_CODECS}),
     Contract("_codecs.encode", choices={1: _TEXT_CODECS}),
     Contract("numpy.random._pickle.__bit_generator_ctor", calls=(0,), choices={0: _BIT_GENERATORS}),
