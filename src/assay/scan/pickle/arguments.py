@@ -190,7 +190,9 @@ def call_resolver_object(m: Machine, resolver: Obj, args: object, obj: Obj) -> o
 # Attributes the unpickler itself looks up on an instance and calls: BUILD calls ``inst.__setstate__``, APPEND
 # and APPENDS call ``append``/``extend`` on anything that is not a list, ADDITEMS ``add``. An instance dict that
 # holds one of them turns the next such opcode into a call of whatever the state put there.
-_CALLED_BY_THE_LOADER = frozenset({"append", "extend", "add"})
+# Only these: special methods are looked up on the type, so other dunder keys (__module__, __wrapped__ that
+# functools.wraps copies) are plain data.
+_CALLED_BY_THE_LOADER = frozenset({"__setstate__", "append", "extend", "add"})
 
 
 def check_state(m: Machine, inst: Obj, state: object) -> None:
@@ -199,8 +201,8 @@ def check_state(m: Machine, inst: Obj, state: object) -> None:
     parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
     for part in parts:
         if isinstance(part, Map):
-            for key, _ in part.pairs:
-                if isinstance(key, str) and (key in _CALLED_BY_THE_LOADER or (key.startswith("__") and key.endswith("__"))):
+            for key, value in part.pairs:
+                if isinstance(key, str) and key in _CALLED_BY_THE_LOADER and isinstance(value, (Ref, Obj, Opaque)):
                     computed_call(m, f"BUILD sets the instance attribute {key!r}, which the loader looks up and calls "
                                   f"on the next BUILD or APPEND ({render(inst)})")
     callee = inst.callee
