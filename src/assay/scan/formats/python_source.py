@@ -11,8 +11,11 @@ from typing import NamedTuple
 from assay.scan.context import ScanContext
 from assay.scan.findings import Severity
 from assay.scan.formats.interface import FormatScanner
-from assay.scan.formats.python_symbols import Analyser, PyCall
 from assay.scan.source import Blob
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from assay.scan.formats.python_symbols import PyCall
 
 _LINES_SHOWN = 6
 
@@ -55,6 +58,8 @@ def analyse_python(data: bytes, name: str = "<model code>", max_nodes: int | Non
             tree = ast.parse(data, filename=name)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
         return PythonAnalysis((), (), f"{type(exc).__name__}: {exc}"[:200])
+    from assay.scan.formats.python_symbols import Analyser  # dataclasses and inspect: only for code to read
+
     analyser = Analyser(tree)
     try:
         calls = analyser.run(max_nodes)
@@ -92,8 +97,8 @@ class PythonSourceScanner(FormatScanner):
 
     def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
         data = read_source(blob, ctx)
-        if data is None:
-            return True
+        if data is None or not data.strip():
+            return True  # nothing to run (an empty __init__.py): the analyser is not even imported
         analysis = analyse_python(data, name, ctx.limits.max_python_nodes)
         if analysis.error is not None:
             # Default deny: the loader's Python may be newer (new syntax) or allow deeper nesting than assay's.
@@ -108,8 +113,3 @@ def report_groups(groups: tuple[CallGroup, ...], ctx: ScanContext) -> None:
     """One AS452 finding per dangerous target."""
     for group in groups:
         ctx.add("AS452", group.severity, group.message())
-
-
-def report_python_calls(tree: ast.AST, ctx: ScanContext) -> None:
-    """Report the dangerous calls of a parsed module (kept for callers that already hold a tree)."""
-    report_groups(group_calls(Analyser(tree).run()), ctx)
