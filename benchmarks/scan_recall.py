@@ -38,6 +38,7 @@ def malicious_samples() -> list[tuple[str, str, Path]]:
     from tests.fixtures.round2 import build_malicious
 
     out = OUT / "malicious"
+    (out / "round2").mkdir(parents=True, exist_ok=True)
     samples = [(s.klass, s.name, s.path) for s in build_malicious(out / "round2")]
     base = out / "base"
     base.mkdir(parents=True, exist_ok=True)
@@ -63,14 +64,12 @@ def benign_samples() -> list[tuple[str, str, Path]]:
     from tests.fixtures.round2_benign import build_benign
 
     out = OUT / "benign"
+    (out / "round2").mkdir(parents=True, exist_ok=True)
     samples = [("round two benign (issue 11)", s.name, s.path) for s in build_benign(out / "round2")]
     lib = out / "libraries"
     lib.mkdir(parents=True, exist_ok=True)
     for build in BUILDERS:
-        try:
-            build(lib)
-        except FileExistsError:
-            pass
+        build(lib)
     samples += [("files the libraries write (tests/fixtures/benign.py)", p.name, p) for p in sorted(lib.iterdir())]
     harvest = out / "harvest"
     harvest.mkdir(exist_ok=True)
@@ -111,10 +110,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tools", default="assay,picklescan,modelscan")
     parser.add_argument("--json", type=Path, help="also write every sample's exit code per tool here")
-    parser.add_argument("--fresh", action="store_true", help="rebuild the corpora")
     args = parser.parse_args()
-    if args.fresh and OUT.exists():
-        shutil.rmtree(OUT)
+    if OUT.exists():
+        shutil.rmtree(OUT)  # the builders write fresh files; a corpus left from an older checkout would mislead
     bad, good = malicious_samples(), benign_samples()
     tools = {name: cmd for name, cmd in commands().items() if name in args.tools.split(",")
              and Path(cmd[0]).exists()}

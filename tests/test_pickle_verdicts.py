@@ -381,3 +381,21 @@ def test_library_classes_whose_unpickling_runs_their_own_code_are_not_enumerated
     path = _write(tmp_path, "monitor.pkl", pickle.dumps(monitor, protocol=2))
     assert run_loader("pickle", path).fired
     assert assay.scan(path).exit_code == 1
+
+
+def test_whole_schedulers_and_protocol_2_tensors_are_clean(tmp_path: Path) -> None:
+    """Found by the recall benchmark: schedulers pickle their scaling functions as getattr(CyclicLR, name), and
+    protocol 2 writes a tensor's bytes as codecs.encode(text, 'latin1') for torch.storage._load_from_bytes."""
+    import torch
+
+    net = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    cyclic = torch.optim.lr_scheduler.CyclicLR(opt, 0.01, 0.1, mode="exp_range")
+    swa = torch.optim.swa_utils.SWALR(opt, swa_lr=0.05, anneal_strategy="cos")
+    torch.save({"cyclic": cyclic, "swa": swa}, tmp_path / "schedulers.pt", pickle_protocol=2)
+    (tmp_path / "tensor.pkl").write_bytes(pickle.dumps({"w": torch.ones(3)}, protocol=2))
+    for name in ("schedulers.pt", "tensor.pkl"):
+        loader = "torch" if name.endswith(".pt") else "pickle"
+        assert run_loader(loader, tmp_path / name, preload=("numpy", "torch")).clean
+        report = assay.scan(tmp_path / name)
+        assert report.exit_code == 0 and _high(report) == [], [(f.rule, f.message) for f in report.findings]

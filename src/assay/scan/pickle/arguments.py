@@ -8,8 +8,8 @@ The contracts themselves (which argument is called, imported, or limited to a fe
 from __future__ import annotations
 
 from assay.scan.findings import Severity
-from assay.scan.pickle.contracts import Contract
-from assay.scan.pickle.values import Map, Obj, Opaque, Ref, render
+from assay.scan.pickle.contracts import TEXT_CODECS, Contract
+from assay.scan.pickle.values import Bytes, Map, Obj, Opaque, Ref, render
 from assay.scan.pickle.verdict import is_importable_name, python3_name
 
 TYPE_CHECKING = False
@@ -68,8 +68,9 @@ def computed_call(m: Machine, message: str) -> None:
             "be called here; benign pickles call imported names only")
 
 
-def apply_contract(m: Machine, contract: Contract, use: Use, args: object, how: str) -> Ref | None:
-    """Check what an allowed callable does with its arguments; return the Ref a getattr names, if any."""
+def apply_contract(m: Machine, contract: Contract, use: Use, args: object, how: str) -> Ref | Bytes | None:
+    """Check what an allowed callable does with its arguments; return what the call stands for when the scan can
+    know it: the Ref a getattr names, the bytes codecs.encode makes. None: the call's result is an Obj."""
     items = args if isinstance(args, tuple) else ()
     if contract.resolver == "getattr":
         ref = getattr_target(m, items[0], items[1]) if len(items) in (2, 3) else None
@@ -96,6 +97,17 @@ def apply_contract(m: Machine, contract: Contract, use: Use, args: object, how: 
             m.sink.add("AS103", Severity.HIGH, f"{contract.name} is given {value!r} as argument {position}, "
                        f"which selects code outside the few values real files use ({', '.join(sorted(allowed))})",
                        m.op_start)
+    if contract.name.endswith("codecs.encode") and items and isinstance(items[0], str):
+        # Protocol 2 writes bytes as codecs.encode(text, 'latin1'): the result is those bytes, and a deserializer
+        # given them (torch.storage._load_from_bytes) has its payload scanned like any bytes argument.
+        codec = items[1] if len(items) > 1 else "utf-8"
+        try:
+            data = items[0].encode(codec if isinstance(codec, str) and codec in TEXT_CODECS else "latin-1")
+        except (UnicodeError, LookupError):
+            return None
+        if len(data) <= m.limits.max_inline_bytes:
+            return Bytes(data, len(data), m.op_start)
+        return None
     if contract.imports is not None:
         module_at, name_at = contract.imports
         if max(module_at, name_at) < len(items):

@@ -64,7 +64,7 @@ def _star(position: int) -> Forward:
 
 
 _BIT_GENERATORS = frozenset({"MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64"})
-_TEXT_CODECS = frozenset({"latin1", "latin-1", "latin_1", "iso-8859-1", "iso8859-1", "l1", "utf-8", "utf8",
+TEXT_CODECS = frozenset({"latin1", "latin-1", "latin_1", "iso-8859-1", "iso8859-1", "l1", "utf-8", "utf8",
                           "utf_8", "ascii", "us-ascii"})
 
 _CONTRACTS = [
@@ -75,8 +75,8 @@ _CONTRACTS = [
     Contract("copyreg.__newobj__", calls=(0,)),
     Contract("copyreg.__newobj_ex__", calls=(0,)),
     Contract("functools.partial", calls=(0,), state_calls=(0,), forwards={0: _rest}, prefix=True),
-    Contract("codecs.encode", choices={1: _TEXT_CODECS}),
-    Contract("_codecs.encode", choices={1: _TEXT_CODECS}),
+    Contract("codecs.encode", choices={1: TEXT_CODECS}),
+    Contract("_codecs.encode", choices={1: TEXT_CODECS}),
     Contract("numpy.random._pickle.__bit_generator_ctor", calls=(0,), choices={0: _BIT_GENERATORS}),
     Contract("numpy.random._pickle.__randomstate_ctor", calls=(0, 1), choices={0: _BIT_GENERATORS},
              forwards={1: _first}),

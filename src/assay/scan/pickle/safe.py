@@ -136,6 +136,11 @@ _add("the wrappers torch.compile puts around a module (a whole module saved afte
      "torch._dynamo.convert_frame.ConvertFrameAssert", "torch._dynamo.convert_frame.ConvertFrameBox",
      "torch._dynamo.repro.after_dynamo.WrapBackendDebug", "torch._dynamo.hooks.Hooks",
      "torch._TorchCompileInductorWrapper", "torch:_TorchCompileInductorWrapper.get_compiler_config")
+_add("a learning-rate scheduler's own scaling function (a static method), pickled by protocol 2+ as "
+     "getattr(Scheduler, name) in a whole scheduler saved with torch.save; pure arithmetic on its arguments",
+     "torch.optim.lr_scheduler:CyclicLR._triangular_scale_fn", "torch.optim.lr_scheduler:CyclicLR._triangular2_scale_fn",
+     "torch.optim.lr_scheduler:CyclicLR._exp_range_scale_fn", "torch.optim.swa_utils:SWALR._linear_anneal",
+     "torch.optim.swa_utils:SWALR._cosine_anneal")
 _add("zoneinfo's own reconstruction of a time zone, pickled as getattr(ZoneInfo, '_unpickle'); it reads the "
      "system time-zone database by key, as ZoneInfo(key) does", "zoneinfo:ZoneInfo._unpickle")
 
