@@ -107,18 +107,9 @@ def sign_command(
 ) -> None:
     """Sign MODEL with KEY (and optionally a certificate chain)."""
     from assay.signing import sign_model
-    from assay.signing.interface import Signer
-    from assay.signing.keys import load_certificates, load_private_key
+    from assay.signing.methods import signer_for
 
-    private_key = load_private_key(key)
-    if cert_chain is not None:
-        from assay.signing.certificate import CertificateSigner
-
-        signer: Signer = CertificateSigner(private_key, load_certificates(cert_chain))
-    else:
-        from assay.signing.key import KeySigner
-
-        signer = KeySigner(private_key)
+    signer = signer_for(key, cert_chain)
     with _progress(output_format == TextOrJson.text) as (on_total, on_bytes):
         manifest, written = sign_model(model, signer, signature=signature, hash_type=hash_type.value,
                                        shard_size=shard_size, ignore=ignore, ignore_git=not no_ignore_git,
@@ -156,14 +147,11 @@ def verify_command(
     """Verify MODEL's signature and every file's digest."""
     from assay.signing import verify_model
 
-    chosen = [name for name, on in (("--public-key", public_key), ("--cert-chain", cert_chain),
-                                    ("--sigstore", sigstore)) if on]
-    if len(chosen) != 1:
-        raise UsageError("give exactly one of --public-key, --cert-chain or --sigstore"
-                         + (f" (got {', '.join(chosen)})" if chosen else ""))
-    if not sigstore and (identity or issuer or trust_root):
-        raise UsageError("--identity, --issuer and --trust-root go with --sigstore")
-    verifier = _verifier(public_key, cert_chain, identity, issuer, trust_root)
+    from assay.signing.methods import verifier_for
+
+    verifier = verifier_for(public_key=public_key, cert_chain=cert_chain, sigstore=sigstore,
+                            sigstore_identity=identity, sigstore_issuer=issuer, trust_root=trust_root,
+                            labels=("--public-key", "--cert-chain", "--sigstore"))
     with _progress(output_format == TextOrJson.text) as (on_total, on_bytes):
         result = verify_model(model, verifier, signature=signature, ignore=ignore,
                               allow_unsigned_files=allow_unsigned_files, workers=workers, on_bytes=on_bytes,
@@ -184,25 +172,6 @@ def keygen_command(
 
     private, public = keygen(out_prefix, curve.value)
     sys.stdout.write(f"private key {private} (keep it secret)\npublic key  {public}\n")
-
-
-def _verifier(public_key: Path | None, cert_chain: Path | None, identity: str | None, issuer: str | None,
-              trust_root: Path | None):  # noqa: ANN202 - a signing.interface.Verifier
-    from assay.signing import keys
-
-    if public_key is not None:
-        from assay.signing.key import KeyVerifier
-
-        return KeyVerifier(keys.load_public_key(public_key))
-    if cert_chain is not None:
-        from assay.signing.certificate import CertificateVerifier
-
-        return CertificateVerifier(keys.load_certificates(cert_chain))
-    from assay.signing.sigstore_keyless import SigstoreVerifier
-
-    if trust_root is not None and not trust_root.is_file():
-        raise UsageError(f"trusted root {trust_root} does not exist")
-    return SigstoreVerifier(identity or "", issuer or "", trust_root)
 
 
 def _render(result) -> str:  # noqa: ANN001 - a signing.Verification

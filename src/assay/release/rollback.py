@@ -57,15 +57,17 @@ def _integrity(reg: Registry, session: Session, version: VersionRow) -> dict[str
 
 
 def _reverify(reg: Registry, location: Path, bundle: EvidenceRow, key: EvidenceRow, mismatched: list[str]) -> bool:
-    import assay
+    from assay.signing.methods import verifier_for
+    from assay.signing.service import verify_model
 
     with tempfile.TemporaryDirectory() as tmp:
         sig, pem = Path(tmp) / "model.sig", Path(tmp) / "key.pem"
         sig.write_bytes(reg.blobs.get(bundle.digest))
         pem.write_bytes(reg.blobs.get(key.digest))
         try:
-            kwargs = {"public_key": pem} if key.kind == "verification-key" else {"cert_chain": pem}
-            result = assay.verify(location, signature=sig, **kwargs)
+            verifier = (verifier_for(public_key=pem) if key.kind == "verification-key"
+                        else verifier_for(cert_chain=pem))
+            result = verify_model(location, verifier, signature=sig)
         except AssayError as exc:
             mismatched.append(f"signature: {exc}")
             return False

@@ -6,8 +6,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from assay.errors import UsageError
-from assay.signing.interface import Verification, Verifier
+from assay.signing.interface import Verification
 
 PathLike = str | os.PathLike[str]
 
@@ -17,19 +16,11 @@ def sign(model: PathLike, *, key: PathLike, cert_chain: PathLike | None = None, 
          allow_symlinks: bool = False) -> Path:
     """Sign ``model`` with the EC private key at ``key`` (certificate method when ``cert_chain`` is
     given, leaf first); return the path of the bundle written (default ``MODEL/model.sig``)."""
-    from assay.signing.keys import load_certificates, load_private_key
+    from assay.signing.methods import signer_for
     from assay.signing.service import sign_model
 
-    private_key = load_private_key(Path(key))
-    if cert_chain is not None:
-        from assay.signing.certificate import CertificateSigner
-
-        signer: object = CertificateSigner(private_key, load_certificates(Path(cert_chain)))
-    else:
-        from assay.signing.key import KeySigner
-
-        signer = KeySigner(private_key)
-    _, written = sign_model(model, signer, signature=signature, hash_type=hash_type,  # type: ignore[arg-type]
+    signer = signer_for(Path(key), Path(cert_chain) if cert_chain is not None else None)
+    _, written = sign_model(model, signer, signature=signature, hash_type=hash_type,
                             shard_size=shard_size, ignore=ignore, allow_symlinks=allow_symlinks)
     return written
 
@@ -43,26 +34,15 @@ def verify(model: PathLike, *, public_key: PathLike | None = None, cert_chain: P
 
     Returns a Verification (``.ok``, ``.problems``); raises AssayError when it cannot verify at all.
     """
+    from assay.signing.methods import verifier_for
     from assay.signing.service import verify_model
 
-    chosen = [public_key is not None, cert_chain is not None, sigstore_identity is not None]
-    if sum(chosen) != 1:
-        raise UsageError("give exactly one of public_key, cert_chain or sigstore_identity")
-    verifier: Verifier
-    if public_key is not None:
-        from assay.signing.key import KeyVerifier
-        from assay.signing.keys import load_public_key
-
-        verifier = KeyVerifier(load_public_key(Path(public_key)))
-    elif cert_chain is not None:
-        from assay.signing.certificate import CertificateVerifier
-        from assay.signing.keys import load_certificates
-
-        verifier = CertificateVerifier(load_certificates(Path(cert_chain)))
-    else:
-        from assay.signing.sigstore_keyless import SigstoreVerifier
-
-        verifier = SigstoreVerifier(sigstore_identity or "", sigstore_issuer or "",
-                                    Path(trust_root) if trust_root else None)
+    verifier = verifier_for(public_key=_path(public_key), cert_chain=_path(cert_chain),
+                            sigstore_identity=sigstore_identity, sigstore_issuer=sigstore_issuer,
+                            trust_root=_path(trust_root))
     return verify_model(model, verifier, signature=signature, ignore=ignore,
                         allow_unsigned_files=allow_unsigned_files)
+
+
+def _path(value: PathLike | None) -> Path | None:
+    return None if value is None else Path(value)
