@@ -129,7 +129,7 @@ def small_inspection(work: Path):  # noqa: ANN201
 
 def variant(insp, i: int, k: int):  # noqa: ANN001, ANN201
     """The inspection with a distinct identity for version ``i`` of model ``k`` (k % 10 != 0: a fine-tune)."""
-    from assay.manifest.interface import Manifest, Resource
+    from assay.manifest._interface import Manifest, Resource
 
     m = insp.manifest
     digest = hashlib.sha256(f"bench-{i}".encode()).digest()

@@ -8,7 +8,7 @@
    ``sklearn.utils.all_estimators()`` class, every ``torch.nn.Module`` subclass defined under ``torch.nn.modules``
    and ``torch.ao.nn``, every ``torch.optim`` optimizer and learning-rate scheduler. Exact names only, kept only
    where importing the module and walking the qualname gives back the same class.
-4. Writes ``src/assay/scan/pickle/safe_harvested.py``: ``HARVESTED`` (name -> reason) and ``EXCLUDED`` (names real
+4. Writes ``src/assay/scan/_pickle/safe_harvested.py``: ``HARVESTED`` (name -> reason) and ``EXCLUDED`` (names real
    files contain that are dangerous on their face: left to the verdict, with why).
 
 Run from the repository root: ``.venv/bin/python scripts/harvest_allowlist.py`` (about 10 minutes on 2 cores).
@@ -39,7 +39,7 @@ from tests.fixtures.harvest import TORCH_BUILDERS, Built, BuildLog  # noqa: E402
 from tests.fixtures.harvest_data import DATA_BUILDERS  # noqa: E402
 from tests.oracle import run_loader  # noqa: E402
 
-OUTPUT = ROOT / "src" / "assay" / "scan" / "pickle" / "safe_harvested.py"
+OUTPUT = ROOT / "src" / "assay" / "scan" / "_pickle" / "safe_harvested.py"
 
 # Corpus order is reason order: a name is explained by the first family whose file referenced it.
 BUILD_ORDER = ("stdlib", "numpy", "scipy", "joblib", "sklearn", "pandas", "torch-tensors", "torch-layers",
@@ -110,7 +110,7 @@ def exclusion(name: str) -> str | None:
         return _FACE_DANGER_NAMES[name]
     if name.startswith(tuple(m + "." for m in _FACE_DANGER_MODULES)):
         return "its module acts on processes, files, imports or the interpreter"
-    from assay.scan.pickle.verdict import classify
+    from assay.scan._pickle.verdict import classify
 
     module, _, attr = name.rpartition(".")
     verdict = classify(module, attr)

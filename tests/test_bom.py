@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import assay
 from assay.bom import BomDataset, BomInput, bom_json, build_bom
-from assay.card.interface import BaseModelRef, LicenseReport, ModelCard
+from assay.card._interface import BaseModelRef, LicenseReport, ModelCard
 from assay.errors import AssayError, InputError, UsageError
 from assay.manifest import Manifest, Resource, Serialization, hash_model
 

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 import assay
 from assay.scan import ScanLimits, Severity
-from assay.scan.formats.chat_template import analyse_template, template_problems
-from assay.scan.formats.template_check import classify
+from assay.scan._formats.chat_template import analyse_template, template_problems
+from assay.scan._formats.template_check import classify
 from tests.fixtures.real_templates import SMOLLM2_GGUF, package_path, real_templates
 from tests.fixtures.templates import COMPUTED, LLAMA3, QWEN2, UNPARSABLE_DUNDER, UNPARSABLE_TEXT
 from tests.oracle import run_loader

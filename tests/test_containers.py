@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 
 import assay
 from assay.scan import Severity
-from assay.scan.source import BytesBlob
-from assay.scan.sniff import is_tar_header, sniff
+from assay.scan._source import BytesBlob
+from assay.scan._sniff import is_tar_header, sniff
 
 PAYLOAD = b"cos\nsystem\n(S'echo assay-test'\ntR."
 PAYLOAD2 = b"\x80\x02cos\nsystem\nq\x00X\x0f\x00\x00\x00echo assay-testq\x01\x85q\x02Rq\x03."
@@ -456,7 +456,7 @@ def test_torchscript_strings_and_comments_do_not_match(tmp_path: Path) -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.text(max_size=300))
 def test_fuzz_torchscript_tokens_never_crash(text: str) -> None:
-    from assay.scan.formats.torchscript import _chains
+    from assay.scan._formats.torchscript import _chains
 
     _chains(text)
 

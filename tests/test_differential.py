@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import assay
-from assay.scan.pickle.verdict import classify
+from assay.scan._pickle.verdict import classify
 from tests.fixtures.round2 import _npy
 from tests.oracle_batch import run_batch
 

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from assay.config import ScanConfig
-from assay.scan.context import ScanContext
-from assay.scan.limits import ScanLimits
-from assay.scan.pickle.handlers import PICKLE_OPCODES
-from assay.scan.source import BytesBlob
-from assay.scan.walk import dispatch
+from assay.scan import ScanConfig
+from assay.scan._context import ScanContext
+from assay.scan._limits import ScanLimits
+from assay.scan._pickle.handlers import PICKLE_OPCODES
+from assay.scan._source import BytesBlob
+from assay.scan._walk import dispatch
 
 LIMITS = ScanLimits(max_pickle_opcodes=20_000, max_pickle_items=20_000, max_decompressed_bytes=8 << 20,
                     max_members=500, max_gguf_metadata_entries=20_000, max_protobuf_fields=50_000,
@@ -35,7 +35,7 @@ def scan_bytes(data: bytes, name: str = "fuzz.bin") -> ScanContext:
     try:
         dispatch(BytesBlob(data), name, ctx)
     except Exception as exc:  # LimitExceeded may surface to the walker, which reports it; anything else is a bug
-        from assay.scan.limits import LimitExceeded
+        from assay.scan._limits import LimitExceeded
 
         if not isinstance(exc, LimitExceeded):
             raise
@@ -129,7 +129,7 @@ def test_safetensors_header_fuzz(header: dict[str, object]) -> None:
 @FUZZ
 @given(json_values)
 def test_keras_and_hf_configs_fuzz(doc: object) -> None:
-    from assay.scan.formats.keras import check_keras_json
+    from assay.scan._formats.keras import check_keras_json
 
     text = json.dumps(doc)
     ctx = scan_bytes(text.encode(), "config.json")
@@ -140,7 +140,7 @@ def test_keras_and_hf_configs_fuzz(doc: object) -> None:
 @FUZZ
 @given(st.text(max_size=300))
 def test_chat_template_fuzz(text: str) -> None:
-    from assay.scan.formats.chat_template import template_problems
+    from assay.scan._formats.chat_template import template_problems
 
     template_problems(text)
     template_problems("{{ " + text + " }}")

@@ -96,8 +96,8 @@ def test_symlinked_file_in_folder_is_followed_and_dangling_reported(tmp_path: Pa
 
 
 def test_sniffing_opcode_table_matches_the_machine() -> None:
-    from assay.scan.pickle.opcodes import OPCODE_BYTES
-    from assay.scan.pickle.handlers import PICKLE_OPCODES
+    from assay.scan._pickle.opcodes import OPCODE_BYTES
+    from assay.scan._pickle.handlers import PICKLE_OPCODES
 
     assert OPCODE_BYTES == PICKLE_OPCODES
 
@@ -122,7 +122,7 @@ def test_decompressed_output_past_the_memory_spool_reads_back_exactly() -> None:
     import os
     import zlib
 
-    from assay.scan.source import SPOOL_BYTES, BytesBlob, DecompressedBlob
+    from assay.scan._source import SPOOL_BYTES, BytesBlob, DecompressedBlob
 
     data = os.urandom(1 << 20) * (SPOOL_BYTES // (1 << 20) + 2)
     blob = DecompressedBlob(BytesBlob(zlib.compress(data, 1)), zlib.decompressobj, max_bytes=len(data) + 1)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assay.scan import scan
-from assay.scan.formats.npy_descr import OBJECT, UNKNOWN, classify_descr
+from assay.scan._formats.npy_descr import OBJECT, UNKNOWN, classify_descr
 from tests.oracle import run_loader
 
 np = pytest.importorskip("numpy")
@@ -102,7 +102,7 @@ def test_version_3_utf8_header(tmp_path: Path) -> None:
 
 
 def test_header_over_the_named_limit_is_a_scan_error(tmp_path: Path) -> None:
-    from assay.scan.limits import ScanLimits
+    from assay.scan._limits import ScanLimits
 
     path = tmp_path / "big.npy"
     path.write_bytes(_npy(_header("'<f8'") + " " * 5000, b"\0" * 8, major=2))
@@ -197,10 +197,10 @@ def test_differential_descr_whole_file(tmp_path: Path, descr: object) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300), st.sampled_from([1, 2, 3]))
 def test_fuzz_npy_header_never_crashes(raw: bytes, major: int) -> None:
-    from assay.config import ScanConfig
-    from assay.scan.context import ScanContext
-    from assay.scan.source import BytesBlob
-    from assay.scan.walk import dispatch
+    from assay.scan import ScanConfig
+    from assay.scan._context import ScanContext
+    from assay.scan._source import BytesBlob
+    from assay.scan._walk import dispatch
 
     size = struct.pack("<H" if major == 1 else "<I", len(raw))
     blob = BytesBlob(b"\x93NUMPY" + bytes([major, 0]) + size + raw + PAYLOAD)
@@ -210,10 +210,10 @@ def test_fuzz_npy_header_never_crashes(raw: bytes, major: int) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="{}[]()'\":,0123456789LOdescrfortan_shpeTFu \n#", max_size=120))
 def test_fuzz_npy_header_text_never_crashes(text: str) -> None:
-    from assay.config import ScanConfig
-    from assay.scan.context import ScanContext
-    from assay.scan.source import BytesBlob
-    from assay.scan.walk import dispatch
+    from assay.scan import ScanConfig
+    from assay.scan._context import ScanContext
+    from assay.scan._source import BytesBlob
+    from assay.scan._walk import dispatch
 
     dispatch(BytesBlob(_npy(text, PAYLOAD)), "f.npy", ScanContext(ScanConfig(), "f.npy", dispatch))
 

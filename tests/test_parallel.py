@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from assay.scan import parallel
-from assay.scan.findings import FileReport, Finding, Location, ScanError, ScanReport, Severity
+from assay.scan import _parallel as parallel
+from assay.scan._findings import FileReport, Finding, Location, ScanError, ScanReport, Severity
 from tests.fixtures.cli import ASSAY, run
 from tests.fixtures.malicious_pickles import CASES
 
@@ -203,8 +203,8 @@ def test_workers_match_one_process_on_generated_folders(tmp_path_factory: pytest
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from assay.config import ScanConfig
-    from assay.scan.walk import scan_paths
+    from assay.scan import ScanConfig
+    from assay.scan._walk import scan_paths
 
     monkeypatch.setattr(parallel, "available", lambda: True)  # the test process runs torch's threads
     soup = st.binary(max_size=300).map(lambda b: b"\x80\x02" + b + b".")

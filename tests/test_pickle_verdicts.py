@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import assay
 from assay.scan import Severity
-from assay.scan.pickle.verdict import classify
+from assay.scan._pickle.verdict import classify
 from tests.fixtures.opcodes import STOP, glob, proto, sbu, stack_global
 from tests.oracle import run_loader
 
@@ -239,10 +239,10 @@ def test_int_literals_read_as_the_c_unpickler_reads_them(literal: bytes, value: 
 
 
 def _machine_value(data: bytes) -> object:
-    from assay.config import ScanConfig
-    from assay.scan.context import ScanContext
-    from assay.scan.pickle.vm import Machine
-    from assay.scan.source import BytesBlob, Cursor
+    from assay.scan import ScanConfig
+    from assay.scan._context import ScanContext
+    from assay.scan._pickle.vm import Machine
+    from assay.scan._source import BytesBlob, Cursor
 
     config = ScanConfig()
     ctx = ScanContext(config, "x", lambda *a: None)

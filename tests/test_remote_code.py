@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import assay
-from assay.scan.findings import Severity
-from assay.scan.formats.python_source import analyse_python
-from assay.scan.formats.remote_code import find_code_refs
+from assay.scan._findings import Severity
+from assay.scan._formats.python_source import analyse_python
+from assay.scan._formats.remote_code import find_code_refs
 from tests.oracle import run_loader
 
 ECHO = "'echo assay-test'"
@@ -283,7 +283,7 @@ def test_source_assay_cannot_parse_blocks(tmp_path: Path) -> None:
 
 
 def test_python_node_limit_is_a_scan_error(tmp_path: Path) -> None:
-    from assay.scan.limits import ScanLimits
+    from assay.scan._limits import ScanLimits
 
     (tmp_path / "modeling_x.py").write_text("x = 1\n" * 200)
     report = assay.scan(tmp_path, limits=ScanLimits().with_values({"max_python_nodes": 100}))

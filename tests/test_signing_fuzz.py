@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 
 from assay.errors import AssayError
 from assay.signing import verify_model
-from assay.signing.bundle import parse_bundle
-from assay.signing.certificate import CertificateVerifier
-from assay.signing.interface import BundleError, Verification
-from assay.signing.key import KeyVerifier
+from assay.signing._bundle import parse_bundle
+from assay.signing._certificate import CertificateVerifier
+from assay.signing._interface import BundleError, Verification
+from assay.signing._key import KeyVerifier
 from assay.signing.keys import load_certificates, load_public_key
-from assay.signing.statement import parse_statement
+from assay.signing._statement import parse_statement
 from tests.test_fuzz import FUZZ, json_values, mutations
 from tests.test_signing_vectors import KEYS, MT
 

@@ -189,7 +189,7 @@ def test_schema_validator_rejects_the_spec_invalid_vectors() -> None:
 
 
 def test_sigstore_with_an_explicit_trusted_root_file(tmp_path: Path) -> None:
-    from assay.signing.sigstore_keyless import bundled_public_good_root
+    from assay.signing._sigstore_keyless import bundled_public_good_root
 
     root = tmp_path / "trusted_root.json"
     root.write_bytes(bundled_public_good_root().read_bytes())
@@ -200,7 +200,7 @@ def test_sigstore_with_an_explicit_trusted_root_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("damage", ["certificateAuthorities", "tlogs", "ctlogs", "mediaType", "not-json"])
 def test_unusable_trusted_root_cannot_verify(damage: str, tmp_path: Path) -> None:
     """A trusted root without the authorities this signature needs is exit 2 with one line, never a pass."""
-    from assay.signing.sigstore_keyless import bundled_public_good_root
+    from assay.signing._sigstore_keyless import bundled_public_good_root
 
     root = tmp_path / "trusted_root.json"
     doc = json.loads(bundled_public_good_root().read_text())

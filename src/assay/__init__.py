@@ -10,7 +10,7 @@ The public Python API is small:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from assay._version import __version__
 
 # The subpackage assay.scan is imported here once (it needs only the standard library) and its
 # function then takes the attribute's place, so `assay.scan(...)` is the scanner entry point.
@@ -24,16 +24,16 @@ def hash_model(path, **options):  # noqa: ANN001, ANN003, ANN201 - documented in
     return _hash_model(path, **options)
 
 
-def sign(model, **options):  # noqa: ANN001, ANN003, ANN201 - documented in assay.signing.api.sign
-    """Sign a model into an OMS bundle; see ``assay.signing.api.sign``."""
-    from assay.signing.api import sign as _sign
+def sign(model, **options):  # noqa: ANN001, ANN003, ANN201 - documented in assay.signing.sign
+    """Sign a model into an OMS bundle; see ``assay.signing.sign``."""
+    from assay.signing import sign as _sign
 
     return _sign(model, **options)
 
 
-def verify(model, **options):  # noqa: ANN001, ANN003, ANN201 - documented in assay.signing.api.verify
-    """Verify a model against its OMS bundle; see ``assay.signing.api.verify``."""
-    from assay.signing.api import verify as _verify
+def verify(model, **options):  # noqa: ANN001, ANN003, ANN201 - documented in assay.signing.verify
+    """Verify a model against its OMS bundle; see ``assay.signing.verify``."""
+    from assay.signing import verify as _verify
 
     return _verify(model, **options)
 

@@ -1,34 +1,22 @@
 """Settings: the scan configuration from flags, ``assay.toml`` or ``[tool.assay]`` in pyproject.toml.
 
 Configuration is looked up in the current directory (or the file ``--config`` names), never in the
-folder being scanned: a model repository must not be able to configure its own inspection.
+folder being scanned: a model repository must not be able to configure its own inspection. The value type,
+``ScanConfig``, belongs to the scanner (``assay.scan``); this module reads it from files and depends on the
+scanner, never the other way round.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from assay.errors import ConfigError
-from assay.record import Record
-from assay.scan.findings import Severity
-from assay.scan.limits import ScanLimits
+from assay.scan import ScanConfig, Severity
 
 TYPE_CHECKING = False  # pathlib costs milliseconds of start-up; the scan's paths are strings
 if TYPE_CHECKING:
     from pathlib import Path
-
-
-class ScanConfig(Record):
-    """How a scan judges what it finds."""
-
-    fail_on: Severity = Severity.HIGH
-    strict: bool = False
-    allow: frozenset[str] = frozenset()
-    limits: ScanLimits = ScanLimits()
-    skip_dirs: frozenset[str] = frozenset({".git", ".hg", ".svn", "__pycache__"})
-    jobs: int = 0
-    """Processes that scan files side by side; 0: one per usable CPU when the scan pays for them
-    (``assay.scan.parallel.worker_count``)."""
 
 
 _KEYS = {"fail-on", "fail_on", "strict", "allow", "limits", "skip-dirs", "skip_dirs", "jobs"}
@@ -119,7 +107,8 @@ def load_scan_config(path: str | os.PathLike[str] | None) -> ScanConfig:
         raise ConfigError(f"{path}: {exc}") from None
 
 
-class Settings(Record):
+@dataclass(frozen=True, slots=True)
+class Settings:
     """Where the registry lives and who is acting: from flags, then the environment, then defaults."""
 
     home: Path

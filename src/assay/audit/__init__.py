@@ -1,9 +1,14 @@
 """The tamper-evident audit log core: RFC 9162 Merkle trees, proofs and signed checkpoints.
 
 Pure functions over bytes; the registry stores entries, tree state and checkpoints and calls these.
+Also the log's offline verification (``verify_log``, ``entry_body``) and, imported on first use,
+``verify_bundle`` (an exported evidence bundle). Other domains import these from ``assay.audit`` only.
 """
 
-from assay.audit.checkpoint import (
+from __future__ import annotations
+
+from assay.audit._checkpoint import (
+    Checkpoint,
     MAX_NOTE_BYTES,
     MAX_SIGNATURES,
     NoteSigner,
@@ -23,13 +28,12 @@ from assay.audit.checkpoint import (
     sign_checkpoint,
     sign_note,
 )
-from assay.audit.interface import (
+from assay.audit._interface import (
     HASH_SIZE,
     MAX_PROOF_HASHES,
     MAX_TREE_SIZE,
     AuditError,
     AuditInputError,
-    Checkpoint,
     CheckpointError,
     ConsistencyProof,
     InclusionProof,
@@ -37,7 +41,8 @@ from assay.audit.interface import (
     ProofError,
     SignatureError,
 )
-from assay.audit.merkle import (
+from assay.audit.log import LOG_KEY_NAME, LOG_ORIGIN, LogProblem, LogReport, entry_body, verify_log
+from assay.audit._merkle import (
     EMPTY_ROOT,
     LeafSource,
     MemoryTree,
@@ -55,8 +60,28 @@ from assay.audit.merkle import (
     verify_subtree_inclusion,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from assay.audit.bundle import verify_bundle
+
+
+def __getattr__(name: str) -> object:
+    if name != "verify_bundle":  # zipfile and the bundle reader load only for a bundle to verify
+        raise AttributeError(f"module 'assay.audit' has no attribute {name!r}")
+    from assay.audit.bundle import verify_bundle
+
+    return verify_bundle
+
+
 __all__ = [
     "EMPTY_ROOT",
+    "LOG_KEY_NAME",
+    "LOG_ORIGIN",
+    "LogProblem",
+    "LogReport",
+    "entry_body",
+    "verify_log",
+    "verify_bundle",
     "HASH_SIZE",
     "MAX_NOTE_BYTES",
     "MAX_PROOF_HASHES",

@@ -15,21 +15,22 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from assay.audit.interface import (
+from assay.audit._interface import (
     HASH_SIZE,
     MAX_TREE_SIZE,
     AuditInputError,
-    Checkpoint,
     CheckpointError,
     NoteSignature,
     SignatureError,
+    require_field,
 )
 
 MAX_NOTE_BYTES = 64 * 1024
@@ -38,6 +39,48 @@ MAX_SIGNATURES = 100
 """Most signature lines one note may carry (``max_signatures`` argument)."""
 ALG_ED25519 = 0x01
 """The signed-note algorithm byte of Ed25519 keys."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A verified tlog checkpoint: the log's ``origin``, its ``size`` and ``root`` hash, signed by the log.
+
+    ``signatures`` holds the signatures that verified against a trusted key; signature lines from
+    keys the verifier does not know are kept in ``other_signatures`` (unverified, e.g. witness cosignatures).
+    """
+
+    origin: str
+    size: int
+    root: bytes
+    extensions: tuple[str, ...] = ()
+    signatures: tuple[NoteSignature, ...] = ()
+    other_signatures: tuple[NoteSignature, ...] = field(default=())
+
+    @property
+    def body(self) -> str:
+        """The signed text of the checkpoint: origin, size, base64 root, extension lines."""
+        lines = [self.origin, str(self.size), base64.b64encode(self.root).decode("ascii"), *self.extensions]
+        return "".join(line + "\n" for line in lines)
+
+    @property
+    def note(self) -> str:
+        """The signed note re-rendered: body, blank line, verified signature lines, then the others."""
+        return self.body + "\n" + "".join(s.line() for s in (*self.signatures, *self.other_signatures))
+
+    def to_json(self) -> dict[str, Any]:
+        """The checkpoint as JSON (schema ``assay.checkpoint/1``), root in hex, plus the note text."""
+        return {"schema": "assay.checkpoint/1", "origin": self.origin, "size": self.size, "root": self.root.hex(),
+                "extensions": list(self.extensions), "signatures": [s.to_json() for s in self.signatures],
+                "note": self.note}
+
+    @classmethod
+    def from_json(cls, data: Any, verifiers: Any) -> Checkpoint:
+        """Read what :meth:`to_json` wrote by verifying its ``note`` again with ``verifiers`` (never trusted as is)."""
+        note = require_field(data, "note", str, "checkpoint")
+        checkpoint = parse_checkpoint(note, verifiers)
+        if data.get("root") != checkpoint.root.hex() or data.get("size") != checkpoint.size:
+            raise AuditInputError("checkpoint: fields disagree with the signed note")
+        return checkpoint
 SIG_PREFIX = "\u2014 "
 """Every signature line starts with an em dash (U+2014) and a space."""
 

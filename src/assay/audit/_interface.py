@@ -1,4 +1,4 @@
-"""Value types and errors of the audit log core: proofs, signatures and checkpoints.
+"""Value types and errors of the audit log core: proofs and note signatures (``Checkpoint`` lives beside its parser).
 
 Hashes are raw ``bytes`` in memory and lowercase hex in JSON, so a proof can be printed, exported and
 read back by another tool. ``from_json`` is strict: anything that is not exactly the documented shape
@@ -8,7 +8,7 @@ raises :class:`AuditInputError` with a one-line message.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from assay.errors import AssayError, InputError
@@ -45,7 +45,7 @@ class SignatureError(CheckpointError):
     exit_code = 1
 
 
-def _require(data: Any, key: str, kind: type, what: str) -> Any:
+def require_field(data: Any, key: str, kind: type, what: str) -> Any:
     """Fetch ``data[key]`` and check its type; bool is refused where an int is wanted."""
     if not isinstance(data, dict):
         raise AuditInputError(f"{what}: expected a JSON object")
@@ -58,7 +58,7 @@ def _require(data: Any, key: str, kind: type, what: str) -> Any:
 
 
 def _size(data: Any, key: str, what: str) -> int:
-    value = _require(data, key, int, what)
+    value = require_field(data, key, int, what)
     if not 0 <= value <= MAX_TREE_SIZE:
         raise AuditInputError(f"{what}: field {key!r} is out of range")
     return value
@@ -75,7 +75,7 @@ def hash_from_hex(text: Any, what: str) -> bytes:
 
 
 def _hashes(data: Any, what: str, max_hashes: int) -> tuple[bytes, ...]:
-    items = _require(data, "hashes", list, what)
+    items = require_field(data, "hashes", list, what)
     if len(items) > max_hashes:
         raise AuditInputError(f"{what}: more than {max_hashes} hashes")
     return tuple(hash_from_hex(item, what) for item in items)
@@ -137,47 +137,3 @@ class NoteSignature:
     def to_json(self) -> dict[str, Any]:
         """The signature as JSON: name, key hash (8 hex digits) and signature (hex)."""
         return {"name": self.name, "key_hash": f"{self.key_hash:08x}", "signature": self.signature.hex()}
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A verified tlog checkpoint: the log's ``origin``, its ``size`` and ``root`` hash, signed by the log.
-
-    ``signatures`` holds the signatures that verified against a trusted key; signature lines from
-    keys the verifier does not know are kept in ``other_signatures`` (unverified, e.g. witness cosignatures).
-    """
-
-    origin: str
-    size: int
-    root: bytes
-    extensions: tuple[str, ...] = ()
-    signatures: tuple[NoteSignature, ...] = ()
-    other_signatures: tuple[NoteSignature, ...] = field(default=())
-
-    @property
-    def body(self) -> str:
-        """The signed text of the checkpoint: origin, size, base64 root, extension lines."""
-        lines = [self.origin, str(self.size), base64.b64encode(self.root).decode("ascii"), *self.extensions]
-        return "".join(line + "\n" for line in lines)
-
-    @property
-    def note(self) -> str:
-        """The signed note re-rendered: body, blank line, verified signature lines, then the others."""
-        return self.body + "\n" + "".join(s.line() for s in (*self.signatures, *self.other_signatures))
-
-    def to_json(self) -> dict[str, Any]:
-        """The checkpoint as JSON (schema ``assay.checkpoint/1``), root in hex, plus the note text."""
-        return {"schema": "assay.checkpoint/1", "origin": self.origin, "size": self.size, "root": self.root.hex(),
-                "extensions": list(self.extensions), "signatures": [s.to_json() for s in self.signatures],
-                "note": self.note}
-
-    @classmethod
-    def from_json(cls, data: Any, verifiers: Any) -> Checkpoint:
-        """Read what :meth:`to_json` wrote by verifying its ``note`` again with ``verifiers`` (never trusted as is)."""
-        from assay.audit.checkpoint import parse_checkpoint
-
-        note = _require(data, "note", str, "checkpoint")
-        checkpoint = parse_checkpoint(note, verifiers)
-        if data.get("root") != checkpoint.root.hex() or data.get("size") != checkpoint.size:
-            raise AuditInputError("checkpoint: fields disagree with the signed note")
-        return checkpoint

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Sequence
 
-from assay.audit.interface import (
+from assay.audit._interface import (
     HASH_SIZE,
     MAX_TREE_SIZE,
     AuditError,

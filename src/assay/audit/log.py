@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.audit.checkpoint import NoteVerifier, parse_checkpoint
-from assay.audit.interface import AuditError, Checkpoint
-from assay.audit.merkle import MemoryTree, TreeBuilder, verify_consistency
+from assay.audit._checkpoint import Checkpoint, NoteVerifier, parse_checkpoint
+from assay.audit._interface import AuditError
+from assay.audit._merkle import MemoryTree, TreeBuilder, verify_consistency
 
 LOG_ORIGIN = "assay/audit-log"
 """The origin line of assay's checkpoints."""

@@ -5,7 +5,7 @@ Public surface: ``build_bom``, ``bom_json``, ``BomInput``, ``BomDataset``.
 
 from __future__ import annotations
 
-from assay.bom.cyclonedx import bom_json, build_bom
-from assay.bom.interface import BomDataset, BomInput
+from assay.bom._cyclonedx import bom_json, build_bom
+from assay.bom._interface import BomDataset, BomInput
 
 __all__ = ["build_bom", "bom_json", "BomInput", "BomDataset"]

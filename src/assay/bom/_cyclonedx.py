@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from assay.bom.interface import MAX_VERSION_CHARS, BomDataset, BomInput
+from assay.bom._interface import MAX_VERSION_CHARS, BomDataset, BomInput
 from assay.errors import InputError, UsageError
 
 SPEC_VERSION = "1.6"
@@ -66,7 +66,7 @@ def build_bom(inp: BomInput, *, serial: str | None = None, timestamp: datetime |
     files = _file_components(inp)
     datasets = _dataset_components(inp)
     model = _model_component(inp, identity, [d["bom-ref"] for d in datasets])
-    from assay import __version__
+    from assay._version import __version__
 
     return {
         "bomFormat": "CycloneDX",
@@ -274,7 +274,7 @@ def _classify_license(text: str) -> tuple[str, str]:
     of listed ids and ``LicenseRef-`` ids, ``("name", text)`` otherwise."""
     from license_expression import LicenseSymbol
 
-    from assay.card.license import spdx_licensing  # one SPDX index per process: it is slow to load
+    from assay.card import spdx_licensing  # one SPDX index per process: it is slow to load
 
     licensing = spdx_licensing()
     try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only the field types; the BOM never calls into the card parsers or the hashing engine
-    from assay.card.interface import LicenseReport, ModelCard
+    from assay.card import LicenseReport, ModelCard
     from assay.manifest import Manifest
 
 MAX_VERSION_CHARS = 1024

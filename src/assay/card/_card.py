@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from assay.card.interface import BaseModelRef, CardFinding, ModelCard
+from assay.card._interface import BaseModelRef, CardFinding, ModelCard
 from assay.errors import InputError
 
 CARD_NAMES: tuple[str, ...] = ("README.md", "readme.md", "MODEL_CARD.md")

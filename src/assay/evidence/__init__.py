@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assay.evidence.interface import BlobProblem, BlobStore, StoredBlob
-from assay.evidence.local import LocalBlobStore, blob_digest
+from assay.evidence._interface import BlobProblem, BlobStore, StoredBlob
+from assay.evidence._local import LocalBlobStore, blob_digest
 
 __all__ = ["BlobStore", "LocalBlobStore", "StoredBlob", "BlobProblem", "blob_digest"]

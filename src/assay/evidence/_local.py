@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from assay.errors import InputError
-from assay.evidence.interface import BlobProblem, BlobStore, StoredBlob
+from assay.evidence._interface import BlobProblem, BlobStore, StoredBlob
 
 _PREFIX = "sha256:"
 

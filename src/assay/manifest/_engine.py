@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from assay.errors import UsageError
-from assay.manifest.hashing import HashJob, hash_jobs, new_hasher
-from assay.manifest.interface import (
+from assay.manifest._hashing import HashJob, hash_jobs, new_hasher
+from assay.manifest._interface import (
     DEFAULT_SHARD_SIZE,
     GIT_IGNORES,
     HASH_TYPES,
@@ -22,7 +22,7 @@ from assay.manifest.interface import (
     resource_algorithm,
     sort_key,
 )
-from assay.manifest.walk import ModelFile, list_files
+from assay.manifest._walk import ModelFile, list_files
 
 
 def model_name(model_path: Path) -> str:
@@ -82,7 +82,7 @@ def hash_model(model_path: str | os.PathLike[str], *, hash_type: str = "sha256",
     and ``.gitignore`` are left out too unless ``ignore_git`` is false, and so is a top-level
     ``model.sig``, so that signing a folder does not change its identity.
     """
-    from assay.manifest.walk import relative_ignores
+    from assay.manifest._walk import relative_ignores
 
     path = Path(model_path)
     if hash_type not in HASH_TYPES:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.errors import InputError, UsageError
-from assay.manifest.interface import HASH_TYPES
+from assay.manifest._interface import HASH_TYPES
 
 READ_SIZE = 1024 * 1024
 """Bytes read per call: large enough that syscalls vanish, small enough to stay in L2 (measured: 1 MiB beat 8 MiB)."""

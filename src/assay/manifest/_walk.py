@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assay.errors import InputError
-from assay.manifest.interface import MAX_DEPTH, MAX_FILES
+from assay.manifest._interface import MAX_DEPTH, MAX_FILES
 
 
 @dataclass(frozen=True)

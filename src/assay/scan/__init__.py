@@ -1,18 +1,25 @@
 """The model-file scanner: tells whether loading a file can run code, without loading it.
 
-Public surface: ``scan``, ``ScanReport``, ``FileReport``, ``Finding``, ``Severity``, ``ScanLimits``.
+Public surface: ``scan``, the value types ``ScanConfig``, ``ScanReport``, ``FileReport``, ``Finding``,
+``Location``, ``ScanError``, ``Severity``, ``ScanLimits``, and, imported on first use, ``renderer_for``
+and ``Renderer`` (text, JSON and SARIF reports) and ``RULES`` (every rule, by id) with ``Rule``.
+Everything else here is private to the scanner (modules and packages named ``_*``).
 Never imports torch, numpy or tensorflow; never unpickles.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from assay.config import ScanConfig
-from assay.scan.findings import FileReport, Finding, Location, ScanError, ScanReport, Severity
-from assay.scan.limits import ScanLimits
+from assay.scan._config import ScanConfig
+from assay.scan._findings import FileReport, Finding, Location, ScanError, ScanReport, Severity
+from assay.scan._limits import ScanLimits
+
+TYPE_CHECKING = False  # typing costs start-up time; these names are imported on first use (``__getattr__``)
+if TYPE_CHECKING:
+    from assay.scan._rules import RULES, Rule
+    from assay.scan.render import Renderer, renderer_for
 
 
 def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fail_on: Severity | str | None = None,
@@ -27,12 +34,12 @@ def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fa
     ``MODULE.*``) to the allow-list (it cannot silence a callable on the dangerous table).
     A ``config`` (from ``assay.config.load_scan_config``) supplies all of these at once; explicit
     arguments are merged into it. ``jobs`` processes scan files side by side (default: the config's,
-    else 0: one per CPU when the scan is big enough to pay for them, see ``assay.scan.parallel``; 1 scans in
+    else 0: one per CPU when the scan is big enough to pay for them, see ``assay.scan._parallel``; 1 scans in
     this process). ``on_file(path)`` is called as each file is taken (one
     process) or completed (several).
     """
-    from assay import __version__
-    from assay.scan.walk import scan_paths
+    from assay._version import __version__
+    from assay.scan._walk import scan_paths
 
     base = config or ScanConfig()
     level = Severity.parse(fail_on) if isinstance(fail_on, str) else fail_on
@@ -52,4 +59,19 @@ def _strictest(level: Severity, strict: bool) -> Severity:
     return min(level, Severity.MEDIUM) if strict else level
 
 
-__all__ = ["scan", "ScanReport", "FileReport", "Finding", "Location", "ScanError", "Severity", "ScanLimits"]
+# Names whose modules a scan does not need: imported when first asked for, so start-up stays small.
+_LAZY = {"renderer_for": "assay.scan.render", "Renderer": "assay.scan.render",
+         "RULES": "assay.scan._rules", "Rule": "assay.scan._rules"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assay.scan' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = ["scan", "ScanConfig", "ScanReport", "FileReport", "Finding", "Location", "ScanError", "Severity",
+           "ScanLimits", "renderer_for", "Renderer", "RULES", "Rule"]

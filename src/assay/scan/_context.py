@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from assay.config import ScanConfig
-from assay.scan.findings import Finding, Location, ScanError, Severity
-from assay.scan.source import Blob, BytesBlob
+from assay.scan._config import ScanConfig
+from assay.scan._findings import Finding, Location, ScanError, Severity
+from assay.scan._source import Blob, BytesBlob
 
 Dispatch = Callable[[Blob, str, "ScanContext"], None]
 
@@ -83,7 +83,7 @@ class ScanContext:
 
     def scan_nested_pickle(self, data: bytes, label: str) -> Severity | None:
         """Scan a payload that a pickle passes to a deserializer; return the worst severity found."""
-        from assay.scan.pickle.stream import analyze_stream  # the pickle machine loads only when needed
+        from assay.scan._pickle.stream import analyze_stream  # the pickle machine loads only when needed
 
         before = len(self.collected.findings)
         child = self.child(label)
@@ -120,7 +120,7 @@ class ScanContext:
                  + ("" if raw_data else "; it is scanned"), offset)
         if raw_data:
             return
-        from assay.scan.source import FileBlob
+        from assay.scan._source import FileBlob
 
         child = self.child(f"(side file){name}")
         if child.depth > self.limits.max_archive_depth:

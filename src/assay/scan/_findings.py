@@ -1,15 +1,13 @@
 """Value types of a scan: severities, findings, per-file reports and the whole report.
 
-Everything here is a frozen record (``assay.record``: a dataclass without its start-up cost) that
-turns into plain JSON with ``to_dict``; the JSON schema version is ``SCHEMA_VERSION`` and is
+Everything here is a frozen dataclass that turns into plain JSON with ``to_dict``; the JSON schema version is ``SCHEMA_VERSION`` and is
 documented in the README.
 """
 
 from __future__ import annotations
 
 import enum
-
-from assay.record import Record
+from dataclasses import dataclass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +40,8 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
 
-class Location(Record):
+@dataclass(frozen=True, slots=True)
+class Location:
     """Where a finding is: the path given by the user, the member chain inside archives, a byte offset.
 
     ``member`` joins nested archive members with ``!`` (``outer.zip!inner.tar!model/data.pkl``).
@@ -71,8 +70,9 @@ class Location(Record):
         return cls(data["path"], data["member"], data["offset"])
 
 
-class Finding(Record):
-    """One thing the scanner found. ``rule`` is a stable id from ``assay.scan.rules``."""
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing the scanner found. ``rule`` is a stable id from ``assay.scan._rules``."""
 
     rule: str
     severity: Severity
@@ -97,7 +97,8 @@ class Finding(Record):
                    Location.from_dict(data["location"]), data["detail"])
 
 
-class ScanError(Record):
+@dataclass(frozen=True, slots=True)
+class ScanError:
     """A file, or part of one, that could not be scanned (unreadable, or a named limit was hit)."""
 
     location: Location
@@ -114,7 +115,8 @@ class ScanError(Record):
         return cls(Location.from_dict(data["location"]), data["message"], data["limit"])
 
 
-class FileReport(Record):
+@dataclass(frozen=True, slots=True)
+class FileReport:
     """The result for one file the user named or that a folder walk found."""
 
     path: str
@@ -146,7 +148,8 @@ class FileReport(Record):
                    tuple(ScanError.from_dict(e) for e in data["errors"]))
 
 
-class ScanReport(Record):
+@dataclass(frozen=True, slots=True)
+class ScanReport:
     """The result of one ``assay.scan`` call over one or more paths."""
 
     files: tuple[FileReport, ...]

@@ -1,19 +1,20 @@
 """Every limit the scanner enforces, by name. Hitting one is a scan error (exit 2), never a hang.
 
-Users change them in ``[tool.assay.scan.limits]`` (pyproject.toml) or ``[scan.limits]`` (assay.toml),
+Users change them in ``[tool.assay.scan._limits]`` (pyproject.toml) or ``[scan.limits]`` (assay.toml),
 with the field names below (dashes or underscores).
 """
 
 from __future__ import annotations
 
-from assay.record import Record, fields, replace
+from dataclasses import dataclass, fields, replace
 
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
 
-class ScanLimits(Record):
+@dataclass(frozen=True, slots=True)
+class ScanLimits:
     """Named, configurable bounds on the work and memory one scan may spend."""
 
     max_file_bytes: int = 1024 * GiB
@@ -67,7 +68,7 @@ class ScanLimits(Record):
     @classmethod
     def names(cls) -> tuple[str, ...]:
         """Every limit's field name."""
-        return fields(cls)
+        return tuple(f.name for f in fields(cls))
 
     def with_values(self, values: dict[str, object]) -> ScanLimits:
         """A copy with some limits changed; names may use dashes. Raise ValueError on bad input."""

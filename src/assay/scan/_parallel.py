@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from typing import Any
 
-    from assay.scan.findings import FileReport
+    from assay.scan._findings import FileReport
 
 _INDEX_BYTES = 4
 _LENGTH_BYTES = 8
@@ -85,7 +85,7 @@ def scan_in_workers(paths: list[str], scan_one: Callable[[int], FileReport], wor
     forked processes; in the order of ``paths``. ``on_done(i)`` runs in this process as each file completes.
     None when not even one worker could start (no memfd, no fork, no file descriptor left); the caller then
     scans in its own process."""
-    from assay.scan.findings import FileReport, Location, ScanError
+    from assay.scan._findings import FileReport, Location, ScanError
 
     try:
         pool = _Pool(len(paths), scan_one, on_done)

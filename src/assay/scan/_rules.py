@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from assay.record import Record
+from dataclasses import dataclass
 
 
-class Rule(Record):
+@dataclass(frozen=True, slots=True)
+class Rule:
     """One kind of finding."""
 
     id: str

@@ -7,8 +7,8 @@ from __future__ import annotations
 import posixpath
 import struct
 
-from assay.scan.pickle.opcodes import looks_like_pickle
-from assay.scan.source import Blob
+from assay.scan._pickle.opcodes import looks_like_pickle
+from assay.scan._source import Blob
 
 ZIP_LOCAL = b"PK\x03\x04"
 ZIP_EOCD = b"PK\x05\x06"

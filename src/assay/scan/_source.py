@@ -11,7 +11,7 @@ import io
 import os
 from abc import ABC, abstractmethod
 
-from assay.scan.limits import LimitExceeded
+from assay.scan._limits import LimitExceeded
 
 TYPE_CHECKING = False  # importing typing costs milliseconds of start-up; these names serve type checkers
 if TYPE_CHECKING:

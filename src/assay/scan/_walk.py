@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import stat
 
-from assay.config import ScanConfig
-from assay.scan.context import Collected, ScanContext
-from assay.scan.formats import scanner_for
-from assay.scan.findings import FileReport, Location, ScanError, ScanReport, Severity
-from assay.scan.limits import LimitExceeded
-from assay.scan.sniff import promised_format, sniff
-from assay.scan.source import Blob, FileBlob
+from assay.scan._config import ScanConfig
+from assay.scan._context import Collected, ScanContext
+from assay.scan._formats import scanner_for
+from assay.scan._findings import FileReport, Location, ScanError, ScanReport, Severity
+from assay.scan._limits import LimitExceeded
+from assay.scan._sniff import promised_format, sniff
+from assay.scan._source import Blob, FileBlob
 
 TYPE_CHECKING = False  # typing and pathlib cost milliseconds of start-up; paths are strings here
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def scan_file(path: str, config: ScanConfig) -> FileReport:
 def scan_paths(paths: list[str | os.PathLike[str]], config: ScanConfig, tool_version: str = "",
                on_file: Callable[[str], None] | None = None) -> ScanReport:
     """Scan files, folders (recursively) and archives; see ``assay.scan``."""
-    from assay.scan import parallel
+    from assay.scan import _parallel as parallel
 
     errors: list[ScanError] = []
     files: list[str] = []  # each file to scan, as it is displayed

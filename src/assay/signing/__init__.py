@@ -1,13 +1,45 @@
 """OpenSSF Model Signing (OMS) v1.0 bundles: DSSE, in-toto statement, signers and verifiers.
 
-Public surface: ``sign_model``, ``verify_model``, ``KeySigner``, ``CertificateSigner``,
-``KeyVerifier``, ``CertificateVerifier``, ``SigstoreVerifier`` (imported lazily), ``Verification``,
-``Problem``, ``BundleError``, ``keygen``.
+Public surface: ``sign_model``, ``verify_model``, ``sign`` and ``verify`` (paths and options in, as the Python API
+``assay.sign``/``assay.verify`` takes them), ``signer_for`` and ``verifier_for`` (the one factory of methods),
+``Verification``, ``Problem``, ``BundleError``, ``Signer``, ``Verifier``; imported on first use (they load
+``cryptography`` or ``sigstore``): ``keygen``, ``load_private_key``, ``load_public_key``, ``load_certificates``,
+``KeySigner``, ``KeyVerifier``, ``CertificateSigner``, ``CertificateVerifier``, ``SigstoreVerifier``.
+Other domains import these from ``assay.signing`` only.
 """
 
 from __future__ import annotations
 
-from assay.signing.interface import BundleError, Problem, Verification
+from assay.signing._interface import BundleError, Problem, Signer, Verification, Verifier
+from assay.signing.api import sign, verify
+from assay.signing.methods import signer_for, verifier_for
 from assay.signing.service import sign_model, verify_model
 
-__all__ = ["sign_model", "verify_model", "Verification", "Problem", "BundleError"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from assay.signing._certificate import CertificateSigner, CertificateVerifier
+    from assay.signing._key import KeySigner, KeyVerifier
+    from assay.signing._sigstore_keyless import SigstoreVerifier
+    from assay.signing.keys import keygen, load_certificates, load_private_key, load_public_key
+
+_LAZY = {
+    "keygen": "assay.signing.keys", "load_private_key": "assay.signing.keys",
+    "load_public_key": "assay.signing.keys", "load_certificates": "assay.signing.keys",
+    "KeySigner": "assay.signing._key", "KeyVerifier": "assay.signing._key",
+    "CertificateSigner": "assay.signing._certificate", "CertificateVerifier": "assay.signing._certificate",
+    "SigstoreVerifier": "assay.signing._sigstore_keyless",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assay.signing' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = ["sign_model", "verify_model", "sign", "verify", "signer_for", "verifier_for", "Verification", "Problem",
+           "BundleError", "Signer", "Verifier", "keygen", "load_private_key", "load_public_key", "load_certificates",
+           "KeySigner", "KeyVerifier", "CertificateSigner", "CertificateVerifier", "SigstoreVerifier"]

@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from assay.signing.dsse import PAYLOAD_TYPE
-from assay.signing.interface import BundleError
+from assay.signing._dsse import PAYLOAD_TYPE
+from assay.signing._interface import BundleError
 
 MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 """The bundle media type written; any ``application/vnd.dev.sigstore.bundle*`` is read."""

@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from assay.errors import InputError
-from assay.signing.bundle import b64decode, b64encode
-from assay.signing.interface import BundleError, SignatureInvalid, Verifier
-from assay.signing.key import KeySigner, check_signature
+from assay.signing._bundle import b64decode, b64encode
+from assay.signing._interface import BundleError, SignatureInvalid, Verifier
+from assay.signing._key import KeySigner, check_signature
 from assay.signing.keys import check_curve, fingerprint
 
 

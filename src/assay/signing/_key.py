@@ -8,9 +8,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from assay.signing.bundle import b64decode
-from assay.signing.dsse import pae, pae_v02
-from assay.signing.interface import BundleError, SignatureInvalid, Signer, Verifier
+from assay.signing._bundle import b64decode
+from assay.signing._dsse import pae, pae_v02
+from assay.signing._interface import BundleError, SignatureInvalid, Signer, Verifier
 from assay.signing.keys import fingerprint, hash_for, key_hint
 
 

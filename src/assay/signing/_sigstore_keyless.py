@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import InputError
-from assay.signing.interface import BundleError, SignatureInvalid, Verifier
+from assay.signing._interface import BundleError, SignatureInvalid, Verifier
 
 
 def bundled_public_good_root() -> Path:

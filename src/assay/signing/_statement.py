@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from assay.manifest.interface import HASH_TYPES, Manifest, Resource, Serialization
-from assay.signing.interface import BundleError
+from assay.manifest import HASH_TYPES, Manifest, Resource, Serialization
+from assay.signing._interface import BundleError
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://model_signing/signature/v1.0"

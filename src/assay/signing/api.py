@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from assay.signing.interface import Verification
+from assay.signing._interface import Verification
 
 PathLike = str | os.PathLike[str]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assay.errors import UsageError
-from assay.signing.interface import Signer, Verifier
+from assay.signing._interface import Signer, Verifier
 
 
 def signer_for(key: Path, cert_chain: Path | None = None) -> Signer:
@@ -19,10 +19,10 @@ def signer_for(key: Path, cert_chain: Path | None = None) -> Signer:
 
     private_key = load_private_key(Path(key))
     if cert_chain is not None:
-        from assay.signing.certificate import CertificateSigner
+        from assay.signing._certificate import CertificateSigner
 
         return CertificateSigner(private_key, load_certificates(Path(cert_chain)))
-    from assay.signing.key import KeySigner
+    from assay.signing._key import KeySigner
 
     return KeySigner(private_key)
 
@@ -47,16 +47,16 @@ def verifier_for(*, public_key: Path | None = None, cert_chain: Path | None = No
     if not use_sigstore and (sigstore_identity or sigstore_issuer or trust_root):
         raise UsageError(f"the identity, the issuer and the trusted root go with {labels[2]}")
     if public_key is not None:
-        from assay.signing.key import KeyVerifier
+        from assay.signing._key import KeyVerifier
         from assay.signing.keys import load_public_key
 
         return KeyVerifier(load_public_key(Path(public_key)))
     if cert_chain is not None:
-        from assay.signing.certificate import CertificateVerifier
+        from assay.signing._certificate import CertificateVerifier
         from assay.signing.keys import load_certificates
 
         return CertificateVerifier(load_certificates(Path(cert_chain)))
-    from assay.signing.sigstore_keyless import SigstoreVerifier
+    from assay.signing._sigstore_keyless import SigstoreVerifier
 
     if trust_root is not None and not Path(trust_root).is_file():
         raise UsageError(f"trusted root {trust_root} does not exist")

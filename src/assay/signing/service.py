@@ -8,20 +8,21 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from assay.errors import InputError
-from assay.manifest.engine import compute_manifest, hash_model
-from assay.manifest.interface import (
+from assay.manifest import (
     GIT_IGNORES,
     SIGNATURE_NAME,
     Manifest,
     Serialization,
+    compute_manifest,
+    hash_model,
+    relative_ignores,
     same_algorithm,
     shard_path,
 )
-from assay.manifest.walk import relative_ignores
-from assay.signing.bundle import build_bundle, parse_bundle
-from assay.signing.dsse import PAYLOAD_TYPE, pae
-from assay.signing.interface import BundleError, Problem, SignatureInvalid, Signer, Verification, Verifier
-from assay.signing.statement import PREDICATE_TYPE, build_statement, parse_statement
+from assay.signing._bundle import build_bundle, parse_bundle
+from assay.signing._dsse import PAYLOAD_TYPE, pae
+from assay.signing._interface import BundleError, Problem, SignatureInvalid, Signer, Verification, Verifier
+from assay.signing._statement import PREDICATE_TYPE, build_statement, parse_statement
 
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assay.card.interface import LicenseClass
+from assay.card._interface import LicenseClass
 
 CLASS_ORDER: tuple[LicenseClass, ...] = ("permissive", "weak-copyleft", "strong-copyleft", "network-copyleft",
                                          "restricted-use", "non-commercial", "proprietary", "unknown")

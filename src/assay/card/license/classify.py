@@ -19,7 +19,7 @@ from typing import Any
 import license_expression
 from license_expression import AND, OR, LicenseSymbol, LicenseWithExceptionSymbol, Licensing
 
-from assay.card.interface import CardFinding, LicenseClass, LicenseReport
+from assay.card._interface import CardFinding, LicenseClass, LicenseReport
 from assay.card.license import catalog
 
 MAX_EXPRESSION_CHARS = 2000

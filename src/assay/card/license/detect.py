@@ -12,8 +12,8 @@ import re
 import stat
 from pathlib import Path
 
-from assay.card.card import read_card
-from assay.card.interface import CardFinding, LicenseEvidence, LicenseReport, ModelCard
+from assay.card._card import read_card
+from assay.card._interface import CardFinding, LicenseEvidence, LicenseReport, ModelCard
 from assay.card.license import catalog
 from assay.card.license.classify import keys_of, license_info, normalize_expression, report_for
 from assay.card.license.textmatch import MIN_SIMILARITY, best_match

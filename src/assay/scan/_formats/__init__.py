@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import importlib
 
-from assay.scan.formats.interface import FormatScanner
+from assay.scan._formats.interface import FormatScanner
 
-# sniff id -> "module:Class" under assay.scan.formats
+# sniff id -> "module:Class" under assay.scan._formats
 _REGISTRY: dict[str, str] = {
     "zip": "zip:ZipScanner",
     "pickle": "pickle_file:PickleScanner", "pickle?": "pickle_file:PickleScanner",
@@ -36,7 +36,7 @@ def scanner_for(kind: str) -> FormatScanner | None:
     scanner = _LOADED.get(target)
     if scanner is None:
         module, cls = target.split(":")
-        scanner = _LOADED[target] = getattr(importlib.import_module(f"assay.scan.formats.{module}"), cls)()
+        scanner = _LOADED[target] = getattr(importlib.import_module(f"assay.scan._formats.{module}"), cls)()
     return scanner
 
 

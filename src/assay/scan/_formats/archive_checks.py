@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
 
 # In text Jinja cannot parse: tokens that would reach Python internals if another Jinja version parsed it.
 _TOKEN_FALLBACK = re.compile(r"__\w+__|_TemplateReference|\|\s*attr\b|\battribute\s*=|\bmro\b|\bgi_frame\b|"
@@ -51,7 +51,7 @@ def analyse_template(source: str, max_steps: int = _DEFAULT_STEPS) -> TemplateAn
     from jinja2 import Environment
     from jinja2.exceptions import TemplateError
 
-    from assay.scan.formats.template_check import EXTENSIONS, BudgetExceeded, TemplateChecker
+    from assay.scan._formats.template_check import EXTENSIONS, BudgetExceeded, TemplateChecker
 
     result = TemplateAnalysis()
     try:

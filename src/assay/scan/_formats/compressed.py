@@ -1,7 +1,7 @@
 """Single compressed streams (gzip, bzip2, xz, lzma, lz4, zlib, joblib's old ZF files), read as their
 loaders read them.
 
-joblib.load picks a codec by prefix alone (see ``assay.scan.sniff``) and reads through a file class:
+joblib.load picks a codec by prefix alone (see ``assay.scan._sniff``) and reads through a file class:
 gzip and zlib through a single ``zlib.decompressobj`` (joblib's BinaryZlibFile), bz2 through
 ``bz2.BZ2File``, lzma and xz through ``lzma.LZMAFile`` (format auto), lz4 through ``LZ4FrameFile``.
 Those file classes decide where a stream ends, whether the next stream is read (an empty first bz2
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import posixpath
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.formats.interface import FormatScanner
-from assay.scan.sniff import sniff
-from assay.scan.source import Blob, BlobIO, ReaderBlob
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.interface import FormatScanner
+from assay.scan._sniff import sniff
+from assay.scan._source import Blob, BlobIO, ReaderBlob
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import struct
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.formats.chat_template import check_template
-from assay.scan.formats.interface import FormatScanner
-from assay.scan.source import Blob, Cursor
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.chat_template import check_template
+from assay.scan._formats.interface import FormatScanner
+from assay.scan._source import Blob, Cursor
 
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9

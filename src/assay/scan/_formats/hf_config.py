@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.formats.chat_template import check_template
-from assay.scan.formats.interface import FormatScanner
-from assay.scan.formats.remote_code import find_code_refs, report_code_refs
-from assay.scan.source import Blob
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.chat_template import check_template
+from assay.scan._formats.interface import FormatScanner
+from assay.scan._formats.remote_code import find_code_refs, report_code_refs
+from assay.scan._source import Blob
 
 
 def read_json(blob: Blob, ctx: ScanContext) -> object | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from assay.scan.context import ScanContext
-from assay.scan.source import Blob
+from assay.scan._context import ScanContext
+from assay.scan._source import Blob
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class FormatScanner(ABC):
-    """Scans one format. ``formats`` are the sniff ids (see ``assay.scan.sniff``) it handles."""
+    """Scans one format. ``formats`` are the sniff ids (see ``assay.scan._sniff``) it handles."""
 
     formats: ClassVar[tuple[str, ...]]
 

@@ -15,11 +15,11 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.formats.interface import FormatScanner
-from assay.scan.pickle.verdict import classify
-from assay.scan.source import Blob
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.interface import FormatScanner
+from assay.scan._pickle.verdict import classify
+from assay.scan._source import Blob
 
 KERAS_MODULES = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras", "keras_hub", "keras_nlp", "keras_cv")
 KERAS_GADGETS = {"get_file": "downloads files and overwrites local ones", "enable_unsafe_deserialization":
@@ -133,7 +133,7 @@ def _on_disk(blob: Blob, ctx: ScanContext) -> Iterator[str]:
 
 def _probe(path: str, ctx: ScanContext) -> dict | None:
     limit = ctx.limits.max_hdf5_seconds
-    cmd = [sys.executable, "-m", "assay.scan.formats.hdf5_probe", path, str(ctx.limits.max_json_bytes)]
+    cmd = [sys.executable, "-m", "assay.scan._formats.hdf5_probe", path, str(ctx.limits.max_json_bytes)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
     except subprocess.TimeoutExpired:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import ast
 import struct
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.formats.interface import FormatScanner
-from assay.scan.formats.npy_descr import NAMES, OBJECT, REJECT, UNKNOWN, classify_descr
-from assay.scan.pickle.stream import analyze_stream
-from assay.scan.source import Blob
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.interface import FormatScanner
+from assay.scan._formats.npy_descr import NAMES, OBJECT, REJECT, UNKNOWN, classify_descr
+from assay.scan._pickle.stream import analyze_stream
+from assay.scan._source import Blob
 
 _VERSIONS = {1: ("<H", "latin-1"), 2: ("<I", "latin-1"), 3: ("<I", "utf-8")}
 _EXPECTED_KEYS = {"descr", "fortran_order", "shape"}

@@ -6,11 +6,11 @@ import os
 import posixpath
 import re
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.formats.interface import FormatScanner
-from assay.scan.formats.protobuf import Budget, ProtobufError, Span, fields
-from assay.scan.source import Blob
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.interface import FormatScanner
+from assay.scan._formats.protobuf import Budget, ProtobufError, Span, fields
+from assay.scan._source import Blob
 
 STANDARD_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training", "com.microsoft",
                     "com.microsoft.nchwc", "com.microsoft.mlfeaturizers", "com.microsoft.experimental",

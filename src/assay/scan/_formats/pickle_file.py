@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from assay.scan.context import ScanContext
-from assay.scan.formats.interface import FormatScanner
-from assay.scan.pickle.stream import analyze_stream
-from assay.scan.source import Blob
+from assay.scan._context import ScanContext
+from assay.scan._formats.interface import FormatScanner
+from assay.scan._pickle.stream import analyze_stream
+from assay.scan._source import Blob
 
 
 class PickleScanner(FormatScanner):

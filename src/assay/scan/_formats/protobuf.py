@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from assay.scan.limits import LimitExceeded
-from assay.scan.source import Blob
+from assay.scan._limits import LimitExceeded
+from assay.scan._source import Blob
 
 VARINT, I64, LEN, I32 = 0, 1, 2, 5
 INLINE_BYTES = 8 << 20
@@ -69,7 +69,7 @@ class Span:
 
     def as_blob(self) -> Blob:
         """The span as a blob of its own (for bytes fields that hold another message)."""
-        from assay.scan.source import BytesBlob, SliceBlob
+        from assay.scan._source import BytesBlob, SliceBlob
 
         if self.data is not None:
             return BytesBlob(bytes(self.data[self.start - self.base : self.end - self.base]))

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from assay.scan.findings import Severity
+from assay.scan._findings import Severity
 
 PROCESS = (Severity.CRITICAL, "starts a process")
 CODE = (Severity.CRITICAL, "runs code chosen at run time")

@@ -8,14 +8,14 @@ import ast
 import warnings
 from typing import NamedTuple
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.formats.interface import FormatScanner
-from assay.scan.source import Blob
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.interface import FormatScanner
+from assay.scan._source import Blob
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from assay.scan.formats.python_symbols import PyCall
+    from assay.scan._formats.python_symbols import PyCall
 
 _LINES_SHOWN = 6
 
@@ -58,7 +58,7 @@ def analyse_python(data: bytes, name: str = "<model code>", max_nodes: int | Non
             tree = ast.parse(data, filename=name)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
         return PythonAnalysis((), (), f"{type(exc).__name__}: {exc}"[:200])
-    from assay.scan.formats.python_symbols import Analyser  # dataclasses and inspect: only for code to read
+    from assay.scan._formats.python_symbols import Analyser  # dataclasses and inspect: only for code to read
 
     analyser = Analyser(tree)
     try:

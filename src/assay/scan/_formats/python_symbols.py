@@ -14,12 +14,12 @@ from __future__ import annotations
 import ast
 from typing import NamedTuple
 
-from assay.scan.findings import Severity
-from assay.scan.formats import python_calls as table
-from assay.scan.formats.python_ast import enclosing_function, escapes, is_self, names_used, post_order
-from assay.scan.formats.python_fold import UNKNOWN, Folder
-from assay.scan.formats.python_values import Getter, Ns, NsGet, Sym, attribute, interesting, normalise
-from assay.scan.limits import LimitExceeded
+from assay.scan._findings import Severity
+from assay.scan._formats import python_calls as table
+from assay.scan._formats.python_ast import enclosing_function, escapes, is_self, names_used, post_order
+from assay.scan._formats.python_fold import UNKNOWN, Folder
+from assay.scan._formats.python_values import Getter, Ns, NsGet, Sym, attribute, interesting, normalise
+from assay.scan._limits import LimitExceeded
 
 
 class PyCall(NamedTuple):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assay.scan.formats import python_calls as table
+from assay.scan._formats import python_calls as table
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,11 @@ that code runs it, so each reference is high, with what the code calls (from ``p
 
 from __future__ import annotations
 
-import os
 import re
 from typing import NamedTuple
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
 
 # Keys whose string value transformers and friends resolve as "module.Class" when it has a dot.
 _CLASS_KEYS = {"tokenizer_class", "processor_class", "feature_extractor_type", "image_processor_type",
@@ -112,21 +111,9 @@ def local_root(ctx: ScanContext) -> str | None:
     return ctx.real_dir if ctx.member is None and ctx.real_dir is not None else None
 
 
-def existing_file(root: str, files: tuple[str, ...]) -> str | None:
-    """The first candidate that is a regular file under ``root`` (never outside it)."""
-    real_root = os.path.realpath(root)
-    for name in files:
-        if name.startswith("/") or ".." in name.split("/"):
-            continue
-        path = os.path.realpath(os.path.join(root, *name.split("/")))
-        if path.startswith(real_root + os.sep) and os.path.isfile(path):
-            return name
-    return None
-
-
 def report_code_refs(refs: list[CodeRef], ctx: ScanContext, declaration: str = "") -> None:
     """AS454 (high, or critical when the code starts processes or runs code) per code file or repository."""
-    from assay.scan.formats.remote_summary import summarise  # reads sibling files only when code is named
+    from assay.scan._formats.remote_summary import existing_file, summarise  # only when code is named
 
     root = local_root(ctx)
     by_target: dict[str, list[CodeRef]] = {}

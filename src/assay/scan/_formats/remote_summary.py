@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import os
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.formats.python_source import CallGroup, analyse_python
-from assay.scan.formats.remote_code import existing_file
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.python_source import CallGroup, analyse_python
 
 _SHOWN = 5
+
+
+def existing_file(root: str, files: tuple[str, ...]) -> str | None:
+    """The first candidate that is a regular file under ``root`` (never outside it)."""
+    real_root = os.path.realpath(root)
+    for name in files:
+        if name.startswith("/") or ".." in name.split("/"):
+            continue
+        path = os.path.realpath(os.path.join(root, *name.split("/")))
+        if path.startswith(real_root + os.sep) and os.path.isfile(path):
+            return name
+    return None
 
 
 def _read(root: str, name: str, ctx: ScanContext) -> bytes | None:

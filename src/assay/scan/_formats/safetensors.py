@@ -11,10 +11,10 @@ import json
 import math
 import struct
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.formats.interface import FormatScanner
-from assay.scan.source import Blob
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.interface import FormatScanner
+from assay.scan._source import Blob
 
 # bits per element; sub-byte types pack several elements per byte
 DTYPE_BITS = {"BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "E8M0": 8, "I16": 16, "U16": 16,

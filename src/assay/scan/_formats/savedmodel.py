@@ -6,11 +6,11 @@ serialized inside node attributes (``DatasetFromGraph``'s ``graph_def``), where 
 
 from __future__ import annotations
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.formats.interface import FormatScanner
-from assay.scan.formats.protobuf import Budget, ProtobufError, Span, fields
-from assay.scan.source import Blob
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.interface import FormatScanner
+from assay.scan._formats.protobuf import Budget, ProtobufError, Span, fields
+from assay.scan._source import Blob
 
 DANGEROUS_OPS: dict[str, tuple[Severity, str]] = {
     "PyFunc": (Severity.CRITICAL, "runs a Python function"),
@@ -110,7 +110,7 @@ class KerasMetadataScanner(FormatScanner):
     formats = ("tf-keras-metadata",)
 
     def scan(self, blob: Blob, name: str, ctx: ScanContext) -> bool:
-        from assay.scan.formats.keras import check_keras_json
+        from assay.scan._formats.keras import check_keras_json
 
         budget = Budget(ctx.limits.max_protobuf_fields)
         try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import tempfile
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.formats.archive_checks import check_member_name
-from assay.scan.formats.interface import FormatScanner
-from assay.scan.limits import LimitExceeded
-from assay.scan.source import Blob, BlobIO, FileObjectBlob
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.archive_checks import check_member_name
+from assay.scan._formats.interface import FormatScanner
+from assay.scan._limits import LimitExceeded
+from assay.scan._source import Blob, BlobIO, FileObjectBlob
 
 
 class _SpoolWriter:

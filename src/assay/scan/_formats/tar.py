@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import tarfile
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.formats.archive_checks import check_member_name
-from assay.scan.formats.interface import FormatScanner
-from assay.scan.formats.torch_legacy import legacy_role, scan_legacy_member
-from assay.scan.limits import LimitExceeded
-from assay.scan.source import Blob, BlobIO, SliceBlob
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.archive_checks import check_member_name
+from assay.scan._formats.interface import FormatScanner
+from assay.scan._formats.torch_legacy import legacy_role, scan_legacy_member
+from assay.scan._limits import LimitExceeded
+from assay.scan._source import Blob, BlobIO, SliceBlob
 
 
 class TarScanner(FormatScanner):

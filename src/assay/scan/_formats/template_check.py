@@ -16,12 +16,12 @@ from typing import cast
 
 from jinja2 import nodes
 
-from assay.scan.findings import Severity
-from assay.scan.formats.template_fold import (
+from assay.scan._findings import Severity
+from assay.scan._formats.template_fold import (
     BINARY_OPS, DATA, NUM, NUMBER_FILTERS, STRING_FILTERS, STRING_METHODS, KList, Val, concat, elements, join, known,
     lift,
 )
-from assay.scan.formats.template_rules import (
+from assay.scan._formats.template_rules import (
     ATTRIBUTE_FILTERS, CRITICAL_NAMES, DANGEROUS_CALLS, DUNDER, EXTENSIONS, FORMAT_FIELD_ACCESS, LOOP_NUMBERS,
     TEMPLATE_GLOBALS, called_name, classify, describe, iterated_keys, key_tests, mutates, raises,
     rebinds,

@@ -13,7 +13,7 @@ import re
 from jinja2 import nodes
 from jinja2.ext import Extension
 
-from assay.scan.findings import Severity
+from assay.scan._findings import Severity
 
 # Names whose lookup is one step from running code: module globals, builtins, class graph, frames.
 CRITICAL_NAMES = frozenset({

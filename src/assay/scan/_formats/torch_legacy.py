@@ -23,10 +23,10 @@ from __future__ import annotations
 import posixpath
 import struct
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.pickle.values import Map, Ref, Seq, render
-from assay.scan.source import Blob
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._pickle.values import Map, Ref, Seq, render
+from assay.scan._source import Blob
 
 LEGACY_MEMBERS = ("storages", "tensors", "pickle")
 
@@ -73,7 +73,7 @@ def _unknown(ctx: ScanContext, what: str, offset: int, blob: Blob) -> None:
 
 def _scan_rest(blob: Blob, ctx: ScanContext, offset: int) -> None:
     """Bytes the loader does not (or may not) read as pickles are still searched for pickles."""
-    from assay.scan.pickle.stream import analyze_stream
+    from assay.scan._pickle.stream import analyze_stream
 
     if offset < blob.size:
         analyze_stream(blob, ctx.child(f"(after byte {offset})"), offset, definite=False)
@@ -87,7 +87,7 @@ def _element_size(storage_type: object) -> int | None:
 
 def scan_storages(blob: Blob, ctx: ScanContext) -> None:
     """The ``storages`` member: pickles interleaved with raw storage bytes."""
-    from assay.scan.pickle.stream import run_one_pickle
+    from assay.scan._pickle.stream import run_one_pickle
 
     step = run_one_pickle(blob, ctx, 0)
     if step is None:
@@ -127,7 +127,7 @@ def scan_storages(blob: Blob, ctx: ScanContext) -> None:
 
 def scan_tensors(blob: Blob, ctx: ScanContext) -> None:
     """The ``tensors`` member: pickles interleaved with fixed-layout tensor headers."""
-    from assay.scan.pickle.stream import run_one_pickle
+    from assay.scan._pickle.stream import run_one_pickle
 
     step = run_one_pickle(blob, ctx, 0)
     if step is None:
@@ -156,7 +156,7 @@ def scan_tensors(blob: Blob, ctx: ScanContext) -> None:
 
 def scan_legacy_member(role: str, blob: Blob, ctx: ScanContext) -> None:
     """Read one member as torch's legacy loader reads the member of that name."""
-    from assay.scan.pickle.stream import analyze_stream
+    from assay.scan._pickle.stream import analyze_stream
 
     ctx.format("pytorch-legacy-tar")
     if role == "storages":

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.source import Blob
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._source import Blob
 
 _STANDARD = {"aten", "prim", "quantized", "_quantized", "_caffe2", "profiler", "_test", "quantized_decomposed",
              "torchvision", "torchaudio", "image", "_prims", "prims", "rngprims", "inductor"}

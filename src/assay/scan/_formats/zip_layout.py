@@ -6,14 +6,11 @@ from __future__ import annotations
 import posixpath
 import zlib
 
-from assay.scan.context import ScanContext
-from assay.scan.findings import Severity
-from assay.scan.pickle.stream import analyze_stream
-from assay.scan.source import Blob
-
-TYPE_CHECKING = False  # importing typing costs start-up time
-if TYPE_CHECKING:
-    from assay.scan.formats.zip import ZipEntry
+from assay.scan._context import ScanContext
+from assay.scan._findings import Severity
+from assay.scan._formats.zip_directory import ZipEntry, member_blob
+from assay.scan._pickle.stream import analyze_stream
+from assay.scan._source import Blob
 
 
 def zip_kind(names: list[str]) -> str:
@@ -37,8 +34,6 @@ def _is_pickle_member(name: str) -> bool:
 
 def scan_zip_members(blob: Blob, entries: list[ZipEntry], ctx: ScanContext) -> None:
     """Scan every member of an archive according to what the archive is."""
-    from assay.scan.formats.zip import member_blob
-
     names = [e.name for e in entries]
     kind = zip_kind(names)
     if kind != "zip":
@@ -57,7 +52,7 @@ def scan_zip_members(blob: Blob, entries: list[ZipEntry], ctx: ScanContext) -> N
             _check_crc(content, entry, child)
             analyze_stream(content, child, definite=True)
         elif kind == "torchscript" and entry.name.endswith(".py") and "/code/" in f"/{entry.name}":
-            from assay.scan.formats.torchscript import scan_torchscript_code
+            from assay.scan._formats.torchscript import scan_torchscript_code
 
             scan_torchscript_code(content, entry.name, child)
         elif kind in ("pytorch", "torchscript") and "/data/" in f"/{entry.name}" and base.isdigit():
@@ -65,7 +60,7 @@ def scan_zip_members(blob: Blob, entries: list[ZipEntry], ctx: ScanContext) -> N
             if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # a pickle where storage bytes belong
                 analyze_stream(content, child, definite=False)
         elif kind == "keras" and entry.name == "config.json":
-            from assay.scan.formats.keras import scan_keras_config
+            from assay.scan._formats.keras import scan_keras_config
 
             scan_keras_config(content, child)
         else:

@@ -7,14 +7,14 @@ The contracts themselves (which argument is called, imported, or limited to a fe
 
 from __future__ import annotations
 
-from assay.scan.findings import Severity
-from assay.scan.pickle.contracts import TEXT_CODECS, Contract
-from assay.scan.pickle.values import Bytes, Map, Obj, Opaque, Ref, render
-from assay.scan.pickle.verdict import is_importable_name, python3_name
+from assay.scan._findings import Severity
+from assay.scan._pickle.contracts import TEXT_CODECS, Contract
+from assay.scan._pickle.values import Bytes, Map, Obj, Opaque, Ref, render
+from assay.scan._pickle.verdict import is_importable_name, python3_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from assay.scan.pickle.vm import Machine, Use
+    from assay.scan._pickle.vm import Machine, Use
 
 _COMPUTED = (Obj, Opaque)
 
@@ -115,7 +115,7 @@ def apply_contract(m: Machine, contract: Contract, use: Use, args: object, how: 
             if isinstance(module, str) and isinstance(name, str) and not is_importable_name(module, name):
                 return None  # the loader's import fails here
             if isinstance(module, (str, Obj, Ref, Opaque)) and isinstance(name, (str, Obj, Ref, Opaque)):
-                m._resolve(module, name, f"{contract.name}()")
+                m.resolve(module, name, f"{contract.name}()")
     return None
 
 
@@ -169,7 +169,7 @@ def getattr_target(m: Machine, target: object, attr: object) -> Ref | None:
     if not isinstance(target, Ref) or not isinstance(attr, str) or not attr.isidentifier():
         return None
     module, name = python3_name(target.module, target.name)
-    return m._resolve(module, f"{name}.{attr}", "getattr()")
+    return m.resolve(module, f"{name}.{attr}", "getattr()")
 
 
 def call_resolver_object(m: Machine, resolver: Obj, args: object, obj: Obj) -> object | None:
@@ -195,7 +195,7 @@ def call_resolver_object(m: Machine, resolver: Obj, args: object, obj: Obj) -> o
         return None
     use.resolved += 1
     if maker.contract.resolver == "methodcaller":
-        return m._call(refs[0], tuple(names[1:]), "methodcaller")
+        return m.call(refs[0], tuple(names[1:]), "methodcaller")
     return refs[0] if len(refs) == 1 else Opaque("attributes")
 
 

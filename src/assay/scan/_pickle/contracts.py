@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
-from assay.scan.pickle.verdict import identity
+from assay.scan._pickle.verdict import identity
 
 
 class Contract:

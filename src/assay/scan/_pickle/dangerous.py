@@ -10,7 +10,7 @@ framework loaders that deserialize a second payload.
 
 from __future__ import annotations
 
-from assay.scan.findings import Severity
+from assay.scan._findings import Severity
 
 # category -> (severity, what it means for someone who loads the file)
 CATEGORIES: dict[str, tuple[Severity, str]] = {

@@ -9,27 +9,27 @@ import codecs
 import struct
 from collections.abc import Callable
 
-from assay.scan.findings import Severity
-from assay.scan.pickle.arguments import check_state
-from assay.scan.pickle.numbers import c_int, py_int
-from assay.scan.pickle.values import Bytes, Map, Obj, Opaque, Ref, Seq
-from assay.scan.pickle.verdict import Verdict
+from assay.scan._findings import Severity
+from assay.scan._pickle.arguments import check_state
+from assay.scan._pickle.numbers import c_int, py_int
+from assay.scan._pickle.values import Bytes, Map, Obj, Opaque, Ref, Seq
+from assay.scan._pickle.verdict import Verdict
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
-    from assay.scan.pickle.vm import Machine
+    from assay.scan._pickle.vm import Machine
 
 
 
 def _proto(m: Machine) -> None:
-    proto = m._read(1)[0]
+    proto = m.read(1)[0]
     if proto > 5:
-        raise m._fail(f"unsupported pickle protocol {proto}")
+        raise m.fail(f"unsupported pickle protocol {proto}")
     m.state.protocol = max(m.state.protocol, proto)
 
 
 def _frame(m: Machine) -> None:
-    (n,) = struct.unpack("<Q", m._read(8))
+    (n,) = struct.unpack("<Q", m.read(8))
     here = m.cur.pos
     if m.frame_end is not None and here - 9 < m.frame_end:
         m.sink.add("AS105", Severity.MEDIUM, f"new frame at byte {here - 9} starts before the previous frame "
@@ -52,76 +52,76 @@ def _push(value: object) -> Callable[[Machine], None]:
 
 
 def _int(m: Machine) -> None:
-    m.stack.append(c_int(m, m._line("number")))
+    m.stack.append(c_int(m, m.line("number")))
 
 
 def _long(m: Machine) -> None:
     """LONG: one trailing ``L`` (Python 2) is dropped, then Python's int grammar with base 0 (``load_long``)."""
-    line = m._line("number")
+    line = m.line("number")
     if line.endswith(b"L"):
         line = line[:-1]
     m.stack.append(py_int(m, line, 0))
 
 
 def _binint(m: Machine) -> None:
-    m.stack.append(struct.unpack("<i", m._read(4))[0])
+    m.stack.append(struct.unpack("<i", m.read(4))[0])
 
 
 def _binint1(m: Machine) -> None:
-    m.stack.append(m._u8())
+    m.stack.append(m.u8())
 
 
 def _binint2(m: Machine) -> None:
-    m.stack.append(m._uint(2))
+    m.stack.append(m.uint(2))
 
 
 def _long1(m: Machine) -> None:
-    n = m._read(1)[0]
-    m.stack.append(int.from_bytes(m._read(n), "little", signed=True))
+    n = m.read(1)[0]
+    m.stack.append(int.from_bytes(m.read(n), "little", signed=True))
 
 
 def _long4(m: Machine) -> None:
-    (n,) = struct.unpack("<i", m._read(4))
+    (n,) = struct.unpack("<i", m.read(4))
     if n < 0:
-        raise m._fail("LONG pickle has negative byte count")
+        raise m.fail("LONG pickle has negative byte count")
     if n > 4096:
         m.cur.skip(n)
         m.stack.append(Opaque(f"{n}-byte integer"))
     else:
-        m.stack.append(int.from_bytes(m._read(n), "little", signed=True))
+        m.stack.append(int.from_bytes(m.read(n), "little", signed=True))
 
 
 def _float(m: Machine) -> None:
     # load_float: PyOS_string_to_double on a C string, so a NUL ends the number (Python's float() would refuse)
     try:
-        m.stack.append(float(m._line("number").split(b"\0", 1)[0]))
+        m.stack.append(float(m.line("number").split(b"\0", 1)[0]))
     except ValueError:
-        raise m._fail("invalid float literal") from None
+        raise m.fail("invalid float literal") from None
 
 
 def _binfloat(m: Machine) -> None:
-    m.stack.append(struct.unpack(">d", m._read(8))[0])
+    m.stack.append(struct.unpack(">d", m.read(8))[0])
 
 
 def _string(m: Machine) -> None:
-    data = m._line("quoted")
+    data = m.line("quoted")
     if len(data) >= 2 and data[0] == data[-1] and data[0] in b"\"'":
         data = data[1:-1]
     else:
-        raise m._fail("the STRING opcode argument must be quoted")
+        raise m.fail("the STRING opcode argument must be quoted")
     try:
         m.stack.append(codecs.escape_decode(data)[0].decode("latin-1"))
     except ValueError:
-        raise m._fail("invalid escape in STRING argument") from None
+        raise m.fail("invalid escape in STRING argument") from None
 
 
 def _binstring(m: Machine) -> None:
-    (n,) = struct.unpack("<i", m._read(4))
-    m.stack.append(_bytes_as_text(m._bytes_arg(n)))
+    (n,) = struct.unpack("<i", m.read(4))
+    m.stack.append(_bytes_as_text(m.bytes_arg(n)))
 
 
 def _short_binstring(m: Machine) -> None:
-    m.stack.append(_bytes_as_text(m._bytes_arg(m._read(1)[0])))
+    m.stack.append(_bytes_as_text(m.bytes_arg(m.read(1)[0])))
 
 
 def _bytes_as_text(b: Bytes) -> object:
@@ -129,34 +129,34 @@ def _bytes_as_text(b: Bytes) -> object:
 
 
 def _binbytes(m: Machine) -> None:
-    m.stack.append(m._bytes_arg(struct.unpack("<I", m._read(4))[0]))
+    m.stack.append(m.bytes_arg(struct.unpack("<I", m.read(4))[0]))
 
 
 def _short_binbytes(m: Machine) -> None:
-    m.stack.append(m._bytes_arg(m._read(1)[0]))
+    m.stack.append(m.bytes_arg(m.read(1)[0]))
 
 
 def _binbytes8(m: Machine) -> None:
-    m.stack.append(m._bytes_arg(struct.unpack("<Q", m._read(8))[0]))
+    m.stack.append(m.bytes_arg(struct.unpack("<Q", m.read(8))[0]))
 
 
 def _unicode(m: Machine) -> None:
     try:
-        m.stack.append(m._line().decode("raw-unicode-escape"))
+        m.stack.append(m.line().decode("raw-unicode-escape"))
     except UnicodeDecodeError:
-        raise m._fail("invalid UNICODE argument") from None
+        raise m.fail("invalid UNICODE argument") from None
 
 
 def _binunicode(m: Machine) -> None:
-    m.stack.append(m._text_arg(m._uint(4)))
+    m.stack.append(m.text_arg(m.uint(4)))
 
 
 def _short_binunicode(m: Machine) -> None:
-    m.stack.append(m._text_arg(m._u8()))
+    m.stack.append(m.text_arg(m.u8()))
 
 
 def _binunicode8(m: Machine) -> None:
-    m.stack.append(m._text_arg(struct.unpack("<Q", m._read(8))[0]))
+    m.stack.append(m.text_arg(struct.unpack("<Q", m.read(8))[0]))
 
 
 def _next_buffer(m: Machine) -> None:
@@ -164,11 +164,11 @@ def _next_buffer(m: Machine) -> None:
 
 
 def _readonly_buffer(m: Machine) -> None:
-    m._top()
+    m.top()
 
 
 def _tuple(m: Machine) -> None:
-    items = m._pop_mark()  # pop first: _pop_mark replaces m.stack
+    items = m.pop_mark()  # pop first: _pop_mark replaces m.stack
     m.stack.append(tuple(items))
 
 
@@ -179,7 +179,7 @@ def _empty_tuple(m: Machine) -> None:
 def _tuple_n(n: int) -> Callable[[Machine], None]:
     def handler(m: Machine) -> None:
         if len(m.stack) < n:
-            raise m._fail("unpickling stack underflow")
+            raise m.fail("unpickling stack underflow")
         items = tuple(m.stack[-n:])
         del m.stack[-n:]
         m.stack.append(items)
@@ -199,19 +199,19 @@ def _empty_set(m: Machine) -> None:
 
 
 def _list(m: Machine) -> None:
-    items = m._pop_mark()
+    items = m.pop_mark()
     m.stack.append(Seq("list", items))
 
 
 def _frozenset(m: Machine) -> None:
-    items = m._pop_mark()
+    items = m.pop_mark()
     m.stack.append(Seq("frozenset", items))
 
 
 def _dict(m: Machine) -> None:
-    items = m._pop_mark()
+    items = m.pop_mark()
     if len(items) % 2:
-        raise m._fail("odd number of items for DICT")
+        raise m.fail("odd number of items for DICT")
     d = Map()
     for i in range(0, len(items), 2):
         d.set(items[i], items[i + 1])
@@ -219,46 +219,46 @@ def _dict(m: Machine) -> None:
 
 
 def _append(m: Machine) -> None:
-    value = m._pop()
-    target = m._top()
-    m._mutates_import(target, "APPEND")
+    value = m.pop()
+    target = m.top()
+    m.mutates_import(target, "APPEND")
     if isinstance(target, Seq):
         target.add(value)
 
 
 def _appends(m: Machine) -> None:
-    items = m._pop_mark()
-    target = m._top()
-    m._mutates_import(target, "APPENDS")
+    items = m.pop_mark()
+    target = m.top()
+    m.mutates_import(target, "APPENDS")
     if isinstance(target, Seq):
         for item in items:
             target.add(item)
 
 
 def _setitem(m: Machine) -> None:
-    value = m._pop()
-    key = m._pop()
-    target = m._top()
-    m._mutates_import(target, "SETITEM")
+    value = m.pop()
+    key = m.pop()
+    target = m.top()
+    m.mutates_import(target, "SETITEM")
     if isinstance(target, Map):
         target.set(key, value)
 
 
 def _setitems(m: Machine) -> None:
-    items = m._pop_mark()
+    items = m.pop_mark()
     if len(items) % 2:
-        raise m._fail("odd number of items for SETITEMS")
-    target = m._top()
-    m._mutates_import(target, "SETITEMS")
+        raise m.fail("odd number of items for SETITEMS")
+    target = m.top()
+    m.mutates_import(target, "SETITEMS")
     if isinstance(target, Map):
         for i in range(0, len(items), 2):
             target.set(items[i], items[i + 1])
 
 
 def _additems(m: Machine) -> None:
-    items = m._pop_mark()
-    target = m._top()
-    m._mutates_import(target, "ADDITEMS")
+    items = m.pop_mark()
+    target = m.top()
+    m.mutates_import(target, "ADDITEMS")
     if isinstance(target, Seq):
         for item in items:
             target.add(item)
@@ -266,71 +266,71 @@ def _additems(m: Machine) -> None:
 
 def _global(m: Machine) -> None:
     try:
-        module = m._line().decode("utf-8")
-        name = m._line().decode("utf-8")
+        module = m.line().decode("utf-8")
+        name = m.line().decode("utf-8")
     except UnicodeDecodeError:
-        raise m._fail("GLOBAL names are not UTF-8") from None
-    m.stack.append(m._resolve(module, name, "GLOBAL"))
+        raise m.fail("GLOBAL names are not UTF-8") from None
+    m.stack.append(m.resolve(module, name, "GLOBAL"))
 
 
 def _stack_global(m: Machine) -> None:
-    name = m._pop()
-    module = m._pop()
-    m.stack.append(m._resolve(module, name, "STACK_GLOBAL"))
+    name = m.pop()
+    module = m.pop()
+    m.stack.append(m.resolve(module, name, "STACK_GLOBAL"))
 
 
 def _ext(size: int) -> Callable[[Machine], None]:
     def handler(m: Machine) -> None:
-        code = int.from_bytes(m._read(size), "little")
+        code = int.from_bytes(m.read(size), "little")
         verdict = Verdict("dangerous", f"copyreg extension {code}", Severity.HIGH, "import-machinery",
                           "EXT opcodes import whatever the loading process registered under this code; "
                           "a scanner cannot know what that is")
         ref = Ref("copyreg._extension_registry", str(code), verdict, m.op_start)
-        m.stack.append(m._record(ref, f"EXT{size}", "AS104"))
+        m.stack.append(m.record(ref, f"EXT{size}", "AS104"))
     return handler
 
 
 def _reduce(m: Machine) -> None:
-    args = m._pop()
-    func = m._pop()
-    m.stack.append(m._call(func, args, "REDUCE"))
+    args = m.pop()
+    func = m.pop()
+    m.stack.append(m.call(func, args, "REDUCE"))
 
 
 def _newobj(m: Machine) -> None:
-    args = m._pop()
-    cls = m._pop()
-    m.stack.append(m._call(cls, args, "NEWOBJ"))
+    args = m.pop()
+    cls = m.pop()
+    m.stack.append(m.call(cls, args, "NEWOBJ"))
 
 
 def _newobj_ex(m: Machine) -> None:
-    kwargs = m._pop()
-    args = m._pop()
-    cls = m._pop()
-    m.stack.append(m._call(cls, (args, kwargs), "NEWOBJ_EX"))
+    kwargs = m.pop()
+    args = m.pop()
+    cls = m.pop()
+    m.stack.append(m.call(cls, (args, kwargs), "NEWOBJ_EX"))
 
 
 def _obj(m: Machine) -> None:
-    items = m._pop_mark()
+    items = m.pop_mark()
     if not items:
-        raise m._fail("OBJ without a class")
-    m.stack.append(m._call(items[0], tuple(items[1:]), "OBJ"))
+        raise m.fail("OBJ without a class")
+    m.stack.append(m.call(items[0], tuple(items[1:]), "OBJ"))
 
 
 def _inst(m: Machine) -> None:
     try:
-        module = m._line().decode("ascii")
-        name = m._line().decode("ascii")
+        module = m.line().decode("ascii")
+        name = m.line().decode("ascii")
     except UnicodeDecodeError:
-        raise m._fail("INST names are not ASCII") from None
-    ref = m._resolve(module, name, "INST")
-    args = tuple(m._pop_mark())
-    m.stack.append(m._call(ref, args, "INST"))
+        raise m.fail("INST names are not ASCII") from None
+    ref = m.resolve(module, name, "INST")
+    args = tuple(m.pop_mark())
+    m.stack.append(m.call(ref, args, "INST"))
 
 
 def _build(m: Machine) -> None:
-    state = m._pop()
-    inst = m._top()
-    m._mutates_import(inst, "BUILD")
+    state = m.pop()
+    inst = m.top()
+    m.mutates_import(inst, "BUILD")
     if isinstance(inst, Obj):
         inst.state = state
         check_state(m, inst, state)
@@ -344,17 +344,17 @@ def _build(m: Machine) -> None:
                                "data; loaders read such a stream from different places")
                     m.frame_end = None
             else:
-                m._check_frame(m.op_start)
+                m.check_frame(m.op_start)
                 m.on_build(m, inst)
 
 
 def _persid(m: Machine) -> None:
-    m._line()
+    m.line()
     m.stack.append(Opaque("persistent object"))
 
 
 def _binpersid(m: Machine) -> None:
-    m._pop()
+    m.pop()
     m.stack.append(Opaque("persistent object"))
 
 
@@ -367,55 +367,55 @@ def _pop_op(m: Machine) -> None:
     if m.stack:
         m.stack.pop()
     else:
-        m._pop_mark()
+        m.pop_mark()
 
 
 def _pop_mark_op(m: Machine) -> None:
-    m._pop_mark()
+    m.pop_mark()
 
 
 def _dup(m: Machine) -> None:
-    m.stack.append(m._top())
+    m.stack.append(m.top())
 
 
 def _get_value(m: Machine, idx: int) -> None:
     if idx not in m.memo:
-        raise m._fail(f"memo value {idx} not found")
+        raise m.fail(f"memo value {idx} not found")
     m.stack.append(m.memo[idx])
 
 
 def _get(m: Machine) -> None:
-    _get_value(m, py_int(m, m._line("number"), 10))  # load_get: PyLong_FromString(s, NULL, 10)
+    _get_value(m, py_int(m, m.line("number"), 10))  # load_get: PyLong_FromString(s, NULL, 10)
 
 
 def _binget(m: Machine) -> None:
-    _get_value(m, m._u8())
+    _get_value(m, m.u8())
 
 
 def _long_binget(m: Machine) -> None:
-    _get_value(m, m._uint(4))
+    _get_value(m, m.uint(4))
 
 
 def _put_value(m: Machine, idx: int) -> None:
     if idx < 0:
-        raise m._fail("negative PUT argument")
-    m.memo[idx] = m._top()
+        raise m.fail("negative PUT argument")
+    m.memo[idx] = m.top()
 
 
 def _put(m: Machine) -> None:
-    _put_value(m, py_int(m, m._line("number"), 10))
+    _put_value(m, py_int(m, m.line("number"), 10))
 
 
 def _binput(m: Machine) -> None:
-    _put_value(m, m._u8())
+    _put_value(m, m.u8())
 
 
 def _long_binput(m: Machine) -> None:
-    _put_value(m, m._uint(4))
+    _put_value(m, m.uint(4))
 
 
 def _memoize(m: Machine) -> None:
-    m.memo[len(m.memo)] = m._top()
+    m.memo[len(m.memo)] = m.top()
 
 
 HANDLERS: list[Callable[[Machine], None] | None] = [None] * 256

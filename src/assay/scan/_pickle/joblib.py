@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 import re
 
-from assay.scan.findings import Severity
-from assay.scan.pickle.values import Bytes, Map, Obj, Opaque, Ref, Seq, render
-from assay.scan.pickle.vm import Machine
+from assay.scan._findings import Severity
+from assay.scan._pickle.values import Bytes, Map, Obj, Opaque, Ref, Seq, render
+from assay.scan._pickle.vm import Machine
 
 _PREFIXES = ("joblib.numpy_pickle.", "sklearn.externals.joblib.numpy_pickle.")
 NUMPY_WRAPPERS = frozenset(p + "NumpyArrayWrapper" for p in _PREFIXES)
@@ -124,17 +124,17 @@ def _int64(m: Machine, value: object) -> int:
         value = value.data
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise m._fail(f"numpy.int64({value!r}) raises")
+            raise m.fail(f"numpy.int64({value!r}) raises")
         value = int(value)
     elif isinstance(value, (str, bytes)):
         try:
             value = int(value)
         except ValueError:
-            raise m._fail(f"numpy.int64({value!r}) raises") from None
+            raise m.fail(f"numpy.int64({value!r}) raises") from None
     if not isinstance(value, int):
         raise Unknown(f"shape item {render(value)}")
     if not _INT64_MIN <= value <= _INT64_MAX:
-        raise m._fail(f"numpy.int64({value}) overflows")
+        raise m.fail(f"numpy.int64({value}) overflows")
     return int(value)
 
 
@@ -269,13 +269,13 @@ def skip_array_data(m: Machine, inst: Obj) -> None:
         m.sink.add("AS112", Severity.HIGH, f"joblib array wrapper at byte {inst.offset}: assay cannot compute "
                    f"what joblib.load reads after it ({exc})", m.cur.pos,
                    "joblib.load reads on from here; the rest of the stream was not analysed")
-        raise m._fail(f"joblib array wrapper assay cannot follow ({exc})") from None
+        raise m.fail(f"joblib array wrapper assay cannot follow ({exc})") from None
 
 
 def _read_array(m: Machine, attrs: dict[str, object]) -> None:
     shape, dtype = attrs.get("shape", _MISSING), attrs.get("dtype", _MISSING)
     if shape is _MISSING or dtype is _MISSING:
-        raise m._fail("joblib array wrapper without shape or dtype (joblib.load raises)")
+        raise m.fail("joblib array wrapper without shape or dtype (joblib.load raises)")
     itemsize, has_object = dtype_layout(dtype)
     if has_object:
         unknown = None
@@ -290,16 +290,16 @@ def _read_array(m: Machine, attrs: dict[str, object]) -> None:
         return
     count = element_count(m, shape)
     if count < 0:
-        raise m._fail(f"joblib array of {count} elements (numpy.empty raises)")
+        raise m.fail(f"joblib array of {count} elements (numpy.empty raises)")
     if attrs.get("numpy_array_alignment_bytes") is not None:
-        m.cur.skip(m._read(1)[0])
+        m.cur.skip(m.read(1)[0])
     m.cur.skip(count * itemsize)
 
 
 def _side_file(m: Machine, attrs: dict[str, object], zfile: bool) -> None:
     name = attrs.get("filename", _MISSING)
     if name is _MISSING:
-        raise m._fail("joblib NDArrayWrapper without a filename (joblib.load raises)")
+        raise m.fail("joblib NDArrayWrapper without a filename (joblib.load raises)")
     sink = m.sink
     scan_side_file = getattr(sink, "scan_side_file", None) or getattr(getattr(sink, "ctx", None), "scan_side_file", None)
     if scan_side_file is None:  # a sink that cannot open files (a held buffer): nothing to say yet

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from assay.scan.pickle.vm import Machine
+    from assay.scan._pickle.vm import Machine
 
 _BIG_INT_DIGITS = 4300  # CPython's default int max_str_digits; longer INT/LONG lines fail to load
 _SPACE = b" \t\n\v\f\r"
@@ -44,11 +44,11 @@ def py_int(m: Machine, text: bytes, base: int) -> int:
     """``PyLong_FromString(text, NULL, base)``: a C string (it ends at the first NUL), Python's int() grammar."""
     text = text.split(b"\0", 1)[0]
     if len(text) > _BIG_INT_DIGITS + 16:
-        raise m._fail("integer literal longer than the interpreter accepts")
+        raise m.fail("integer literal longer than the interpreter accepts")
     try:
         return int(text, base)
     except ValueError:
-        raise m._fail(f"invalid integer literal {text[:40]!r}") from None
+        raise m.fail(f"invalid integer literal {text[:40]!r}") from None
 
 
 def c_int(m: Machine, line: bytes) -> int:

@@ -158,7 +158,7 @@ CLASS_PATTERNS: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = (
 def _exact_table() -> dict[tuple[str, str], str]:
     table: dict[tuple[str, str], str] = {}
     try:
-        from assay.scan.pickle.safe_harvested import HARVESTED
+        from assay.scan._pickle.safe_harvested import HARVESTED
     except ImportError:  # the generated table is absent only in a broken checkout; the core still applies
         HARVESTED = {}
     for entries in (HARVESTED, SAFE):

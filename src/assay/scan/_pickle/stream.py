@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-from assay.scan.findings import Severity
-from assay.scan.limits import LimitExceeded
-from assay.scan.pickle.joblib import skip_array_data
-from assay.scan.pickle.values import Obj, render
-from assay.scan.pickle.opcodes import looks_like_pickle
-from assay.scan.pickle.verdict import classify, is_importable_name
-from assay.scan.pickle.vm import Machine, PickleBreak, StreamState
-from assay.scan.source import Blob, Cursor
+from assay.scan._findings import Severity
+from assay.scan._limits import LimitExceeded
+from assay.scan._pickle.joblib import skip_array_data
+from assay.scan._pickle.values import Obj, render
+from assay.scan._pickle.opcodes import looks_like_pickle
+from assay.scan._pickle.verdict import classify, is_importable_name
+from assay.scan._pickle.vm import Machine, PickleBreak, StreamState
+from assay.scan._source import Blob, Cursor
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _TORCH_LEGACY_PICKLES = 5  # magic, protocol version, sys info, the object, storage keys; then raw storages

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from assay.scan.pickle.verdict import Verdict
+from assay.scan._pickle.verdict import Verdict
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from assay.scan.pickle.contracts import Contract
+    from assay.scan._pickle.contracts import Contract
 
 CONTAINER_KEEP = 256  # items kept per container; the rest are counted, never needed for analysis
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import _compat_pickle
 import fnmatch
 import sys
+from dataclasses import dataclass
 from functools import lru_cache
 
-from assay.record import Record
-from assay.scan.findings import Severity
-from assay.scan.pickle.dangerous import CATEGORIES, DANGEROUS, SUSPICIOUS_NAMES
-from assay.scan.pickle.safe import safe_reason
+from assay.scan._findings import Severity
+from assay.scan._pickle.dangerous import CATEGORIES, DANGEROUS, SUSPICIOUS_NAMES
+from assay.scan._pickle.safe import safe_reason
 
 ALIASES = {
     "posix": "os", "nt": "os", "_operator": "operator", "_io": "io", "_pyio": "io", "_pickle": "pickle",
@@ -29,7 +29,8 @@ ALIASES = {
 }
 
 
-class Verdict(Record):
+@dataclass(frozen=True, slots=True)
+class Verdict:
     """What a callable is: ``kind`` is "safe", "dangerous" or "unknown"."""
 
     kind: str

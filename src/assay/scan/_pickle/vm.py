@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from assay.scan.findings import Severity
-from assay.scan.limits import LimitExceeded, ScanLimits
-from assay.scan.pickle.handlers import HANDLERS, STOP_HANDLER
-from assay.scan.pickle.arguments import apply_contract, call_resolver_object, computed_call
-from assay.scan.pickle.contracts import contract_for
-from assay.scan.pickle.values import Bytes, Obj, Opaque, Ref, render
-from assay.scan.pickle.verdict import Verdict, classify, is_importable_name
-from assay.scan.source import Cursor
+from assay.scan._findings import Severity
+from assay.scan._limits import LimitExceeded, ScanLimits
+from assay.scan._pickle.handlers import HANDLERS, STOP_HANDLER
+from assay.scan._pickle.arguments import apply_contract, call_resolver_object, computed_call
+from assay.scan._pickle.contracts import contract_for
+from assay.scan._pickle.values import Bytes, Obj, Opaque, Ref, render
+from assay.scan._pickle.verdict import Verdict, classify, is_importable_name
+from assay.scan._source import Cursor
 
 class PickleBreak(Exception):
     """The stream cannot be unpickled past ``offset``: the real unpickler would raise here."""
@@ -101,16 +101,16 @@ class Machine:
         self.op_start = 0
 
     # ---- helpers -------------------------------------------------------------------------------
-    def _fail(self, message: str) -> PickleBreak:
+    def fail(self, message: str) -> PickleBreak:
         return PickleBreak(message, self.op_start)
 
-    def _read(self, n: int) -> bytes:
+    def read(self, n: int) -> bytes:
         data = self.cur.read(n)
         if len(data) < n:
-            raise self._fail(f"pickle data was truncated (wanted {n} bytes, got {len(data)})")
+            raise self.fail(f"pickle data was truncated (wanted {n} bytes, got {len(data)})")
         return data
 
-    def _u8(self) -> int:
+    def u8(self) -> int:
         """One unsigned byte argument (inlined buffer access: the most frequent argument read)."""
         cur = self.cur
         rel = cur.pos - cur._buf_start  # noqa: SLF001
@@ -118,9 +118,9 @@ class Machine:
         if 0 <= rel < len(buf):
             cur.pos += 1
             return buf[rel]
-        return self._read(1)[0]
+        return self.read(1)[0]
 
-    def _uint(self, n: int) -> int:
+    def uint(self, n: int) -> int:
         """An unsigned little-endian argument of ``n`` bytes."""
         cur = self.cur
         rel = cur.pos - cur._buf_start  # noqa: SLF001
@@ -128,76 +128,76 @@ class Machine:
         if 0 <= rel and rel + n <= len(buf):
             cur.pos += n
             return int.from_bytes(buf[rel:rel + n], "little")
-        return int.from_bytes(self._read(n), "little")
+        return int.from_bytes(self.read(n), "little")
 
-    def _line(self, kind: str = "text") -> bytes:
+    def line(self, kind: str = "text") -> bytes:
         """A newline-terminated argument. ``kind``: "text" (names, unicode), "quoted" (STRING: starts with a
         quote) or "number" (INT, LONG, FLOAT, GET, PUT)."""
         start, limit = self.cur.pos, self.limits.max_line_bytes
         line = self.cur.readline(limit)
         if line is None:
             if self.cur.pos - start <= limit:
-                raise self._fail("newline-terminated argument is missing (the data ends first)")
+                raise self.fail("newline-terminated argument is missing (the data ends first)")
             # Too long to look at. A number that long, or a STRING not opening with a quote, makes the loader
             # fail right here; anything else could be a valid argument with code after it: a limit, not a verdict.
             if kind == "number" or (kind == "quoted" and self.cur.byte_at(start) not in b"\"'"):
-                raise self._fail(f"{kind} argument longer than max_line_bytes={limit} cannot be valid")
+                raise self.fail(f"{kind} argument longer than max_line_bytes={limit} cannot be valid")
             raise LimitExceeded("max_line_bytes", f"a newline-terminated argument at byte {self.op_start} is "
                                 f"longer than max_line_bytes={limit}")
         return line[:-1]
 
-    def _pop(self) -> object:
+    def pop(self) -> object:
         if not self.stack:
-            raise self._fail("unpickling stack underflow")
+            raise self.fail("unpickling stack underflow")
         return self.stack.pop()
 
-    def _pop_mark(self) -> list[object]:
+    def pop_mark(self) -> list[object]:
         if not self.metastack:
-            raise self._fail("could not find MARK")
+            raise self.fail("could not find MARK")
         items = self.stack
         self.stack = self.metastack.pop()
         return items
 
-    def _top(self) -> object:
+    def top(self) -> object:
         if not self.stack:
-            raise self._fail("unpickling stack underflow")
+            raise self.fail("unpickling stack underflow")
         return self.stack[-1]
 
-    def _bytes_arg(self, n: int) -> Bytes:
+    def bytes_arg(self, n: int) -> Bytes:
         if n < 0:
-            raise self._fail("negative byte count")
+            raise self.fail("negative byte count")
         offset = self.cur.pos
         if n <= self.limits.max_inline_bytes:
-            return Bytes(self._read(n), n, offset)
+            return Bytes(self.read(n), n, offset)
         self.cur.skip(n)  # a tensor payload: never read
         return Bytes(None, n, offset)
 
-    def _text_arg(self, n: int, encoding: str = "utf-8") -> object:
+    def text_arg(self, n: int, encoding: str = "utf-8") -> object:
         if n < 0:
-            raise self._fail("negative string length")
+            raise self.fail("negative string length")
         if n > self.limits.max_inline_bytes:
             self.cur.skip(n)
             return Opaque(f"{n}-byte string")
         try:
-            return self._read(n).decode(encoding, "surrogatepass")
+            return self.read(n).decode(encoding, "surrogatepass")
         except UnicodeDecodeError as exc:
-            raise self._fail(f"string is not valid {encoding}: {exc.reason}") from None
+            raise self.fail(f"string is not valid {encoding}: {exc.reason}") from None
 
     # ---- imports and calls ---------------------------------------------------------------------
-    def _resolve(self, module: object, name: object, via: str) -> Ref:
+    def resolve(self, module: object, name: object, via: str) -> Ref:
         if not isinstance(module, str) or not isinstance(name, str):
             if isinstance(module, (Obj, Ref)) or isinstance(name, (Obj, Ref)):
                 verdict = Verdict("dangerous", f"{render(module)}.{render(name)}", Severity.CRITICAL,
                                   "import-machinery", "the module or name is computed while loading, so any "
                                   "callable can be imported")
-                return self._record(Ref(render(module), render(name), verdict, self.op_start), via, "AS107")
-            raise self._fail(f"{via} requires str operands")
+                return self.record(Ref(render(module), render(name), verdict, self.op_start), via, "AS107")
+            raise self.fail(f"{via} requires str operands")
         if not is_importable_name(module, name):
-            raise self._fail(f"{via} names {module!r} {name!r}, which cannot be imported")
+            raise self.fail(f"{via} names {module!r} {name!r}, which cannot be imported")
         ref = Ref(module, name, classify(module, name, self.allow, self.strict), self.op_start, contract_for(module, name))
-        return self._record(ref, via)
+        return self.record(ref, via)
 
-    def _record(self, ref: Ref, via: str, rule: str = "") -> Ref:
+    def record(self, ref: Ref, via: str, rule: str = "") -> Ref:
         self.state.imports += 1
         use = self.state.uses.get(ref.verdict.canonical)
         if use is None:
@@ -207,7 +207,7 @@ class Machine:
         use.count += 1
         return ref
 
-    def _call(self, callee: object, args: object, how: str) -> object:
+    def call(self, callee: object, args: object, how: str) -> object:
         """What calling ``callee`` with ``args`` pushes: an Obj, or the Ref a resolver names."""
         obj = Obj(callee, args, self.op_start, how)
         if isinstance(callee, Ref):
@@ -232,10 +232,10 @@ class Machine:
         elif isinstance(callee, (Obj, Opaque)):
             computed_call(self, f"{how} calls a value computed while loading: {render(obj)}")
         else:
-            raise self._fail(f"{how} on a value that is not callable ({render(callee)})")
+            raise self.fail(f"{how} on a value that is not callable ({render(callee)})")
         return obj
 
-    def _mutates_import(self, target: object, how: str) -> None:
+    def mutates_import(self, target: object, how: str) -> None:
         if isinstance(target, Ref):
             self.sink.add("AS106", Severity.HIGH, f"{how} changes the imported object {target.canonical}",
                           self.op_start, "setting attributes or items of a module, class or function rewrites "
@@ -260,16 +260,16 @@ class Machine:
                 else:
                     op = cur.read_byte()
                     if op < 0:
-                        raise self._fail("pickle ended without STOP")
+                        raise self.fail("pickle ended without STOP")
                 handler = handlers[op]
                 if handler is None:
-                    raise self._fail(f"invalid opcode 0x{op:02x}")
+                    raise self.fail(f"invalid opcode 0x{op:02x}")
                 if handler is STOP_HANDLER:
-                    self._check_frame(start)
-                    return self._pop()
+                    self.check_frame(start)
+                    return self.pop()
                 handler(self)
                 if self.frame_end is not None:
-                    self._check_frame(start)
+                    self.check_frame(start)
                 countdown -= 1
                 if not countdown:
                     st.opcodes += check_every
@@ -285,7 +285,7 @@ class Machine:
         if len(self.stack) + len(self.memo) + len(self.metastack) > limits.max_pickle_items:
             raise LimitExceeded("max_pickle_items", f"more than max_pickle_items={limits.max_pickle_items} live values")
 
-    def _check_frame(self, start: int) -> None:
+    def check_frame(self, start: int) -> None:
         end = self.frame_end
         if end is None:
             return

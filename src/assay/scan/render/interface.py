@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from assay.scan.findings import ScanReport
+from assay.scan._findings import ScanReport
 
 
 class Renderer(ABC):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assay.scan.findings import ScanReport
+from assay.scan._findings import ScanReport
 from assay.scan.render.interface import Renderer, json_text
 
 

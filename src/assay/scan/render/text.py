@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from assay.scan.findings import FileReport, ScanReport, Severity
+from assay.scan._findings import FileReport, ScanReport, Severity
 from assay.scan.render.interface import Renderer
 
 _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
