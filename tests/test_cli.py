@@ -154,22 +154,29 @@ try:
 except SystemExit as exc:
     loaded = sorted({m.split(".")[0] for m in sys.modules} & {"typer", "click", "rich", "sqlalchemy"})
     print("LOADED", loaded, file=sys.stderr)
+    others = sorted(m for m in sys.modules if m.split(".")[:2] in (["assay", "registry"], ["assay", "signing"],
+                    ["assay", "release"], ["assay", "audit"], ["assay", "manifest"], ["assay", "card"])
+                    or m.split(".")[0] in ("argcomplete", "json", "pathlib"))
+    print("OTHERS", others, file=sys.stderr)
     raise
 """
 
 
-def test_scan_starts_without_typer_and_the_app_forwards_to_it(evil: Path) -> None:
-    """``assay scan`` is parsed with argparse before Typer loads (start-up); the Typer app lists and forwards it."""
-    direct = subprocess.run([sys.executable, "-c", _WITHOUT_TYPER, "scan", str(evil), "--format", "json"],
+def test_scan_starts_without_loading_other_commands(evil: Path) -> None:
+    """One parser lists every command, but ``assay scan`` loads none of the other commands' code (start-up)."""
+    direct = subprocess.run([sys.executable, "-c", _WITHOUT_TYPER, "scan", str(evil)],
                             capture_output=True, text=True, timeout=120)
-    assert direct.returncode == 1 and "LOADED []" in direct.stderr, direct.stderr
-    assert json.loads(direct.stdout)["exit_code"] == 1
-    forwarded = subprocess.run([sys.executable, "-m", "assay.cli.app", "scan", str(evil), "--format", "json"],
-                               capture_output=True, text=True, timeout=120)
-    assert forwarded.returncode == 1 and json.loads(forwarded.stdout) == json.loads(direct.stdout)
+    assert direct.returncode == 1 and "LOADED []" in direct.stderr and "OTHERS []" in direct.stderr, direct.stderr
+    as_json = subprocess.run([sys.executable, "-c", _WITHOUT_TYPER, "scan", str(evil), "--format", "json"],
+                             capture_output=True, text=True, timeout=120)
+    assert as_json.returncode == 1 and "LOADED []" in as_json.stderr, as_json.stderr
+    assert json.loads(as_json.stdout)["exit_code"] == 1
+    module = subprocess.run([sys.executable, "-m", "assay.cli.main", "scan", str(evil), "--format", "json"],
+                            capture_output=True, text=True, timeout=120)
+    assert module.returncode == 1 and json.loads(module.stdout) == json.loads(as_json.stdout)
     listing = run("--help").stdout
-    for command in ("scan", "models", "show", "lineage", "where", "intake", "promote"):
-        assert f" {command} " in listing
+    for command in ("scan", "models", "show", "lineage", "where", "intake", "promote", "audit", "completion"):
+        assert f" {command} " in listing or f" {command}\n" in listing
 
 
 def test_paths_may_follow_flags(evil: Path, unknown: Path) -> None:
@@ -221,7 +228,7 @@ def test_names_from_the_file_cannot_forge_report_lines(tmp_path: Path) -> None:
 
 
 def test_terminal_tables_do_not_read_names_as_markup() -> None:
-    from assay.scan._findings import FileReport, Finding, Location, ScanReport, Severity
+    from assay.scan.findings import FileReport, Finding, Location, ScanReport, Severity
     from assay.scan.render.text import TextRenderer
 
     finding = Finding("AS101", Severity.HIGH, "calls [bold]x[/]", Location("m.zip", "a[/]b.pkl", 3), "[red]")
@@ -252,3 +259,142 @@ def test_bytes_paths_are_refused_in_the_api(tmp_path: Path) -> None:
 
     with pytest.raises(TypeError, match="str or os.PathLike"):
         assay.scan([bytes(tmp_path)])
+
+
+# --- the command-line stack: one parser, one dispatch, one error boundary ----------------------------------------
+
+
+def _commands() -> list[list[str]]:
+    """Every command and group of the one parser, as the words that name it."""
+    from argparse import _SubParsersAction
+
+    from assay.cli.main import build_parser
+
+    found: list[list[str]] = []
+
+    def walk(parser: object, words: list[str]) -> None:
+        for action in parser._actions:  # type: ignore[attr-defined]
+            if isinstance(action, _SubParsersAction):
+                for name, sub in action.choices.items():
+                    found.append([*words, name])
+                    walk(sub, [*words, name])
+
+    walk(build_parser(), [])
+    return found
+
+
+def test_the_parser_has_every_command() -> None:
+    names = {" ".join(words) for words in _commands()}
+    assert names >= {"scan", "hash", "sign", "verify", "keygen", "intake", "license", "bom", "doctor",
+                     "dataset register", "artifact add", "models", "show", "lineage", "where", "release create",
+                     "gate check", "approve", "waive", "promote", "rollback", "status", "history", "policy test",
+                     "audit verify", "audit proof", "audit checkpoint", "audit export", "completion"}
+
+
+@pytest.mark.parametrize("words", [[], *_commands()], ids=lambda words: " ".join(words) or "assay")
+def test_every_help_exits_0(words: list[str]) -> None:
+    result = run(*words, "--help")
+    assert result.returncode == 0 and result.stdout.startswith(f"usage: {' '.join(['assay', *words])} ")
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("args", [
+    ["nosuch"], ["--nosuch"], ["scan", "--nosuch", "x.pkl"], ["audit", "nosuch"], ["keygen"], ["intake", "m"],
+    ["audit", "export"], ["hash", "m", "--shard-size", "0"], ["hash", "m", "--hash", "md5"], ["audit", "proof", "-1"],
+    ["promote", "r", "--env", "dev", "--canary", "ten"], ["completion", "tcsh"], ["models", "--format", "xml"],
+])
+def test_a_bad_command_line_is_one_line_and_exit_2(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("assay: error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("words", [[], ["audit"], ["dataset"], ["gate"]])
+def test_a_group_without_a_command_prints_its_help_and_exits_2(words: list[str]) -> None:
+    result = run(*words)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"usage: {' '.join(['assay', *words])} ") and "commands:" in result.stderr
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_prints_the_shell_snippet(shell: str) -> None:
+    result = run("completion", shell)
+    assert result.returncode == 0 and result.stderr == ""
+    assert "assay" in result.stdout and "_ARGCOMPLETE" in result.stdout
+
+
+def test_completion_answers_from_the_parser(tmp_path: Path) -> None:
+    """What the snippet does on <Tab>: run assay with _ARGCOMPLETE set and read the candidates back."""
+    import os
+
+    answer = tmp_path / "completions"
+    env = {k: v for k, v in os.environ.items() if k != "ASSAY_DEBUG"} | {
+        "_ARGCOMPLETE": "1", "_ARGCOMPLETE_SHELL": "bash", "_ARGCOMPLETE_STDOUT_FILENAME": str(answer),
+        "_ARGCOMPLETE_IFS": "\n"}
+    for line, expected in (("assay au", {"audit"}), ("assay audit ex", {"export"}),
+                           ("assay scan --fa", {"--fail-on"}), ("assay keygen x --curve p", {"p256", "p384", "p521"})):
+        proc = subprocess.run([sys.executable, "-m", "assay.cli.main"], capture_output=True, text=True, timeout=120,
+                              env=env | {"COMP_LINE": line, "COMP_POINT": str(len(line))})
+        assert proc.returncode == 0, proc.stderr
+        assert {c.strip() for c in answer.read_text().split("\n") if c.strip()} == expected, line
+
+
+def test_keygen_json(tmp_path: Path) -> None:
+    result = run("keygen", str(tmp_path / "k"), "--curve", "p384", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc == {"schema": "assay.keygen/1.0", "curve": "p384", "private_key": str(tmp_path / "k.pem"),
+                   "public_key": str(tmp_path / "k.pub.pem")}
+    assert Path(doc["private_key"]).is_file() and Path(doc["public_key"]).is_file()
+    text = run("keygen", str(tmp_path / "t"))
+    assert text.stdout == f"private key {tmp_path / 't.pem'} (keep it secret)\npublic key  {tmp_path / 't.pub.pem'}\n"
+
+
+def test_bom_json(tmp_path: Path) -> None:
+    import hashlib
+
+    from tests.fixtures.model_folders import card, write_model
+
+    model = write_model(tmp_path / "m", card=card("mit"))
+    printed = run("bom", str(model), "-f", "json")
+    assert printed.returncode == 0, printed.stderr
+    doc = json.loads(printed.stdout)
+    assert doc["schema"] == "assay.bom-result/1.0" and doc["target"] == str(model) and doc["output"] is None
+    assert doc["bom"]["bomFormat"] == "CycloneDX" and doc["spec_version"] == doc["bom"]["specVersion"] == "1.6"
+    assert doc["serial_number"] == doc["bom"]["serialNumber"] and doc["digest"].startswith("sha256:")
+    out = tmp_path / "bom.cdx.json"
+    written = run("bom", str(model), "--output", str(out), "--format", "json")
+    assert written.returncode == 0 and written.stderr == "", written.stderr
+    doc = json.loads(written.stdout)
+    assert doc["output"] == str(out) and "bom" not in doc
+    assert doc["digest"] == "sha256:" + hashlib.sha256(out.read_bytes()).hexdigest()
+    assert json.loads(out.read_text())["serialNumber"] == doc["serial_number"]
+    text = run("bom", str(model), "--output", str(tmp_path / "b2.json"))
+    assert text.returncode == 0 and text.stdout == "" and text.stderr == f"wrote {tmp_path / 'b2.json'}\n"
+
+
+def test_audit_export_json(tmp_path: Path) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "ASSAY_DEBUG"} | {"ASSAY_HOME": str(tmp_path / "home"),
+                                                                         "ASSAY_ACTOR": "alice"}
+
+    def assay(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "assay.cli.main", *args], capture_output=True, text=True,
+                              env=env, timeout=300)
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "rows.csv").write_text("a,b\n1,2\n")
+    assert assay("dataset", "register", str(data), "--name", "tickets").returncode == 0
+    bundle = tmp_path / "audit.zip"
+    result = assay("audit", "export", "-o", str(bundle), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc) == {"schema", "output", "entries", "checkpoints", "evidence"}
+    assert doc["schema"] == "assay.audit-export/1.0" and doc["output"] == str(bundle) and bundle.is_file()
+    assert doc["entries"] >= 1 and doc["checkpoints"] >= 1
+    text = assay("audit", "export", "-o", str(tmp_path / "again.zip"))
+    assert text.returncode == 0 and text.stdout.startswith(f"wrote {tmp_path / 'again.zip'}: ")
+    assert assay("audit", "verify", "--bundle", str(bundle)).returncode == 0

@@ -1,32 +1,69 @@
-"""The ``assay`` console script.
+# PYTHON_ARGCOMPLETE_OK  (argcomplete's global completion looks for this marker in the entry point's module)
+"""The ``assay`` console script: one argparse parser, one dispatch, one error boundary.
 
-``assay scan`` and the registry's read commands (``models``, ``show``, ``lineage``, ``where``) are parsed with
-argparse and run without importing Typer. Scanning is what CI pipelines run on every file, the reads are what
-people type during an incident, and Typer with the modules it pulls in costs about 35 ms of start-up, close to
-half of such a command's wall time (targets: faster than picklescan; reads under 100 ms). Every other command
-goes to the Typer app in ``app.py``, which lists these too and forwards to the same parsers, so each flag is
-defined once.
+Each command group is a module here with ``register(subparsers)``, which adds its commands and points each at
+its function with ``set_defaults(func=...)``; adding a command touches that one module. Registering is cheap on
+purpose: a group module imports only argparse-level things at the top, and a command function imports what it
+needs when it runs, so ``assay scan`` loads neither the registry, nor the signing code, nor JSON, nor rich
+(``assay scan`` must start faster than picklescan; the registry reads have a 100 ms target).
+
+Errors: a bad command line, like every ``AssayError``, is one line on stderr and exit 2 (see ``_running``).
+Tab completion: argcomplete, loaded only when the shell asks for completions (``assay completion``).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+
+from assay.cli import audit, completion, reads, registry, release, scan, signing
+from assay.cli._parsing import PROG, OneLineParser, help_exit
+from assay.cli._running import run_command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+
+GROUPS: tuple[ModuleType, ...] = (scan, signing, registry, reads, release, audit, completion)
+"""The modules that add commands, in the order ``assay --help`` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole ``assay`` command line."""
+    parser = OneLineParser(prog=PROG, description="Inspect open-source AI models before anyone loads them.")
+    parser.add_argument("--version", action="store_true", help="Print the version and exit.")
+    parser.set_defaults(func=help_exit(parser))  # no command: the help, on stderr, exit 2
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for module in GROUPS:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``assay`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions; argcomplete costs ~10 ms to import
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    return run_command(lambda: _dispatch(parser, sys.argv[1:] if argv is None else argv))
+
+
+def _dispatch(parser: argparse.ArgumentParser, argv: list[str]) -> int:
+    args = parser.parse_args(argv)
+    if args.version:
+        from assay import __version__
+
+        sys.stdout.write(f"assay {__version__}\n")
+        return 0
+    code: int = args.func(args)
+    return code
 
 
 def run() -> None:
     """Console-script entry point."""
-    command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command == "scan":
-        from assay.cli.scan import main
-
-        sys.exit(main(sys.argv[2:]))
-    if command in ("models", "show", "lineage", "where"):
-        from assay.cli.reads import main as read
-
-        sys.exit(read(command, sys.argv[2:]))
-    from assay.cli.app import run_app
-
-    run_app()
+    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -1,19 +1,19 @@
 """``assay models``, ``show``, ``lineage`` and ``where``: the registry's answers on the command line.
 
-These are the commands typed during an incident, with a 100 ms target: they are parsed with argparse and
-read through ``assay.registry.reader`` (plain DB-API), so neither Typer nor SQLAlchemy is imported
-(see ``main.py``). ``register`` lists them in the Typer app's help.
+These are the commands typed during an incident; they read through the registry's Python API like every other
+caller.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-import json
-import sys
-from typing import Any
 
-from assay.cli.fast import OneLineParser, forward, run_command
+from assay.cli._parsing import add_format, command
+from assay.cli._running import emit
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; these names are for type checkers only
+if TYPE_CHECKING:
+    from typing import Any
 
 HELP = {
     "models": "List registered models with their newest version.",
@@ -25,31 +25,23 @@ HELP = {
 _SOURCES = {"card": "model card", "config": "config.json", "training": "training record", "flag": "--dataset"}
 
 
-def build_parser(command: str) -> argparse.ArgumentParser:
-    """The command line of one read command."""
-    parser = OneLineParser(prog=f"assay {command}", description=HELP[command])
-    if command == "models":
-        parser.add_argument("--owner", help="Only models with this owner.")
-        parser.add_argument("--license-class", help="Only models whose newest version has this license class.")
-        parser.add_argument("--status", choices=("accepted", "rejected"), help="Status of the newest version.")
-    elif command == "where":
-        parser.add_argument("query", metavar="QUERY", help="A digest (sha256:HEX or 8+ hex digits) or NAME@VERSION.")
-    else:
-        parser.add_argument("ref", metavar="REF", help="NAME, NAME@NUMBER or NAME@sha256:PREFIX.")
-    parser.add_argument("--format", "-f", dest="fmt", choices=("text", "json"), default="text",
-                        help="Output format [default: text].")
-    return parser
+def register(subparsers: Any) -> None:
+    """Add the read commands to the root parser's ``subparsers``."""
+    for name, help_text in HELP.items():
+        parser = command(subparsers, name, help_text, _command(name))
+        if name == "models":
+            parser.add_argument("--owner", help="Only models with this owner.")
+            parser.add_argument("--license-class", help="Only models whose newest version has this license class.")
+            parser.add_argument("--status", choices=("accepted", "rejected"), help="Status of the newest version.")
+        elif name == "where":
+            parser.add_argument("query", metavar="QUERY", help="A digest (sha256:HEX or 8+ hex digits) or NAME@VERSION.")
+        else:
+            parser.add_argument("ref", metavar="REF", help="NAME, NAME@NUMBER or NAME@sha256:PREFIX.")
+        add_format(parser)
 
 
-def main(command: str, argv: list[str]) -> int:
-    """Run read ``command`` with ``argv`` (the words after it); returns the exit code."""
-    return run_command(lambda: _run(command, build_parser(command).parse_args(argv)))
-
-
-def register(app: Any) -> None:
-    """List the read commands in the Typer ``app``."""
-    for command, help_text in HELP.items():
-        forward(app, command, help_text, functools.partial(main, command))
+def _command(name: str) -> Any:
+    return lambda args: _run(name, args)
 
 
 def _run(command: str, args: argparse.Namespace) -> int:
@@ -73,7 +65,7 @@ def _run(command: str, args: argparse.Namespace) -> int:
             hits = reader.where(args.query)
             doc = {"schema": "assay.where/1.0", "query": args.query, "hits": [h.to_json() for h in hits]}
             text = "".join(f"{h.kind:<11} {h.ref}  {h.relation}\n" for h in hits) or f"{args.query}: found nowhere\n"
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n" if args.fmt == "json" else text)
+    emit(args.fmt, doc, text)
     return 0
 
 

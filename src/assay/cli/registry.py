@@ -4,97 +4,101 @@ the command line. Parses, calls the registry, renders. The read commands (``mode
 
 from __future__ import annotations
 
-import contextlib
-import enum
-import json
 import sys
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import typer
-
+from assay.cli._parsing import add_actor, add_format, at_least, command, group, path
+from assay.cli._running import emit, open_registry
 from assay.errors import UsageError
 
-
-class Fmt(enum.StrEnum):
-    """Output formats."""
-
-    text = "text"
-    json = "json"
+TYPE_CHECKING = False  # typing costs milliseconds to import; these names are for type checkers only
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 
-_FMT = typer.Option(Fmt.text, "--format", "-f", help="Output format.")
-_ACTOR = typer.Option(None, "--actor", help="Who is acting [default: $ASSAY_ACTOR, else the OS user].")
+def register(subparsers: Any) -> None:
+    """Add the registry commands to the root parser's ``subparsers``."""
+    intake = command(subparsers, "intake", "Inspect a model folder and record it as an immutable registry version. "
+                     "Exit codes: 0 accepted, 1 rejected (scan findings or a failed signature), 2 could not do the "
+                     "job.", intake_cmd)
+    intake.add_argument("model_dir", type=path, metavar="MODEL_DIR", help="The model folder (or a single model "
+                        "file).")
+    intake.add_argument("--name", required=True, help="Registry name, e.g. sentence-transformers/all-MiniLM-L6-v2.")
+    intake.add_argument("--publisher", help="Who published it (e.g. the hub organization).")
+    intake.add_argument("--source-url", help="Where it was downloaded from.")
+    intake.add_argument("--revision", help="The source revision (commit) downloaded.")
+    intake.add_argument("--owner", help="The person or team answerable for it here.")
+    intake.add_argument("--intended-use", help="What it will be used for.")
+    intake.add_argument("--data-sensitivity", help="public|internal|confidential|restricted")
+    intake.add_argument("--risk-tier", help="low|medium|high|critical")
+    intake.add_argument("--training", type=path, help="Training record (JSON: base_model, base_model_relation, "
+                        "datasets, anything else kept as evidence).")
+    intake.add_argument("--dataset", action="append", default=[], metavar="DATASET[@VERSION]",
+                        help="A registered DATASET[@VERSION] it was trained on; repeatable.")
+    intake.add_argument("--signature", type=path, help="Signature bundle [default: MODEL_DIR/model.sig].")
+    intake.add_argument("--public-key", type=path, help="Verify the signature with this public key.")
+    intake.add_argument("--cert-chain", type=path, help="Verify the signature against these CAs.")
+    intake.add_argument("--record-rejected", action="store_true", help="Record a rejected intake as a version with "
+                        "status 'rejected' (for the audit trail).")
+    add_actor(intake)
+    add_format(intake)
+
+    license_ = command(subparsers, "license", "Detect and classify the license of a model folder (or an SPDX id).",
+                       license_cmd)
+    license_.add_argument("target", metavar="PATH", help="A model folder, a license file, or an SPDX id/expression.")
+    add_format(license_)
+
+    bom = command(subparsers, "bom", "Write the CycloneDX 1.6 ML-BOM of a model folder or a registered "
+                  "NAME@VERSION.", bom_cmd)
+    bom.add_argument("target", metavar="TARGET", help="A model folder, or a registered NAME@VERSION.")
+    bom.add_argument("--output", "-o", type=path, metavar="FILE", help="Write to FILE instead of stdout.")
+    bom.add_argument("--format", "-f", dest="fmt", choices=("text", "json"), default="text",
+                     help="text: the BOM itself (or, with --output, 'wrote FILE' on stderr); json: a result "
+                     "document with the target, the file written, the BOM's digest and, without --output, the "
+                     "BOM [default: text].")
+
+    doctor = command(subparsers, "doctor", "Check every evidence blob against the database: missing, altered, "
+                     "orphaned. Exit 1 when a blob is missing or altered.", doctor_cmd)
+    add_format(doctor)
+
+    datasets = group(subparsers, "dataset", "Datasets: register a dataset folder with its terms.")
+    dataset = command(datasets, "register", "Hash a dataset folder and record it with its source, license and "
+                      "terms.", dataset_register_cmd)
+    dataset.add_argument("path", type=path, metavar="PATH", help="The dataset folder (or file).")
+    dataset.add_argument("--name", required=True, help="Dataset name.")
+    dataset.add_argument("--source-url")
+    dataset.add_argument("--license", help="SPDX id or LicenseRef.")
+    dataset.add_argument("--consent", help="The consent basis the data was collected under.")
+    dataset.add_argument("--retention", type=at_least(0), metavar="DAYS", help="Retention in days.")
+    dataset.add_argument("--pii", help="yes or no: does it hold personal data?")
+    add_actor(dataset)
+    add_format(dataset)
+
+    artifacts = group(subparsers, "artifact", "Artifacts: prompts, tool schemas, parameters, by content.")
+    artifact = command(artifacts, "add", "Store a prompt, schema or parameter file by content under NAME.",
+                       artifact_add_cmd)
+    artifact.add_argument("file", type=path, metavar="FILE", help="The artifact file.")
+    artifact.add_argument("--kind", required=True, help="prompt|system-prompt|tool-schema|params|policy|eval-set|"
+                          "retrieval-config")
+    artifact.add_argument("--name", required=True, help="Artifact name.")
+    add_actor(artifact)
+    add_format(artifact)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the registry commands to ``app``."""
-    app.command("intake", help="Inspect a model folder and record it as an immutable registry version. Exit codes: "
-                "0 accepted, 1 rejected (scan findings or a failed signature), 2 could not do the job.")(intake_cmd)
-    app.command("license", help="Detect and classify the license of a model folder (or an SPDX id).")(license_cmd)
-    app.command("bom", help="Write the CycloneDX 1.6 ML-BOM of a model folder or a registered NAME@VERSION.")(bom_cmd)
-    app.command("doctor", help="Check every evidence blob against the database: missing, altered, orphaned. "
-                "Exit 1 when a blob is missing or altered.")(doctor_cmd)
-    datasets = typer.Typer(help="Datasets: register a dataset folder with its terms.", no_args_is_help=True)
-    datasets.command("register", help="Hash a dataset folder and record it with its source, license and terms.")(
-        dataset_register_cmd)
-    app.add_typer(datasets, name="dataset")
-    artifacts = typer.Typer(help="Artifacts: prompts, tool schemas, parameters, by content.", no_args_is_help=True)
-    artifacts.command("add", help="Store a prompt, schema or parameter file by content under NAME.")(artifact_add_cmd)
-    app.add_typer(artifacts, name="artifact")
-
-
-@contextlib.contextmanager
-def _registry(actor: str | None = None) -> Iterator[Any]:
-    from assay.config import load_settings
-    from assay.registry import Registry
-
-    reg = Registry.open(load_settings(actor))
-    try:
-        yield reg
-    finally:
-        reg.close()
-
-
-def _emit(fmt: Fmt, doc: Any, text: str) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n" if fmt == Fmt.json else text)
-
-
-def intake_cmd(
-    model_dir: Path = typer.Argument(..., help="The model folder (or a single model file)."),
-    name: str = typer.Option(..., "--name", help="Registry name, e.g. sentence-transformers/all-MiniLM-L6-v2."),
-    publisher: str | None = typer.Option(None, "--publisher", help="Who published it (e.g. the hub organization)."),
-    source_url: str | None = typer.Option(None, "--source-url", help="Where it was downloaded from."),
-    revision: str | None = typer.Option(None, "--revision", help="The source revision (commit) downloaded."),
-    owner: str | None = typer.Option(None, "--owner", help="The person or team answerable for it here."),
-    intended_use: str | None = typer.Option(None, "--intended-use", help="What it will be used for."),
-    data_sensitivity: str | None = typer.Option(None, "--data-sensitivity",
-                                                help="public|internal|confidential|restricted"),
-    risk_tier: str | None = typer.Option(None, "--risk-tier", help="low|medium|high|critical"),
-    training: Path | None = typer.Option(None, "--training", help="Training record (JSON: base_model, "
-                                         "base_model_relation, datasets, anything else kept as evidence)."),
-    dataset: list[str] = typer.Option([], "--dataset", help="A registered DATASET[@VERSION] it was trained on; "
-                                      "repeatable."),
-    signature: Path | None = typer.Option(None, "--signature", help="Signature bundle [default: MODEL_DIR/model.sig]."),
-    public_key: Path | None = typer.Option(None, "--public-key", help="Verify the signature with this public key."),
-    cert_chain: Path | None = typer.Option(None, "--cert-chain", help="Verify the signature against these CAs."),
-    record_rejected: bool = typer.Option(False, "--record-rejected", help="Record a rejected intake as a version "
-                                         "with status 'rejected' (for the audit trail)."),
-    actor: str | None = _ACTOR,
-    fmt: Fmt = _FMT,
-) -> None:
+def intake_cmd(args: argparse.Namespace) -> int:
     """Bring MODEL_DIR into the registry."""
     from assay.registry import IntakeRequest, intake
 
-    req = IntakeRequest(path=model_dir, name=name, publisher=publisher, source_url=source_url, revision=revision,
-                        owner=owner, intended_use=intended_use, data_sensitivity=data_sensitivity,
-                        risk_tier=risk_tier, training=training, datasets=tuple(dataset), signature=signature,
-                        public_key=public_key, cert_chain=cert_chain, record_rejected=record_rejected)
-    with _registry(actor) as reg:
+    req = IntakeRequest(path=args.model_dir, name=args.name, publisher=args.publisher, source_url=args.source_url,
+                        revision=args.revision, owner=args.owner, intended_use=args.intended_use,
+                        data_sensitivity=args.data_sensitivity, risk_tier=args.risk_tier, training=args.training,
+                        datasets=tuple(args.dataset), signature=args.signature, public_key=args.public_key,
+                        cert_chain=args.cert_chain, record_rejected=args.record_rejected)
+    with open_registry(args.actor) as reg:
         result = intake(reg, req)
-    _emit(fmt, result.to_json(), _render_intake(result))
-    raise typer.Exit(result.exit_code)
+    emit(args.fmt, result.to_json(), _render_intake(result))
+    code: int = result.exit_code
+    return code
 
 
 def _render_intake(r: Any) -> str:
@@ -131,55 +135,41 @@ def _lineage_summary(links: tuple[dict[str, Any], ...]) -> str:
     return "; ".join(models) or "none found"
 
 
-def dataset_register_cmd(
-    path: Path = typer.Argument(..., help="The dataset folder (or file)."),
-    name: str = typer.Option(..., "--name", help="Dataset name."),
-    source_url: str | None = typer.Option(None, "--source-url"),
-    license: str | None = typer.Option(None, "--license", help="SPDX id or LicenseRef."),
-    consent: str | None = typer.Option(None, "--consent", help="The consent basis the data was collected under."),
-    retention: int | None = typer.Option(None, "--retention", min=0, help="Retention in days."),
-    pii: str | None = typer.Option(None, "--pii", help="yes or no: does it hold personal data?"),
-    actor: str | None = _ACTOR,
-    fmt: Fmt = _FMT,
-) -> None:
+def dataset_register_cmd(args: argparse.Namespace) -> int:
     """Register a dataset."""
     from assay.registry import register_dataset
 
-    if pii is not None and pii not in ("yes", "no"):
+    if args.pii is not None and args.pii not in ("yes", "no"):
         raise UsageError("--pii must be yes or no")
-    with _registry(actor) as reg:
-        d = register_dataset(reg, path, name=name, source_url=source_url, license=license, consent=consent,
-                             retention_days=retention, pii=None if pii is None else pii == "yes")
-    _emit(fmt, {"schema": "assay.dataset/1.0", **d.to_json()},
-          f"{'registered' if d.created else 'already registered'} dataset {d.ref}  {d.identity}  "
-          f"({d.file_count} files, {d.total_bytes} bytes)\n")
+    with open_registry(args.actor) as reg:
+        d = register_dataset(reg, args.path, name=args.name, source_url=args.source_url, license=args.license,
+                             consent=args.consent, retention_days=args.retention,
+                             pii=None if args.pii is None else args.pii == "yes")
+    emit(args.fmt, {"schema": "assay.dataset/1.0", **d.to_json()},
+         f"{'registered' if d.created else 'already registered'} dataset {d.ref}  {d.identity}  "
+         f"({d.file_count} files, {d.total_bytes} bytes)\n")
+    return 0
 
 
-def artifact_add_cmd(
-    file: Path = typer.Argument(..., help="The artifact file."),
-    kind: str = typer.Option(..., "--kind", help="prompt|system-prompt|tool-schema|params|policy|eval-set|"
-                             "retrieval-config"),
-    name: str = typer.Option(..., "--name", help="Artifact name."),
-    actor: str | None = _ACTOR,
-    fmt: Fmt = _FMT,
-) -> None:
+def artifact_add_cmd(args: argparse.Namespace) -> int:
     """Add an artifact."""
     from assay.registry import add_artifact
 
-    with _registry(actor) as reg:
-        a = add_artifact(reg, file, kind=kind, name=name)
-    _emit(fmt, {"schema": "assay.artifact/1.0", **a.to_json()},
-          f"{'added' if a.created else 'already stored'} {a.kind} {a.ref}  {a.digest}  ({a.size} bytes)\n")
+    with open_registry(args.actor) as reg:
+        a = add_artifact(reg, args.file, kind=args.kind, name=args.name)
+    emit(args.fmt, {"schema": "assay.artifact/1.0", **a.to_json()},
+         f"{'added' if a.created else 'already stored'} {a.kind} {a.ref}  {a.digest}  ({a.size} bytes)\n")
+    return 0
 
 
-def license_cmd(path: str = typer.Argument(..., help="A model folder, a license file, or an SPDX id/expression."),
-                fmt: Fmt = _FMT) -> None:
+def license_cmd(args: argparse.Namespace) -> int:
     """Detect and classify a license."""
-    from assay.card import classify_expression, detect_license, read_card
+    from pathlib import Path
 
+    from assay.card import classify_expression, detect_license, read_card
     from assay.card.license import MAX_LICENSE_BYTES, best_match
 
-    p = Path(path)
+    p = Path(args.target)
     if p.is_dir():
         report = detect_license(p, read_card(p))
     elif p.is_file():  # one license file: recognise its text, then classify what it is
@@ -193,7 +183,7 @@ def license_cmd(path: str = typer.Argument(..., help="A model folder, a license 
             raise UsageError(f"{p}: not a license text assay recognises")
         report = classify_expression(match.license_id)
     else:
-        report = classify_expression(path)
+        report = classify_expression(args.target)
     doc = {"schema": "assay.license/1.0", "expression": report.expression, "class": report.license_class,
            "name": report.name, "obligations": list(report.obligations),
            "evidence": [{"source": e.source, "spdx": e.spdx, "confidence": round(e.confidence, 3)}
@@ -205,12 +195,15 @@ def license_cmd(path: str = typer.Argument(..., help="A model folder, a license 
         lines.append(f"  obligations  {', '.join(report.obligations)}")
     lines += [f"  evidence     {e.source}: {e.spdx} ({e.confidence:.0%})" for e in report.evidence]
     lines += [f"  {f.severity:<12} {f.message}" for f in report.findings]
-    _emit(fmt, doc, "\n".join(lines) + "\n")
+    emit(args.fmt, doc, "\n".join(lines) + "\n")
+    return 0
 
 
-def bom_cmd(target: str = typer.Argument(..., help="A model folder, or a registered NAME@VERSION."),
-            output: Path | None = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout.")) -> None:
-    """Write the ML-BOM."""
+def bom_cmd(args: argparse.Namespace) -> int:
+    """Write the ML-BOM; with ``--format json`` report what was written (``assay.bom-result/1.0``)."""
+    from pathlib import Path
+
+    target: str = args.target
     p = Path(target)
     if p.exists():
         from assay.bom import BomInput, bom_json
@@ -224,30 +217,50 @@ def bom_cmd(target: str = typer.Argument(..., help="A model folder, or a registe
     else:
         from assay.registry import show
 
-        with _registry() as reg:
+        with open_registry() as reg:
             v = show(reg, target)
             bom = next((e for e in v.evidence if e.kind == "bom"), None)
             if bom is None:
                 raise UsageError(f"{v.ref} has no BOM on record")
             text = reg.blobs.get(bom.digest).decode()
+    text = text if text.endswith("\n") else text + "\n"
+    output: Path | None = args.output
     if output is not None:
         try:
-            output.write_text(text if text.endswith("\n") else text + "\n")
+            output.write_text(text)
         except OSError as exc:
             raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-        sys.stderr.write(f"wrote {output}\n")
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        if args.fmt == "text":
+            sys.stderr.write(f"wrote {output}\n")
+    if args.fmt == "json":
+        emit("json", _bom_result(target, output, text), "")
+    elif output is None:
+        sys.stdout.write(text)
+    return 0
 
 
-def doctor_cmd(fmt: Fmt = _FMT) -> None:
+def _bom_result(target: str, output: Any, text: str) -> dict[str, Any]:
+    """The ``--format json`` document of ``assay bom``: what a script needs to find and pin the BOM."""
+    import hashlib
+    import json
+
+    bom = json.loads(text)
+    doc = {"schema": "assay.bom-result/1.0", "target": target, "output": None if output is None else str(output),
+           "digest": "sha256:" + hashlib.sha256(text.encode()).hexdigest(),
+           "serial_number": bom.get("serialNumber"), "spec_version": bom.get("specVersion")}
+    if output is None:
+        doc["bom"] = bom
+    return doc
+
+
+def doctor_cmd(args: argparse.Namespace) -> int:
     """Check the evidence store."""
     from assay.registry import doctor
 
-    with _registry() as reg:
+    with open_registry() as reg:
         problems = doctor(reg)
     bad = [p for p in problems if p.kind != "orphan"]
     text = "".join(f"{p.kind:<8} {p.message}" + (f"  (cited by {'; '.join(p.cited_by)})" if p.cited_by else "") + "\n"
                    for p in problems) + ("evidence store OK\n" if not bad else f"{len(bad)} problem(s)\n")
-    _emit(fmt, {"schema": "assay.doctor/1.0", "ok": not bad, "problems": [p.to_json() for p in problems]}, text)
-    raise typer.Exit(1 if bad else 0)
+    emit(args.fmt, {"schema": "assay.doctor/1.0", "ok": not bad, "problems": [p.to_json() for p in problems]}, text)
+    return 1 if bad else 0

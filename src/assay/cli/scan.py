@@ -1,6 +1,6 @@
 """``assay scan PATH...``: inspect model files, folders and archives without loading them.
 
-Parsed with argparse, not Typer (see ``main.py``); ``register`` lists it in the Typer app's help.
+The command CI pipelines run on every file: the scanner and rich load only when it runs (see ``main.py``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from assay.cli.fast import OneLineParser, forward, run_command
+from assay.cli._parsing import command
 from assay.errors import AssayError, UsageError
 
 TYPE_CHECKING = False  # pathlib and typing cost milliseconds of start-up: paths stay strings here
@@ -24,9 +24,9 @@ HELP = ("Scan model files, folders (recursively) and archives for anything that 
         "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 something could not be scanned.")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``assay scan`` command line."""
-    parser = OneLineParser(prog="assay scan", description=HELP)
+def register(subparsers: Any) -> None:
+    """Add ``assay scan`` to the root parser's ``subparsers``."""
+    parser = command(subparsers, "scan", HELP, _scan, intermixed=True)  # paths may follow flags
     parser.add_argument("paths", nargs="+", metavar="PATH", help="Files, folders or archives to scan.")
     parser.add_argument("--format", "-f", dest="output_format", choices=FORMATS, default="text",
                         help="Report format [default: text].")
@@ -44,18 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Processes that scan files side by side [default: one per CPU when the scan "
                              "has two files of 1 MiB or more, or 1,000 files; else 1].")
     parser.add_argument("--quiet", "-q", action="store_true", help="No progress display.")
-    return parser
 
 
 def _jobs(text: str) -> int:
     if not text.isascii() or not text.isdigit() or not 0 < int(text) <= 1024:
         raise argparse.ArgumentTypeError(f"must be a number from 1 to 1024, got {text!r}")
     return int(text)
-
-
-def main(argv: list[str]) -> int:
-    """Run ``assay scan`` with ``argv`` (the words after ``scan``); returns the exit code."""
-    return run_command(lambda: _scan(build_parser().parse_intermixed_args(argv)))  # paths may follow flags
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -83,11 +77,6 @@ def _scan(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise AssayError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     return report.exit_code
-
-
-def register(app: Any) -> None:
-    """List ``scan`` in the Typer ``app``."""
-    forward(app, "scan", HELP, main)
 
 
 def _progress(quiet: bool):  # noqa: ANN202 - (callback, stop) pair

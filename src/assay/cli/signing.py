@@ -2,84 +2,108 @@
 
 from __future__ import annotations
 
-import enum
-import json
 import sys
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-import typer
+from assay.cli._parsing import add_format, at_least, command, path
+from assay.cli._running import emit
 
-from assay.errors import UsageError
+TYPE_CHECKING = False  # typing costs milliseconds to import; these names are for type checkers only
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Iterator
+    from typing import Any
 
 PROGRESS_MIN_BYTES = 256 * 1024 * 1024
 """Models smaller than this hash too fast for a progress bar to help."""
+HASH_TYPES = ("sha256", "blake3", "blake2b")
+"""Digest algorithms for resources."""
+CURVES = ("p256", "p384", "p521")
+"""EC curves for keygen."""
 
 
-class HashType(enum.StrEnum):
-    """Digest algorithms for resources."""
+def register(subparsers: Any) -> None:
+    """Add hash, sign, verify and keygen to the root parser's ``subparsers``."""
+    hash_ = command(subparsers, "hash", "Print a model's OMS manifest and its identity (the root digest).",
+                    hash_command)
+    hash_.add_argument("model", type=path, metavar="MODEL", help="Model folder (or single file).")
+    _hashing_options(hash_)
+    add_format(hash_)
 
-    sha256 = "sha256"
-    blake3 = "blake3"
-    blake2b = "blake2b"
+    sign = command(subparsers, "sign", "Sign a model folder into an OpenSSF Model Signing bundle (EC key or "
+                   "certificate).", sign_command)
+    sign.add_argument("model", type=path, metavar="MODEL", help="Model folder (or single file).")
+    sign.add_argument("--key", type=path, required=True, help="EC private key (PEM; P-256, P-384 or P-521). An "
+                      "encrypted key reads its password from ASSAY_KEY_PASSWORD.")
+    sign.add_argument("--cert-chain", type=path, help="Certificate chain (PEM), signing certificate first: sign "
+                      "with the certificate method.")
+    sign.add_argument("--signature", type=path, help="Where to write the bundle [default: MODEL/model.sig].")
+    _hashing_options(sign)
+    add_format(sign)
+
+    verify = command(subparsers, "verify", "Verify a model folder against its signature bundle. "
+                     "Exit codes: 0 verified, 1 verified false, 2 could not verify.", verify_command)
+    verify.add_argument("model", type=path, metavar="MODEL", help="Model folder (or single file).")
+    verify.add_argument("--public-key", type=path, help="Verify a key-method signature with this EC public key "
+                        "(PEM).")
+    verify.add_argument("--cert-chain", type=path, help="Verify a certificate-method signature against these "
+                        "trusted CA certificates (PEM).")
+    verify.add_argument("--sigstore", action="store_true", help="Verify a Sigstore keyless signature, offline.")
+    verify.add_argument("--identity", help="With --sigstore: the signer identity expected in the certificate "
+                        "(email or URI).")
+    verify.add_argument("--issuer", help="With --sigstore: the OIDC issuer expected.")
+    verify.add_argument("--trust-root", type=path, help="With --sigstore: the Sigstore trusted root (JSON) "
+                        "[default: the public-good root shipped with sigstore].")
+    verify.add_argument("--signature", type=path, help="The bundle [default: MODEL/model.sig].")
+    _ignore_option(verify)
+    verify.add_argument("--allow-unsigned-files", action="store_true", help="Do not fail on files the signature "
+                        "does not list.")
+    _workers_option(verify)
+    add_format(verify)
+
+    keygen = command(subparsers, "keygen", "Write an EC key pair: OUT_PREFIX.pem (private, 0600) and "
+                     "OUT_PREFIX.pub.pem.", keygen_command)
+    keygen.add_argument("out_prefix", type=path, metavar="OUT_PREFIX", help="Writes OUT_PREFIX.pem and "
+                        "OUT_PREFIX.pub.pem.")
+    keygen.add_argument("--curve", choices=CURVES, default="p256", help="Elliptic curve [default: p256].")
+    add_format(keygen)
 
 
-class TextOrJson(enum.StrEnum):
-    """Output formats."""
-
-    text = "text"
-    json = "json"
-
-
-class Curve(enum.StrEnum):
-    """EC curves for keygen."""
-
-    p256 = "p256"
-    p384 = "p384"
-    p521 = "p521"
+def _hashing_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shard-size", type=at_least(1), metavar="N", help="Hash files in shards of N bytes "
+                        "(the 'shards' method).")
+    parser.add_argument("--hash", dest="hash_type", choices=HASH_TYPES, default="sha256",
+                        help="Digest algorithm [default: sha256].")
+    _ignore_option(parser)
+    parser.add_argument("--allow-symlinks", action="store_true", help="Follow symbolic links instead of refusing "
+                        "them.")
+    parser.add_argument("--no-ignore-git", action="store_true", help="Hash .git, .gitattributes, .github and "
+                        ".gitignore too.")
+    _workers_option(parser)
 
 
-def register(app: typer.Typer) -> None:
-    """Add hash, sign, verify and keygen to ``app``."""
-    app.command("hash", help="Print a model's OMS manifest and its identity (the root digest).")(hash_command)
-    app.command("sign", help="Sign a model folder into an OpenSSF Model Signing bundle (EC key or certificate).")(
-        sign_command)
-    app.command("verify", help="Verify a model folder against its signature bundle. "
-                "Exit codes: 0 verified, 1 verified false, 2 could not verify.")(verify_command)
-    app.command("keygen", help="Write an EC key pair: OUT_PREFIX.pem (private, 0600) and OUT_PREFIX.pub.pem.")(
-        keygen_command)
+def _ignore_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ignore", type=path, action="append", default=[], metavar="PATH",
+                        help="Leave PATH (a file or folder, relative to the current directory or the model) out "
+                        "of the manifest; repeatable.")
 
 
-_IGNORE = typer.Option([], "--ignore", help="Leave PATH (a file or folder, relative to the current directory "
-                       "or the model) out of the manifest; repeatable.")
-_SYMLINKS = typer.Option(False, "--allow-symlinks", help="Follow symbolic links instead of refusing them.")
-_NO_GIT = typer.Option(False, "--no-ignore-git", help="Hash .git, .gitattributes, .github and .gitignore too.")
-_SHARD = typer.Option(None, "--shard-size", min=1, help="Hash files in shards of N bytes (the 'shards' method).")
-_HASH = typer.Option(HashType.sha256, "--hash", help="Digest algorithm.")
-_WORKERS = typer.Option(None, "--workers", min=1, help="Hashing threads [default: one per core].")
+def _workers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=at_least(1), metavar="N", help="Hashing threads [default: one per "
+                        "core].")
 
 
-def hash_command(
-    model: Path = typer.Argument(..., help="Model folder (or single file)."),
-    shard_size: int | None = _SHARD,
-    hash_type: HashType = _HASH,
-    ignore: list[Path] = _IGNORE,
-    allow_symlinks: bool = _SYMLINKS,
-    no_ignore_git: bool = _NO_GIT,
-    workers: int | None = _WORKERS,
-    output_format: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
-) -> None:
+def hash_command(args: argparse.Namespace) -> int:
     """Hash MODEL and print its manifest."""
     from assay.manifest import hash_model
 
-    with _progress(output_format == TextOrJson.text) as (on_total, on_bytes):
-        manifest = hash_model(model, hash_type=hash_type.value, shard_size=shard_size, ignore=ignore,
-                              ignore_git=not no_ignore_git, allow_symlinks=allow_symlinks, workers=workers,
-                              on_bytes=on_bytes, on_total=on_total)
-    if output_format == TextOrJson.json:
-        sys.stdout.write(json.dumps(manifest.to_json(), indent=2) + "\n")
-        return
+    with _progress(args.fmt == "text") as (on_total, on_bytes):
+        manifest = hash_model(args.model, hash_type=args.hash_type, shard_size=args.shard_size, ignore=args.ignore,
+                              ignore_git=not args.no_ignore_git, allow_symlinks=args.allow_symlinks,
+                              workers=args.workers, on_bytes=on_bytes, on_total=on_total)
+    if args.fmt == "json":
+        emit("json", manifest.to_json(), "")
+        return 0
     s = manifest.serialization
     method = f"{s.method} ({s.hash_type}" + (f", shard size {s.shard_size}" if s.shard_size else "") + ")"
     lines = [f"model      {manifest.model_name}", f"identity   {manifest.identity}",
@@ -87,91 +111,54 @@ def hash_command(
              f"ignored    {', '.join(s.ignore_paths) or '-'}", ""]
     lines += [f"{r.hex}  {r.name}" for r in manifest.resources]
     sys.stdout.write("\n".join(lines) + "\n")
+    return 0
 
 
-def sign_command(
-    model: Path = typer.Argument(..., help="Model folder (or single file)."),
-    key: Path = typer.Option(..., "--key", help="EC private key (PEM; P-256, P-384 or P-521). An encrypted key "
-                             "reads its password from ASSAY_KEY_PASSWORD."),
-    cert_chain: Path | None = typer.Option(None, "--cert-chain", help="Certificate chain (PEM), signing "
-                                           "certificate first: sign with the certificate method."),
-    signature: Path | None = typer.Option(None, "--signature", help="Where to write the bundle "
-                                          "[default: MODEL/model.sig]."),
-    shard_size: int | None = _SHARD,
-    hash_type: HashType = _HASH,
-    ignore: list[Path] = _IGNORE,
-    allow_symlinks: bool = _SYMLINKS,
-    no_ignore_git: bool = _NO_GIT,
-    workers: int | None = _WORKERS,
-    output_format: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
-) -> None:
+def sign_command(args: argparse.Namespace) -> int:
     """Sign MODEL with KEY (and optionally a certificate chain)."""
     from assay.signing import sign_model
     from assay.signing.methods import signer_for
 
-    signer = signer_for(key, cert_chain)
-    with _progress(output_format == TextOrJson.text) as (on_total, on_bytes):
-        manifest, written = sign_model(model, signer, signature=signature, hash_type=hash_type.value,
-                                       shard_size=shard_size, ignore=ignore, ignore_git=not no_ignore_git,
-                                       allow_symlinks=allow_symlinks, workers=workers, on_bytes=on_bytes,
-                                       on_total=on_total)
-    if output_format == TextOrJson.json:
-        out = {"schema": "assay.sign/1.0", "model": str(model), "signature": str(written),
-               "identity": manifest.identity, "files": manifest.total_files,
-               "method": "certificate" if cert_chain else "key"}
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
-    else:
-        sys.stdout.write(f"signed {model}: {manifest.total_files} files, identity {manifest.identity}\n"
-                         f"signature written to {written}\n")
+    signer = signer_for(args.key, args.cert_chain)
+    with _progress(args.fmt == "text") as (on_total, on_bytes):
+        manifest, written = sign_model(args.model, signer, signature=args.signature, hash_type=args.hash_type,
+                                       shard_size=args.shard_size, ignore=args.ignore,
+                                       ignore_git=not args.no_ignore_git, allow_symlinks=args.allow_symlinks,
+                                       workers=args.workers, on_bytes=on_bytes, on_total=on_total)
+    doc = {"schema": "assay.sign/1.0", "model": str(args.model), "signature": str(written),
+           "identity": manifest.identity, "files": manifest.total_files,
+           "method": "certificate" if args.cert_chain else "key"}
+    emit(args.fmt, doc, f"signed {args.model}: {manifest.total_files} files, identity {manifest.identity}\n"
+         f"signature written to {written}\n")
+    return 0
 
 
-def verify_command(
-    model: Path = typer.Argument(..., help="Model folder (or single file)."),
-    public_key: Path | None = typer.Option(None, "--public-key", help="Verify a key-method signature with this "
-                                           "EC public key (PEM)."),
-    cert_chain: Path | None = typer.Option(None, "--cert-chain", help="Verify a certificate-method signature "
-                                           "against these trusted CA certificates (PEM)."),
-    sigstore: bool = typer.Option(False, "--sigstore", help="Verify a Sigstore keyless signature, offline."),
-    identity: str | None = typer.Option(None, "--identity", help="With --sigstore: the signer identity expected "
-                                        "in the certificate (email or URI)."),
-    issuer: str | None = typer.Option(None, "--issuer", help="With --sigstore: the OIDC issuer expected."),
-    trust_root: Path | None = typer.Option(None, "--trust-root", help="With --sigstore: the Sigstore trusted root "
-                                           "(JSON) [default: the public-good root shipped with sigstore]."),
-    signature: Path | None = typer.Option(None, "--signature", help="The bundle [default: MODEL/model.sig]."),
-    ignore: list[Path] = _IGNORE,
-    allow_unsigned_files: bool = typer.Option(False, "--allow-unsigned-files", help="Do not fail on files the "
-                                              "signature does not list."),
-    workers: int | None = _WORKERS,
-    output_format: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
-) -> None:
+def verify_command(args: argparse.Namespace) -> int:
     """Verify MODEL's signature and every file's digest."""
     from assay.signing import verify_model
-
     from assay.signing.methods import verifier_for
 
-    verifier = verifier_for(public_key=public_key, cert_chain=cert_chain, sigstore=sigstore,
-                            sigstore_identity=identity, sigstore_issuer=issuer, trust_root=trust_root,
-                            labels=("--public-key", "--cert-chain", "--sigstore"))
-    with _progress(output_format == TextOrJson.text) as (on_total, on_bytes):
-        result = verify_model(model, verifier, signature=signature, ignore=ignore,
-                              allow_unsigned_files=allow_unsigned_files, workers=workers, on_bytes=on_bytes,
-                              on_total=on_total)
-    if output_format == TextOrJson.json:
-        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
-    else:
-        sys.stdout.write(_render(result))
-    raise typer.Exit(result.exit_code)
+    verifier = verifier_for(public_key=args.public_key, cert_chain=args.cert_chain, sigstore=args.sigstore,
+                            sigstore_identity=args.identity, sigstore_issuer=args.issuer,
+                            trust_root=args.trust_root, labels=("--public-key", "--cert-chain", "--sigstore"))
+    with _progress(args.fmt == "text") as (on_total, on_bytes):
+        result = verify_model(args.model, verifier, signature=args.signature, ignore=args.ignore,
+                              allow_unsigned_files=args.allow_unsigned_files, workers=args.workers,
+                              on_bytes=on_bytes, on_total=on_total)
+    emit(args.fmt, result.to_json(), _render(result))
+    code: int = result.exit_code
+    return code
 
 
-def keygen_command(
-    out_prefix: Path = typer.Argument(..., help="Writes OUT_PREFIX.pem and OUT_PREFIX.pub.pem."),
-    curve: Curve = typer.Option(Curve.p256, "--curve", help="Elliptic curve."),
-) -> None:
+def keygen_command(args: argparse.Namespace) -> int:
     """Generate an EC key pair for ``assay sign --key``."""
     from assay.signing.keys import keygen
 
-    private, public = keygen(out_prefix, curve.value)
-    sys.stdout.write(f"private key {private} (keep it secret)\npublic key  {public}\n")
+    private, public = keygen(args.out_prefix, args.curve)
+    emit(args.fmt, {"schema": "assay.keygen/1.0", "curve": args.curve, "private_key": str(private),
+                    "public_key": str(public)},
+         f"private key {private} (keep it secret)\npublic key  {public}\n")
+    return 0
 
 
 def _render(result) -> str:  # noqa: ANN001 - a signing.Verification

@@ -1,0 +1,53 @@
+"""What the command functions share when they run: the one error boundary, the text-or-JSON writer and the
+registry they open. Imported by ``main`` on every invocation, so its own imports stay light: the registry,
+JSON and contextlib load inside the functions that need them."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from assay.errors import AssayError
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; these names are for type checkers only
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+    from typing import Any
+
+
+def run_command(body: Callable[[], int]) -> int:
+    """Run ``body`` and turn an AssayError into one line on stderr and its exit code: the one error boundary
+    of the command line (a bad command line is a ``UsageError`` too, raised by ``OneLineParser``)."""
+    try:
+        return body()
+    except AssayError as exc:
+        sys.stderr.write(f"assay: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("assay: interrupted\n")
+        return 130
+    except BrokenPipeError:  # the reader went away (`assay models | head -1`): the output is theirs to cut
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error while exiting
+        return 2
+
+
+def emit(fmt: str, doc: Any, text: str) -> None:
+    """Write ``doc`` as indented JSON when ``fmt`` is ``json``, else ``text``, to stdout."""
+    if fmt == "json":
+        import json
+
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        sys.stdout.write(text)
+
+
+def open_registry(actor: str | None = None) -> AbstractContextManager[Any]:
+    """The registry of the current settings, closed on exit: ``with open_registry(args.actor) as reg:``."""
+    import contextlib
+
+    from assay.config import load_settings
+    from assay.registry import Registry
+
+    reg = Registry.open(load_settings(actor))
+    return contextlib.closing(reg)
