@@ -49,7 +49,7 @@ def _report(report: Any, fmt: str, source: str) -> int:
 def verify_cmd(args: argparse.Namespace) -> int:
     """Verify the audit log, or an exported bundle."""
     if args.bundle is not None:
-        from assay.audit.bundle import verify_bundle
+        from assay.audit import verify_bundle
 
         return _report(verify_bundle(args.bundle, public_key=args.public_key), args.fmt, str(args.bundle))
     from assay.registry import auditlog

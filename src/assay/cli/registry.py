@@ -166,8 +166,7 @@ def license_cmd(args: argparse.Namespace) -> int:
     """Detect and classify a license."""
     from pathlib import Path
 
-    from assay.card import classify_expression, detect_license, read_card
-    from assay.card.license import MAX_LICENSE_BYTES, best_match
+    from assay.card import MAX_LICENSE_BYTES, best_match, classify_expression, detect_license, read_card
 
     p = Path(args.target)
     if p.is_dir():

@@ -116,8 +116,7 @@ def hash_command(args: argparse.Namespace) -> int:
 
 def sign_command(args: argparse.Namespace) -> int:
     """Sign MODEL with KEY (and optionally a certificate chain)."""
-    from assay.signing import sign_model
-    from assay.signing.methods import signer_for
+    from assay.signing import sign_model, signer_for
 
     signer = signer_for(args.key, args.cert_chain)
     with _progress(args.fmt == "text") as (on_total, on_bytes):
@@ -135,8 +134,7 @@ def sign_command(args: argparse.Namespace) -> int:
 
 def verify_command(args: argparse.Namespace) -> int:
     """Verify MODEL's signature and every file's digest."""
-    from assay.signing import verify_model
-    from assay.signing.methods import verifier_for
+    from assay.signing import verifier_for, verify_model
 
     verifier = verifier_for(public_key=args.public_key, cert_chain=args.cert_chain, sigstore=args.sigstore,
                             sigstore_identity=args.identity, sigstore_issuer=args.issuer,
@@ -152,7 +150,7 @@ def verify_command(args: argparse.Namespace) -> int:
 
 def keygen_command(args: argparse.Namespace) -> int:
     """Generate an EC key pair for ``assay sign --key``."""
-    from assay.signing.keys import keygen
+    from assay.signing import keygen
 
     private, public = keygen(args.out_prefix, args.curve)
     emit(args.fmt, {"schema": "assay.keygen/1.0", "curve": args.curve, "private_key": str(private),
