@@ -4,8 +4,9 @@ Public: ``Registry`` (open with ``Registry.open(assay.config.load_settings())``)
 ``IntakeRequest``/``IntakeResult``, ``register_dataset``, ``add_artifact``, and the queries ``list_models``,
 ``show``, ``lineage``, ``where``, ``doctor``.
 
-The names load on first use (PEP 562): ``assay models`` and friends read through ``assay.registry.reader``
-alone, and must not pay for importing SQLAlchemy and mapping the schema (about 200 ms) first.
+References (``NAME``, ``NAME@N``, ``NAME@latest``, ``NAME@sha256:PREFIX``) resolve through ``refs``; every
+read goes through ``reader`` on a ``Registry.snapshot()``. The names load on first use (PEP 562), so importing
+the package costs nothing until one is used.
 """
 
 from __future__ import annotations

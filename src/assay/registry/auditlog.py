@@ -17,12 +17,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from assay.audit import (AuditError, InclusionProof, MemoryTree, NoteSigner, NoteVerifier, TreeBuilder, generate_key,
-                         inclusion_proof, leaf_hash, load_private_key, public_key_pem, root_from_leaf_hashes,
-                         save_private_key, sign_checkpoint)
+from assay.audit import (
+    AuditError,
+    InclusionProof,
+    MemoryTree,
+    NoteSigner,
+    NoteVerifier,
+    TreeBuilder,
+    generate_key,
+    inclusion_proof,
+    leaf_hash,
+    load_private_key,
+    public_key_pem,
+    root_from_leaf_hashes,
+    save_private_key,
+    sign_checkpoint,
+)
 from assay.audit.log import LOG_KEY_NAME, LOG_ORIGIN, LogReport, entry_body, verify_log
 from assay.errors import InputError
 from assay.registry.db import insert_or_ignore
@@ -71,77 +84,44 @@ def log_verifier(home: Path, public_key: Path | None = None) -> NoteVerifier:
     return NoteVerifier(LOG_KEY_NAME, load_private_key(path).public_key())
 
 
-# An append runs four fixed statements on the DBAPI cursor of the session's own connection (same transaction):
-# SQLAlchemy's per-statement work (execution context, parameter processing, result set-up) was most of an
-# append's cost, and the audit log must keep up with every change. Written once per dialect because the
-# drivers' parameter styles differ (sqlite3 ``:name``, psycopg2 ``%(name)s``).
-_APPEND_SQL = {
-    "sqlite": ("SELECT size, peaks FROM audit_state WHERE id = 1",
-               "INSERT INTO audit_entries (idx, kind, body, leaf_hash) VALUES (:idx, :kind, :body, :leaf_hash)",
-               "INSERT INTO audit_nodes (level, idx, hash) VALUES (:level, :idx, :hash)",
-               "UPDATE audit_state SET size = :size, peaks = :peaks WHERE id = 1"),
-    "postgresql": ("SELECT size, peaks FROM audit_state WHERE id = 1 FOR UPDATE",
-                   "INSERT INTO audit_entries (idx, kind, body, leaf_hash) "
-                   "VALUES (%(idx)s, %(kind)s, %(body)s, %(leaf_hash)s)",
-                   "INSERT INTO audit_nodes (level, idx, hash) VALUES (%(level)s, %(idx)s, %(hash)s)",
-                   "UPDATE audit_state SET size = %(size)s, peaks = CAST(%(peaks)s AS json) WHERE id = 1"),
-}
-
-
-def _lock_head(session: Session, cursor: Any, select_head: str) -> tuple[int, list[bytes]]:
-    """The log head (size, peaks), locked until the transaction ends; created empty on first use."""
-    cursor.execute(select_head)
-    row = cursor.fetchone()
-    if row is None:
-        insert_or_ignore(session.connection(), AuditStateRow, {"id": 1, "size": 0, "peaks": []}, "id")
-        cursor.execute(select_head)
-        row = cursor.fetchone()
-    peaks = row[1] if isinstance(row[1], list) else json.loads(row[1])  # psycopg2 decodes json, sqlite3 does not
-    return row[0], [bytes.fromhex(p) for p in peaks]
+# An append and a checkpoint run Core statements on the session's own connection (same transaction), not the
+# ORM's unit of work: the audit log must keep up with every change, and Core statements are compiled once and
+# cached. The JSON and DateTime column types encode ``peaks`` and ``created_at`` for each database.
+_SELECT_HEAD = (select(AuditStateRow.size, AuditStateRow.peaks).where(AuditStateRow.id == 1)
+                .with_for_update())  # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes
+_NEWEST_CHECKPOINT = (select(CheckpointRow.size, CheckpointRow.root, CheckpointRow.note)
+                      .order_by(CheckpointRow.size.desc()).limit(1))
 
 
 def _head(session: Session) -> tuple[int, list[bytes]]:
-    """The locked log head, for callers outside the append path."""
+    """The log head (size, peaks), locked until the transaction ends; created empty on first use."""
     conn = session.connection()
-    cursor = conn.connection.cursor()
-    try:
-        return _lock_head(session, cursor, _APPEND_SQL[conn.dialect.name][0])
-    finally:
-        cursor.close()
+    row = conn.execute(_SELECT_HEAD).first()
+    if row is None:
+        insert_or_ignore(conn, AuditStateRow, {"id": 1, "size": 0, "peaks": []}, "id")
+        row = conn.execute(_SELECT_HEAD).one()
+    return row.size, [bytes.fromhex(p) for p in row.peaks]
 
 
 def append(session: Session, kind: str, actor: str, payload: dict[str, Any], *, time: datetime | None = None) -> int:
     """Add one entry in the caller's transaction; returns its index."""
     conn = session.connection()
-    select_head, insert_entry, insert_node, update_head = _APPEND_SQL[conn.dialect.name]
-    cursor = conn.connection.cursor()  # the DBAPI cursor of this very transaction
-    try:
-        size, peaks = _lock_head(session, cursor, select_head)
-        builder = TreeBuilder.from_state(size, peaks)
-        body = entry_body(size, kind, actor, (time or datetime.now(UTC)).isoformat(), payload)
-        leaf = leaf_hash(body.encode("utf-8"))
-        completed: list[tuple[int, int, bytes]] = []
-        index = builder.append(leaf, completed)
-        cursor.execute(insert_entry, {"idx": index, "kind": kind, "body": body, "leaf_hash": leaf.hex()})
-        if completed:
-            cursor.executemany(insert_node, [{"level": lv, "idx": i, "hash": h.hex()} for lv, i, h in completed])
-        new_size, new_peaks = builder.state()
-        cursor.execute(update_head, {"size": new_size, "peaks": json.dumps([p.hex() for p in new_peaks])})
-    finally:
-        cursor.close()
+    size, peaks = _head(session)
+    builder = TreeBuilder.from_state(size, peaks)
+    body = entry_body(size, kind, actor, (time or datetime.now(UTC)).isoformat(), payload)
+    leaf = leaf_hash(body.encode("utf-8"))
+    completed: list[tuple[int, int, bytes]] = []
+    index = builder.append(leaf, completed)
+    conn.execute(insert(AuditEntryRow), {"idx": index, "kind": kind, "body": body, "leaf_hash": leaf.hex()})
+    if completed:
+        conn.execute(insert(AuditNodeRow), [{"level": lv, "idx": i, "hash": h.hex()} for lv, i, h in completed])
+    new_size, new_peaks = builder.state()
+    conn.execute(update(AuditStateRow).where(AuditStateRow.id == 1)
+                 .values(size=new_size, peaks=[p.hex() for p in new_peaks]))
     return index
 
 
 _SIGNERS: dict[Path, NoteSigner] = {}
-# Like an append, a checkpoint runs on the transaction's DBAPI cursor: through the ORM it cost three times the
-# append it follows, and every state change signs one.
-_CHECKPOINT_SQL = {
-    "sqlite": ("SELECT size, root, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
-               "INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (:size, :root, :note, :at)"),
-    "postgresql": ("SELECT size, root, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
-                   "INSERT INTO audit_checkpoints (size, root, note, created_at) "
-                   "VALUES (%(size)s, %(root)s, %(note)s, %(at)s)"),
-}
 
 
 class SignedCheckpoint(NamedTuple):
@@ -156,41 +136,33 @@ def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
     """Sign the current log head (logging the key's creation first, when this is the first checkpoint)."""
     signer = _SIGNERS.get(home) or _SIGNERS.setdefault(home, log_signer(home))
     conn = session.connection()
-    newest, insert = _CHECKPOINT_SQL[conn.dialect.name]
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(newest)
-        last = cursor.fetchone()
-        if last is None:  # the first checkpoint publishes the key
-            append(session, "log-key-created", actor, {"verifier_key": signer.verifier().key_string(),
-                                                       "public_key_pem": public_key_pem(signer.private_key).decode()})
-        size, peaks = _head(session)
-        if last is not None and last[0] == size:
-            return SignedCheckpoint(*last)
-        root = TreeBuilder.from_state(size, peaks).root()
-        made = SignedCheckpoint(size, root.hex(), sign_checkpoint(LOG_ORIGIN, size, root, signer))
-        now = datetime.now(UTC)
-        # SQLAlchemy keeps SQLite DateTime values as naive ISO text; PostgreSQL takes the aware value.
-        at: Any = now.replace(tzinfo=None).isoformat(" ") if conn.dialect.name == "sqlite" else now
-        cursor.execute(insert, {"size": made.size, "root": made.root, "note": made.note, "at": at})
-    finally:
-        cursor.close()
+    last = conn.execute(_NEWEST_CHECKPOINT).first()
+    if last is None:  # the first checkpoint publishes the key
+        append(session, "log-key-created", actor, {"verifier_key": signer.verifier().key_string(),
+                                                   "public_key_pem": public_key_pem(signer.private_key).decode()})
+    size, peaks = _head(session)
+    if last is not None and last.size == size:
+        return SignedCheckpoint(last.size, last.root, last.note)
+    root = TreeBuilder.from_state(size, peaks).root()
+    made = SignedCheckpoint(size, root.hex(), sign_checkpoint(LOG_ORIGIN, size, root, signer))
+    conn.execute(insert(CheckpointRow), {"size": made.size, "root": made.root, "note": made.note,
+                                        "created_at": datetime.now(UTC)})
     return made
 
 
 def _entries(session: Session) -> Iterator[tuple[int, str, str]]:
     """Every entry in order, read in batches straight from the driver (a million rows through the ORM is slow)."""
     conn = session.connection()
-    table = AuditEntryRow.__table__
-    query = select(table.c.idx, table.c.body, table.c.leaf_hash).where(table.c.idx > bindparam("last")) \
-        .order_by(table.c.idx).limit(FETCH_BATCH)
+    query = select(AuditEntryRow.idx, AuditEntryRow.body, AuditEntryRow.leaf_hash) \
+        .where(AuditEntryRow.idx > bindparam("last")).order_by(AuditEntryRow.idx).limit(FETCH_BATCH)
     last = -1
     while True:
         rows = conn.execute(query, {"last": last}).fetchall()
         if not rows:
             return
-        yield from rows  # type: ignore[misc]  # Row unpacks as (idx, body, leaf_hash)
-        last = rows[-1][0]
+        for row in rows:
+            yield row.idx, row.body, row.leaf_hash
+        last = rows[-1].idx
 
 
 def verify(session: Session, verifier: NoteVerifier) -> LogReport:

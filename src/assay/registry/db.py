@@ -10,12 +10,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from assay.config import postgres_url, sqlite_path
 from assay.errors import ConfigError, InputError
@@ -24,6 +23,8 @@ from assay.registry.interface import SCHEMA_REVISION as HEAD_REVISION
 BUSY_TIMEOUT_SECONDS = 60
 """How long a SQLite writer waits for another process's transaction before giving up."""
 _MIGRATION_LOCK = 0x61737361  # "assa": the PostgreSQL advisory lock id held while migrating
+READ_ONLY = "assay_read_only"
+"""Execution option of a read-only snapshot (``Registry.snapshot``): on SQLite its transaction begins deferred."""
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -69,7 +70,8 @@ def _sqlite_events(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:  # noqa: ANN001
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only snapshot begins deferred: in WAL mode it reads a consistent view and never waits for a writer.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def insert_or_ignore(conn: Any, table: Any, values: dict[str, Any], key: str) -> None:
@@ -104,7 +106,7 @@ def _migration_lock(engine: Engine, url: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_EX)
             yield
         return
-    if engine.dialect.name == "postgresql":
+    if engine.dialect.name == "postgresql":  # by hand: SQLAlchemy has no construct for advisory locks
         with engine.connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
             conn.commit()
@@ -119,8 +121,12 @@ def _migration_lock(engine: Engine, url: str) -> Iterator[None]:
 
 def ensure_schema(engine: Engine, url: str) -> None:
     """Bring the database to HEAD_REVISION with Alembic (only imported when a migration is due)."""
-    if _current_revision(engine) == HEAD_REVISION:
+    revision = _current_revision(engine)
+    if revision == HEAD_REVISION:
         return
+    if revision is not None and revision.isdigit() and int(revision) > int(HEAD_REVISION):
+        raise InputError(f"the registry database is at schema revision {revision}, newer than this assay "
+                         f"understands ({HEAD_REVISION}): upgrade assay")
     with _migration_lock(engine, url):
         if _current_revision(engine) == HEAD_REVISION:
             return

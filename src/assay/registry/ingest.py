@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from assay.config import ScanConfig
 from assay.errors import InputError, UsageError
-from assay.registry.interface import DATA_SENSITIVITIES, RISK_TIERS, VersionInfo, check_name
-from assay.registry.schema import LineageRow, ModelRow, VersionFileRow, VersionRow
+from assay.registry.interface import DATA_SENSITIVITIES, RISK_TIERS, NotFound, VersionInfo, check_name
+from assay.registry.refs import find_dataset, find_version
+from assay.registry.schema import LineageRow, VersionFileRow, VersionRow
 from assay.registry.store import Registry, now
 
 MAX_TRAINING_BYTES = 1 << 20
@@ -252,7 +253,7 @@ def record(reg: Registry, req: IntakeRequest, insp: Inspection) -> IntakeResult:
                                 tuple(existing.status_reasons) + insp.reasons, tuple(existing.missing),
                                 manifest.identity, info, lineage=tuple(p.to_json() for p in info.parents),
                                 **insp.summary())
-        flagged = {name: reg.find_dataset(session, name)  # --dataset must name a registered dataset
+        flagged = {name: find_dataset(session, name)  # --dataset must name a registered dataset
                    for kind, name, _, source in insp.links if kind == "dataset" and source == "flag"}
         row = VersionRow(
             model_id=model.id, number=reg.next_number(session, VersionRow.number, VersionRow.model_id == model.id),
@@ -347,19 +348,18 @@ def _card_summary(card: Any) -> dict[str, Any]:
 
 
 def _registered_model_version(session: Any, name: str) -> int | None:
-    """An outside base-model name that is also a registered model links to its newest accepted version."""
-    model = session.scalars(select(ModelRow).where(ModelRow.name == name)).one_or_none()
-    if model is None:
+    """A base model named on a card or training record that is also registered links to the version its name
+    resolves to, when accepted (an outside name that is no reference links to nothing)."""
+    try:
+        _, version = find_version(session, name)
+    except (NotFound, UsageError):
         return None
-    return session.scalar(select(VersionRow.id).where(VersionRow.model_id == model.id, VersionRow.status == "accepted")
-                          .order_by(VersionRow.number.desc()).limit(1))
+    return version.id if version.status == "accepted" else None
 
 
 def _registered_dataset(session: Any, name: str) -> Any:
-    from assay.registry.schema import DatasetRow
-
-    base, _, number = name.partition("@")
-    q = select(DatasetRow).where(DatasetRow.name == base)
-    if number.isdigit():
-        q = q.where(DatasetRow.number == int(number))
-    return session.scalars(q.order_by(DatasetRow.number.desc()).limit(1)).first()
+    """The registered dataset a card or training record names, or None."""
+    try:
+        return find_dataset(session, name)
+    except (NotFound, UsageError):
+        return None

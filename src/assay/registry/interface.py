@@ -19,7 +19,6 @@ ARTIFACT_KINDS = ("prompt", "system-prompt", "tool-schema", "params", "policy", 
 SCHEMA_REVISION = "0002"
 """The newest migration (Alembic revision) this code reads and writes; older databases are migrated on open."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}")
-_PREFIX = re.compile(r"sha256:[0-9a-fA-F]{8,64}")
 MAX_NUMBER = 2**63 - 1
 """Version numbers above this cannot be stored (both databases' 64-bit integers): such a ref names nothing."""
 
@@ -38,30 +37,18 @@ def check_name(name: str, what: str = "name") -> str:
 
 @dataclass(frozen=True)
 class Ref:
-    """``NAME``, ``NAME@N`` or ``NAME@[sha256:]HEXPREFIX``, parsed: at most one of ``number`` and ``prefix``."""
+    """``NAME``, ``NAME@N``, ``NAME@latest`` or ``NAME@[sha256:]HEXPREFIX``, parsed (``refs.parse_ref``): at most
+    one selector is set."""
 
     name: str
     number: int | None = None  # -1 for a number beyond MAX_NUMBER: it names nothing
     prefix: str | None = None  # "sha256:<8 to 64 lower-case hex digits>"
+    latest: bool = False
 
-
-def parse_ref(ref: str) -> Ref:
-    """Parse a model, dataset or artifact reference; a selector that is neither kind is NotFound (exit 2).
-
-    Numbers are ASCII digits only (``str.isdigit`` accepts ``²``); hex prefixes go into LIKE/startswith
-    queries, so nothing but hex digits may reach them.
-    """
-    name, sep, selector = ref.partition("@")
-    check_name(name)
-    if not sep:
-        return Ref(name)
-    if selector.isascii() and selector.isdigit():
-        number = int(selector)
-        return Ref(name, number=number if number <= MAX_NUMBER else -1)
-    prefix = selector if selector.startswith("sha256:") else f"sha256:{selector}"
-    if not _PREFIX.fullmatch(prefix):
-        raise NotFound(f"{ref!r}: give a number or at least 8 hex digits of the identity")
-    return Ref(name, prefix=prefix.lower())
+    @property
+    def bare(self) -> bool:
+        """True for a name without a selector."""
+        return self.number is None and self.prefix is None and not self.latest
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,363 +1,265 @@
-"""The registry's read-only answers, straight over the DB-API: ``models``, ``show``, ``lineage``, ``where``.
+"""The registry's read-only answers: ``models``, ``show``, ``lineage``, ``where`` and what ``doctor`` cites.
 
-Why not SQLAlchemy here: these are the commands typed during an incident, and they must answer in well
-under 100 ms as commands. Importing SQLAlchemy and mapping the schema costs about 200 ms before the
-first query runs; the standard library's ``sqlite3`` (or ``psycopg2``) answers these few indexed SELECTs
-in milliseconds. Writes, transactions and migrations stay on SQLAlchemy (``store.py``, ``ingest.py``).
-The SQL is the common subset of both dialects; parameters are written ``:name`` and rewritten for psycopg2.
+One way to read: SQLAlchemy selects over the mapped tables in ``schema.py``, on a ``Session`` (the Python API's
+snapshot session, or a write transaction that must see its own rows), with columns read by name. References
+resolve through ``refs.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
-from assay.errors import ConfigError, InputError
-from assay.registry.interface import (SCHEMA_REVISION, EvidenceInfo, LineageLink, LineageTree, ModelSummary, NotFound,
-                                      VersionInfo, WhereHit, parse_ref)
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from assay.errors import InputError
+from assay.registry.interface import EvidenceInfo, LineageLink, LineageTree, ModelSummary, VersionInfo, WhereHit
+from assay.registry.refs import find_version, resolve
+from assay.registry.schema import (
+    ArtifactRow,
+    DatasetRow,
+    DeploymentRow,
+    EnvironmentRow,
+    EvidenceRow,
+    LineageRow,
+    ModelRow,
+    ReleaseArtifactRow,
+    ReleaseRow,
+    VersionFileRow,
+    VersionRow,
+)
 
 MAX_LINEAGE_DEPTH = 32
 """Ancestor and descendant chains are followed this far (a cycle cannot arise from intake, but rows can be edited)."""
 _HEX = re.compile(r"(?:(sha256|blake2b|blake3):)?([0-9a-fA-F]{8,128})")
-_PARAM = re.compile(r":(\w+)")
-_VERSION_COLUMNS = ("v.id, v.number, v.identity, v.status, v.status_reasons, v.source_url, v.publisher, v.revision, "
-                    "v.formats, v.file_count, v.total_bytes, v.license_expression, v.license_class, "
-                    "v.license_obligations, v.signature_status, v.signer, v.scan_verdict, v.scan_counts, v.card, "
-                    "v.missing, v.created_by, v.created_at, m.name, m.owner, m.risk_tier, m.intended_use, "
-                    "m.data_sensitivity")
 
 
 class Reader:
-    """Read-only queries over one DB-API connection (``sqlite3`` or ``psycopg2``)."""
+    """Read-only queries in one ``Session``."""
 
-    def __init__(self, connection: Any, dialect: str, error: type[Exception]) -> None:
-        self.connection = connection
-        self.dialect = dialect
-        self.error = error  # the driver's base exception class
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
-    def revision(self) -> str | None:
-        """The schema's Alembic revision; None for a database without the registry's tables."""
-        try:
-            found = self.row("SELECT version_num FROM alembic_version")
-        except InputError:
-            return None
-        return found[0] if found else None
-
-    # -- plumbing -------------------------------------------------------------------------------------------
-    def rows(self, sql: str, **params: Any) -> list[tuple]:
-        """Every row of ``sql`` with ``:name`` parameters."""
-        if self.dialect == "postgresql":
-            sql = _PARAM.sub(r"%(\1)s", sql)
-        try:
-            cursor = self.connection.cursor()
-            try:
-                cursor.execute(sql, params)
-                return list(cursor.fetchall())
-            finally:
-                cursor.close()
-        except self.error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"cannot read the registry database: {reason}") from None
-
-    def row(self, sql: str, **params: Any) -> tuple | None:
-        """The first row of ``sql``, or None."""
-        found = self.rows(sql, **params)
-        return found[0] if found else None
-
-    def _json(self, value: Any) -> Any:
-        return json.loads(value) if isinstance(value, (str, bytes)) else value  # psycopg2 decodes JSON itself
-
-    def _time(self, value: Any) -> datetime:
-        return datetime.fromisoformat(value) if isinstance(value, str) else value
-
-    # -- resolving references -------------------------------------------------------------------------------
-    def find_version(self, ref: str) -> tuple:
-        """The version row (``_VERSION_COLUMNS``) of ``NAME`` (newest accepted, else newest), ``NAME@N`` or
-        ``NAME@sha256:PREFIX``."""
-        r = parse_ref(ref)
-        if self.row("SELECT id FROM models WHERE name = :n", n=r.name) is None:
-            raise NotFound(f"no model named {r.name!r} in the registry")
-        base = f"SELECT {_VERSION_COLUMNS} FROM model_versions v JOIN models m ON m.id = v.model_id WHERE m.name = :n"
-        if r.number is not None:
-            found = self.rows(base + " AND v.number = :k", n=r.name, k=r.number)
-        elif r.prefix is not None:
-            found = self.rows(base + " AND v.identity LIKE :p", n=r.name, p=r.prefix + "%")
-            if len(found) > 1:
-                raise NotFound(f"{ref!r} is ambiguous: {len(found)} versions start with it")
-        else:
-            found = self.rows(base + " ORDER BY (CASE WHEN v.status = 'accepted' THEN 0 ELSE 1 END), v.number DESC "
-                              "LIMIT 1", n=r.name)
-        if not found:
-            raise NotFound(f"no version {ref!r} in the registry")
-        return found[0]
-
-    def find_dataset(self, ref: str) -> tuple[int, str, int]:
-        """(id, name, number) of ``NAME`` (newest), ``NAME@N`` or ``NAME@sha256:PREFIX``."""
-        r = parse_ref(ref)
-        base = "SELECT id, name, number FROM datasets WHERE name = :n"
-        if r.number is not None:
-            found = self.row(base + " AND number = :k", n=r.name, k=r.number)
-        elif r.prefix is not None:
-            found = self.row(base + " AND identity LIKE :p ORDER BY number LIMIT 1", n=r.name, p=r.prefix + "%")
-        else:
-            found = self.row(base + " ORDER BY number DESC LIMIT 1", n=r.name)
-        if found is None:
-            raise NotFound(f"no dataset {ref!r} in the registry (register it with `assay dataset register`)")
-        return found
-
+    # -- names of rows --------------------------------------------------------------------------------------
     def version_ref(self, version_id: int) -> str:
         """``NAME@N`` of a version id."""
-        found = self.row("SELECT m.name, v.number FROM model_versions v JOIN models m ON m.id = v.model_id "
-                         "WHERE v.id = :i", i=version_id)
+        found = self.session.execute(select(ModelRow.name, VersionRow.number).join(
+            ModelRow, ModelRow.id == VersionRow.model_id).where(VersionRow.id == version_id)).first()
         if found is None:
             raise InputError(f"the registry database is inconsistent: model_versions row {version_id} is missing "
                              "(was it edited by hand?)")
-        return f"{found[0]}@{found[1]}"
+        return f"{found.name}@{found.number}"
 
-    # -- answers --------------------------------------------------------------------------------------------
-    def list_models(self, *, owner: str | None = None, license_class: str | None = None, status: str | None = None,
-                    limit: int | None = None) -> list[ModelSummary]:
-        """Every model with its newest version; the filters apply to the owner and the newest version."""
-        sql = ("SELECT m.name, m.owner, m.risk_tier, l.c, v.number, v.identity, v.status, v.license_class, "
-               "v.scan_verdict, v.signature_status FROM models m "
-               "LEFT JOIN (SELECT model_id, MAX(number) AS n, COUNT(*) AS c FROM model_versions GROUP BY model_id) l "
-               "ON l.model_id = m.id "
-               "LEFT JOIN model_versions v ON v.model_id = m.id AND v.number = l.n WHERE 1 = 1")
-        params: dict[str, Any] = {}
-        for column, value in (("m.owner", owner), ("v.license_class", license_class), ("v.status", status)):
-            if value:
-                key = f"p{len(params)}"
-                sql += f" AND {column} = :{key}"
-                params[key] = value
-        sql += " ORDER BY m.name"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        return [ModelSummary(name, owner_, tier, count or 0, *rest)
-                for name, owner_, tier, count, *rest in self.rows(sql, **params)]
-
-    def show(self, ref: str) -> VersionInfo:
-        """Everything known about ``NAME[@VERSION]``, evidence and parents included."""
-        return self.version_info(self.find_version(ref))
-
-    def version_info(self, v: tuple) -> VersionInfo:
-        """The value type for a ``find_version`` row, with its evidence and parents."""
-        evidence = tuple(EvidenceInfo(*e) for e in self.rows(
-            "SELECT kind, name, digest, media_type, size FROM evidence WHERE subject_kind = 'version' "
-            "AND subject_id = :i ORDER BY id", i=v[0]))
-        parents = tuple(self._link(e, up=True) for e in self._edges("child_version_id = :i", i=v[0]))
-        j = self._json
-        return VersionInfo(
-            model=v[22], number=v[1], identity=v[2], status=v[3], status_reasons=tuple(j(v[4])), owner=v[23],
-            risk_tier=v[24], intended_use=v[25], data_sensitivity=v[26], source_url=v[5], publisher=v[6],
-            revision=v[7], formats=tuple(j(v[8])), file_count=v[9], total_bytes=v[10], license_expression=v[11],
-            license_class=v[12], license_obligations=tuple(j(v[13])), signature_status=v[14], signer=v[15],
-            scan_verdict=v[16], scan_counts=dict(j(v[17])), card=dict(j(v[18])), missing=tuple(j(v[19])),
-            created_by=v[20], created_at=self._time(v[21]), evidence=evidence, parents=parents)
-
-    def lineage(self, ref: str) -> LineageTree:
-        """Base models up (recursively through registered versions), derived versions down, datasets."""
-        v = self.find_version(ref)
-        edges = self._edges("child_version_id = :i", i=v[0])
-        up = tuple(self._link(e, up=True) for e in edges if e[1] == "model")
-        datasets = tuple(self._link(e, up=True) for e in edges if e[1] == "dataset")
-        children = self._edges("parent_version_id = :i OR (parent_version_id IS NULL AND parent_kind = 'model' "
-                               "AND parent_name = :n)", i=v[0], n=v[22])
-        down = tuple(self._link(e, up=False) for e in children if e[0] != v[0])
-        paths = []
-        for e in edges:
-            chain: list[str] = []
-            current, seen = e[2], {v[0]}
-            while current is not None and current not in seen and len(chain) < MAX_LINEAGE_DEPTH:
-                seen.add(current)
-                chain.append(self.version_ref(current))
-                parent = self.row("SELECT parent_version_id FROM lineage WHERE child_version_id = :i "
-                                  "AND parent_version_id IS NOT NULL ORDER BY id LIMIT 1", i=current)
-                current = parent[0] if parent else None
-            if chain:
-                paths.append(tuple(chain))
-        return LineageTree(f"{v[22]}@{v[1]}", v[2], up, datasets, down, tuple(paths))
-
-    def where(self, query: str) -> list[WhereHit]:
-        """Every version, dataset, artifact and evidence blob that is, contains or derives from ``query``:
-        a digest (``sha256:<hex>``, or a bare hex prefix of 8+ digits) or ``NAME@VERSION``."""
-        hits: list[WhereHit] = []
-        version_ids: list[int] = []
-        dataset_ids: list[int] = []
-        match = _HEX.fullmatch(query)
-        if match:
-            digest = f"{match.group(1) or 'sha256'}:{match.group(2).lower()}"
-            test = "= :d" if len(match.group(2)) == 64 else "LIKE :d"
-            d = digest if len(match.group(2)) == 64 else digest + "%"
-            for vid, name, number in self.rows("SELECT v.id, m.name, v.number FROM model_versions v JOIN models m "
-                                               f"ON m.id = v.model_id WHERE v.identity {test} ORDER BY v.id", d=d):
-                hits.append(WhereHit("version", f"{name}@{number}", "identity"))
-                version_ids.append(vid)
-            for vid, name, number, path in self.rows(
-                    "SELECT v.id, m.name, v.number, f.path FROM version_files f JOIN model_versions v ON "
-                    f"v.id = f.version_id JOIN models m ON m.id = v.model_id WHERE f.digest {test} ORDER BY f.id", d=d):
-                hits.append(WhereHit("version", f"{name}@{number}", f"contains {path}"))
-                version_ids.append(vid)
-            for did, name, number in self.rows(f"SELECT id, name, number FROM datasets WHERE identity {test} "
-                                               "ORDER BY id", d=d):
-                hits.append(WhereHit("dataset", f"{name}@{number}", "identity"))
-                dataset_ids.append(did)
-            for aid, name, number, kind in self.rows(f"SELECT id, name, number, kind FROM artifacts WHERE digest "
-                                                     f"{test} ORDER BY id", d=d):
-                hits.append(WhereHit("artifact", f"{name}@{number}", f"{kind} content"))
-                for (release,) in self.rows("SELECT r.name FROM releases r JOIN release_artifacts ra ON "
-                                            "ra.release_id = r.id WHERE ra.artifact_id = :a ORDER BY r.id", a=aid):
-                    hits.append(WhereHit("release", release, f"includes {kind} {name}@{number}"))
-            for subject_kind, subject_id, kind, name in self.rows(
-                    f"SELECT subject_kind, subject_id, kind, name FROM evidence WHERE digest {test} ORDER BY id", d=d):
-                hits.append(WhereHit("evidence", self.subject(subject_kind, subject_id), f"cites {name} as {kind}"))
-        elif "@" in query and self.row("SELECT id FROM models WHERE name = :n", n=query.partition("@")[0]) is None:
-            did, name, number = self.find_dataset(query)
-            hits.append(WhereHit("dataset", f"{name}@{number}", "identity"))
-            dataset_ids.append(did)
-        else:
-            v = self.find_version(query)
-            hits.append(WhereHit("version", f"{v[22]}@{v[1]}", "identity"))
-            version_ids.append(v[0])
-        for ds_id in dataset_ids:
-            for e in self._edges("parent_dataset_id = :i", i=ds_id):
-                hits.append(WhereHit("descendant", self._link(e, up=False).name, "trained on it"))
-                version_ids.append(e[0])
-        self._descendants(version_ids, hits)
-        self._releases(version_ids, hits)
-        return list(dict.fromkeys(hits))  # WhereHit is frozen, hence hashable: first occurrence wins
-
-    # -- helpers --------------------------------------------------------------------------------------------
-    def _edges(self, condition: str, **params: Any) -> list[tuple]:
-        """Lineage rows: (child_version_id, parent_kind, parent_version_id, parent_dataset_id, parent_name,
-        relation, source)."""
-        return self.rows("SELECT child_version_id, parent_kind, parent_version_id, parent_dataset_id, parent_name, "
-                         f"relation, source FROM lineage WHERE {condition} ORDER BY id", **params)
-
-    def _link(self, edge: tuple, *, up: bool) -> LineageLink:
-        child, kind, parent_version, parent_dataset, parent_name, relation, source = edge
-        if not up:
-            return LineageLink("model", self.version_ref(child), relation, True, source)
-        if parent_version is not None:
-            return LineageLink("model", self.version_ref(parent_version), relation, True, source)
-        if parent_dataset is not None:
-            found = self.row("SELECT name, number FROM datasets WHERE id = :i", i=parent_dataset)
-            if found is not None:
-                return LineageLink("dataset", f"{found[0]}@{found[1]}", relation, True, source)
-        return LineageLink(kind, parent_name, relation, False, source)
+    def dataset_ref(self, dataset_id: int) -> str | None:
+        """``NAME@N`` of a dataset id; None when the row is gone."""
+        found = self.session.execute(select(DatasetRow.name, DatasetRow.number)
+                                     .where(DatasetRow.id == dataset_id)).first()
+        return f"{found.name}@{found.number}" if found is not None else None
 
     def subject(self, kind: str, subject_id: int) -> str:
         """``NAME@N`` of an evidence subject (version or dataset), else ``kind:id``."""
         if kind == "version":
             return self.version_ref(subject_id)
         if kind == "dataset":
-            found = self.row("SELECT name, number FROM datasets WHERE id = :i", i=subject_id)
-            if found is not None:
-                return f"{found[0]}@{found[1]}"
+            ref = self.dataset_ref(subject_id)
+            if ref is not None:
+                return ref
         return f"{kind}:{subject_id}"
+
+    # -- answers --------------------------------------------------------------------------------------------
+    def list_models(self, *, owner: str | None = None, license_class: str | None = None, status: str | None = None,
+                    limit: int | None = None) -> list[ModelSummary]:
+        """Every model with its newest version; the filters apply to the owner and the newest version."""
+        newest = (select(VersionRow.model_id, func.max(VersionRow.number).label("latest"),
+                         func.count().label("versions")).group_by(VersionRow.model_id).subquery())
+        q = (select(ModelRow.name, ModelRow.owner, ModelRow.risk_tier, newest.c.versions, newest.c.latest,
+                    VersionRow.identity, VersionRow.status, VersionRow.license_class, VersionRow.scan_verdict,
+                    VersionRow.signature_status)
+             .outerjoin(newest, newest.c.model_id == ModelRow.id)
+             .outerjoin(VersionRow, (VersionRow.model_id == ModelRow.id) & (VersionRow.number == newest.c.latest)))
+        for column, value in ((ModelRow.owner, owner), (VersionRow.license_class, license_class),
+                              (VersionRow.status, status)):
+            if value:
+                q = q.where(column == value)
+        q = q.order_by(ModelRow.name)
+        if limit:
+            q = q.limit(int(limit))
+        return [ModelSummary(name=m.name, owner=m.owner, risk_tier=m.risk_tier, versions=m.versions or 0,
+                             latest=m.latest, latest_identity=m.identity, status=m.status,
+                             license_class=m.license_class, scan_verdict=m.scan_verdict,
+                             signature_status=m.signature_status)
+                for m in self.session.execute(q)]
+
+    def show(self, ref: str) -> VersionInfo:
+        """Everything known about ``NAME[@VERSION]``, evidence and parents included."""
+        return self.version_info(*find_version(self.session, ref))
+
+    def version_info(self, model: ModelRow, v: VersionRow) -> VersionInfo:
+        """The value type for a version, with its evidence and parents."""
+        evidence = tuple(EvidenceInfo(e.kind, e.name, e.digest, e.media_type, e.size) for e in self.session.scalars(
+            select(EvidenceRow).where(EvidenceRow.subject_kind == "version", EvidenceRow.subject_id == v.id)
+            .order_by(EvidenceRow.id)))
+        parents = tuple(self._link(e, up=True) for e in self._edges(LineageRow.child_version_id == v.id))
+        return VersionInfo(
+            model=model.name, number=v.number, identity=v.identity, status=v.status,
+            status_reasons=tuple(v.status_reasons), owner=model.owner, risk_tier=model.risk_tier,
+            intended_use=model.intended_use, data_sensitivity=model.data_sensitivity, source_url=v.source_url,
+            publisher=v.publisher, revision=v.revision, formats=tuple(v.formats), file_count=v.file_count,
+            total_bytes=v.total_bytes, license_expression=v.license_expression, license_class=v.license_class,
+            license_obligations=tuple(v.license_obligations), signature_status=v.signature_status, signer=v.signer,
+            scan_verdict=v.scan_verdict, scan_counts=dict(v.scan_counts), card=dict(v.card),
+            missing=tuple(v.missing), created_by=v.created_by, created_at=v.created_at, evidence=evidence,
+            parents=parents)
+
+    def lineage(self, ref: str) -> LineageTree:
+        """Base models up (recursively through registered versions), derived versions down, datasets."""
+        model, v = find_version(self.session, ref)
+        edges = self._edges(LineageRow.child_version_id == v.id)
+        up = tuple(self._link(e, up=True) for e in edges if e.parent_kind == "model")
+        datasets = tuple(self._link(e, up=True) for e in edges if e.parent_kind == "dataset")
+        children = self._edges(or_(LineageRow.parent_version_id == v.id,
+                                   (LineageRow.parent_version_id.is_(None)) & (LineageRow.parent_kind == "model")
+                                   & (LineageRow.parent_name == model.name)))
+        down = tuple(self._link(e, up=False) for e in children if e.child_version_id != v.id)
+        paths = []
+        for e in edges:
+            chain: list[str] = []
+            current, seen = e.parent_version_id, {v.id}
+            while current is not None and current not in seen and len(chain) < MAX_LINEAGE_DEPTH:
+                seen.add(current)
+                chain.append(self.version_ref(current))
+                current = self.session.scalars(
+                    select(LineageRow.parent_version_id).where(LineageRow.child_version_id == current,
+                                                               LineageRow.parent_version_id.is_not(None))
+                    .order_by(LineageRow.id).limit(1)).first()
+            if chain:
+                paths.append(tuple(chain))
+        return LineageTree(f"{model.name}@{v.number}", v.identity, up, datasets, down, tuple(paths))
+
+    def where(self, query: str) -> list[WhereHit]:
+        """Every version, dataset, artifact, release and evidence blob that is, contains or derives from
+        ``query``: a digest (``sha256:<hex>``, or a bare hex prefix of 8+ digits) or a reference of any kind."""
+        hits: list[WhereHit] = []
+        version_ids: list[int] = []
+        dataset_ids: list[int] = []
+        match = _HEX.fullmatch(query)
+        if match:
+            self._digest_hits(f"{match.group(1) or 'sha256'}:{match.group(2).lower()}", len(match.group(2)) == 64,
+                              hits, version_ids, dataset_ids)
+        else:
+            found = resolve(self.session, query)
+            if found.version is not None:
+                model, v = found.version
+                hits.append(WhereHit("version", f"{model.name}@{v.number}", "identity"))
+                version_ids.append(v.id)
+            if found.dataset is not None:
+                hits.append(WhereHit("dataset", f"{found.dataset.name}@{found.dataset.number}", "identity"))
+                dataset_ids.append(found.dataset.id)
+            if found.artifact is not None:
+                self._artifact_hits(found.artifact, hits)
+            if found.release is not None:
+                self._release_hits([found.release], hits)
+        for ds_id in dataset_ids:
+            for e in self._edges(LineageRow.parent_dataset_id == ds_id):
+                hits.append(WhereHit("descendant", self._link(e, up=False).name, "trained on it"))
+                version_ids.append(e.child_version_id)
+        self._descendants(version_ids, hits)
+        ids = list(dict.fromkeys(version_ids))
+        if ids:
+            self._release_hits(list(self.session.scalars(select(ReleaseRow).where(ReleaseRow.version_id.in_(ids))
+                                                         .order_by(ReleaseRow.id))), hits)
+        return list(dict.fromkeys(hits))  # WhereHit is frozen, hence hashable: first occurrence wins
+
+    # -- helpers --------------------------------------------------------------------------------------------
+    def _digest_hits(self, digest: str, whole: bool, hits: list[WhereHit], version_ids: list[int],
+                     dataset_ids: list[int]) -> None:
+        """Versions, files, datasets, artifacts and evidence whose digest is (or starts with) ``digest``."""
+        def test(column: Any) -> Any:
+            return column == digest if whole else column.startswith(digest)
+
+        s = self.session
+        for r in s.execute(select(VersionRow.id, ModelRow.name, VersionRow.number)
+                           .join(ModelRow, ModelRow.id == VersionRow.model_id)
+                           .where(test(VersionRow.identity)).order_by(VersionRow.id)):
+            hits.append(WhereHit("version", f"{r.name}@{r.number}", "identity"))
+            version_ids.append(r.id)
+        for f in s.execute(select(VersionRow.id, ModelRow.name, VersionRow.number, VersionFileRow.path)
+                           .join(VersionRow, VersionRow.id == VersionFileRow.version_id)
+                           .join(ModelRow, ModelRow.id == VersionRow.model_id)
+                           .where(test(VersionFileRow.digest)).order_by(VersionFileRow.id)):
+            hits.append(WhereHit("version", f"{f.name}@{f.number}", f"contains {f.path}"))
+            version_ids.append(f.id)
+        for d in s.scalars(select(DatasetRow).where(test(DatasetRow.identity)).order_by(DatasetRow.id)):
+            hits.append(WhereHit("dataset", f"{d.name}@{d.number}", "identity"))
+            dataset_ids.append(d.id)
+        for a in s.scalars(select(ArtifactRow).where(test(ArtifactRow.digest)).order_by(ArtifactRow.id)):
+            self._artifact_hits(a, hits)
+        for e in s.scalars(select(EvidenceRow).where(test(EvidenceRow.digest)).order_by(EvidenceRow.id)):
+            hits.append(WhereHit("evidence", self.subject(e.subject_kind, e.subject_id), f"cites {e.name} as {e.kind}"))
+
+    def _artifact_hits(self, a: ArtifactRow, hits: list[WhereHit]) -> None:
+        """An artifact and the releases that include it."""
+        hits.append(WhereHit("artifact", f"{a.name}@{a.number}", f"{a.kind} content"))
+        for name in self.session.scalars(select(ReleaseRow.name).join(
+                ReleaseArtifactRow, ReleaseArtifactRow.release_id == ReleaseRow.id)
+                .where(ReleaseArtifactRow.artifact_id == a.id).order_by(ReleaseRow.id)):
+            hits.append(WhereHit("release", name, f"includes {a.kind} {a.name}@{a.number}"))
+
+    def _edges(self, condition: Any) -> list[LineageRow]:
+        return list(self.session.scalars(select(LineageRow).where(condition).order_by(LineageRow.id)))
+
+    def _link(self, edge: LineageRow, *, up: bool) -> LineageLink:
+        if not up:
+            return LineageLink("model", self.version_ref(edge.child_version_id), edge.relation, True, edge.source)
+        if edge.parent_version_id is not None:
+            return LineageLink("model", self.version_ref(edge.parent_version_id), edge.relation, True, edge.source)
+        if edge.parent_dataset_id is not None:
+            ref = self.dataset_ref(edge.parent_dataset_id)
+            if ref is not None:
+                return LineageLink("dataset", ref, edge.relation, True, edge.source)
+        return LineageLink(edge.parent_kind, edge.parent_name, edge.relation, False, edge.source)
 
     def _descendants(self, roots: list[int], hits: list[WhereHit]) -> None:
         frontier, seen, depth = list(dict.fromkeys(roots)), set(roots), 0
         while frontier and depth < MAX_LINEAGE_DEPTH:
-            marks = ", ".join(f":v{i}" for i in range(len(frontier)))
-            edges = self._edges(f"parent_version_id IN ({marks})", **{f"v{i}": v for i, v in enumerate(frontier)})
+            edges = self._edges(LineageRow.parent_version_id.in_(frontier))
             frontier = []
             for e in edges:
-                hits.append(WhereHit("descendant", self.version_ref(e[0]), f"{e[5]} of {self.version_ref(e[2])}"))
-                if e[0] not in seen:
-                    seen.add(e[0])
-                    frontier.append(e[0])
-                    roots.append(e[0])
+                assert e.parent_version_id is not None  # the condition above
+                hits.append(WhereHit("descendant", self.version_ref(e.child_version_id),
+                                     f"{e.relation} of {self.version_ref(e.parent_version_id)}"))
+                if e.child_version_id not in seen:
+                    seen.add(e.child_version_id)
+                    frontier.append(e.child_version_id)
+                    roots.append(e.child_version_id)
             depth += 1
 
-    def _releases(self, version_ids: list[int], hits: list[WhereHit]) -> None:
-        """Releases of the versions found (directly or as descendants), and where each is deployed now."""
-        ids = list(dict.fromkeys(version_ids))
-        if not ids:
+    def _release_hits(self, releases: list[ReleaseRow], hits: list[WhereHit]) -> None:
+        """Each release (with the version it uses) and where it is deployed now or was."""
+        if not releases:
             return
-        marks = ", ".join(f":v{i}" for i in range(len(ids)))
-        releases = self.rows(f"SELECT id, name, version_id FROM releases WHERE version_id IN ({marks}) ORDER BY id",
-                             **{f"v{i}": v for i, v in enumerate(ids)})
-        environments = self.rows("SELECT id, name FROM environments ORDER BY position")
-        for release_id, release, version_id in releases:
-            hits.append(WhereHit("release", release, "uses " + self.version_ref(version_id)))
-            for env_id, env in environments:
-                latest = self.row("SELECT seq, action FROM deployments WHERE environment_id = :e AND release_id = :r "
-                                  "ORDER BY seq DESC LIMIT 1", e=env_id, r=release_id)
+        environments = self.session.execute(select(EnvironmentRow.id, EnvironmentRow.name)
+                                            .order_by(EnvironmentRow.position)).all()
+        for rel in releases:
+            hits.append(WhereHit("release", rel.name, "uses " + self.version_ref(rel.version_id)))
+            for env in environments:
+                latest = self.session.execute(
+                    select(DeploymentRow.seq, DeploymentRow.action).where(DeploymentRow.environment_id == env.id,
+                                                                          DeploymentRow.release_id == rel.id)
+                    .order_by(DeploymentRow.seq.desc()).limit(1)).first()
                 if latest is None:
                     continue
-                active = self.row("SELECT seq FROM deployments WHERE environment_id = :e AND action <> 'canary' "
-                                  "ORDER BY seq DESC LIMIT 1", e=env_id)
-                active_seq = active[0] if active else 0
-                live = latest[0] == active_seq or (latest[1] == "canary" and latest[0] > active_seq)
+                active_seq = self.session.scalars(
+                    select(DeploymentRow.seq).where(DeploymentRow.environment_id == env.id,
+                                                    DeploymentRow.action != "canary")
+                    .order_by(DeploymentRow.seq.desc()).limit(1)).first() or 0
+                live = latest.seq == active_seq or (latest.action == "canary" and latest.seq > active_seq)
                 state = "active" if live else "since replaced"
-                hits.append(WhereHit("deployment", f"{env}#{latest[0]}", f"{latest[1]} of {release} ({state})"))
+                hits.append(WhereHit("deployment", f"{env.name}#{latest.seq}",
+                                     f"{latest.action} of {rel.name} ({state})"))
 
-
-@contextlib.contextmanager
-def connect(url: str) -> Iterator[Reader]:
-    """A reader on the registry at ``url`` (``sqlite:///PATH`` or ``postgresql://...``).
-
-    A database that does not exist yet or is behind the code's schema is first created or migrated the
-    usual way (``db.open_engine``, SQLAlchemy and Alembic); then it is read directly.
-    """
-    reader = _connect(url)
-    try:
-        revision = reader.revision()
-        if revision is not None and revision.isdigit() and int(revision) > int(SCHEMA_REVISION):
-            raise InputError(f"the registry database is at schema revision {revision}, newer than this assay "
-                             f"understands ({SCHEMA_REVISION}): upgrade assay")
-        if revision != SCHEMA_REVISION:
-            reader.connection.close()
-            from assay.registry.db import open_engine
-
-            open_engine(url).dispose()
-            reader = _connect(url)
-        yield reader
-    finally:
-        reader.connection.close()
-
-
-def _connect(url: str) -> Reader:
-    if url.startswith("sqlite:"):
-        import os
-        import sqlite3
-
-        from assay.config import sqlite_path
-
-        path = sqlite_path(url)
-        if path is None:
-            raise ConfigError("an in-memory SQLite registry (sqlite:// or sqlite:///:memory:) ends with the command "
-                              "that made it: point ASSAY_DATABASE_URL at a file, sqlite:///PATH")
-        if not os.path.isfile(path):  # sqlite3 would create an empty file; let open_engine create the registry
-            return Reader(sqlite3.connect(":memory:"), "sqlite", sqlite3.Error)
-        try:
-            connection: Any = sqlite3.connect(path, timeout=60)
-        except sqlite3.Error as exc:
-            raise InputError(f"cannot open the registry database {path}: {exc}") from None
-        return Reader(connection, "sqlite", sqlite3.Error)
-    if url.startswith("postgresql"):
-        import psycopg2
-
-        from assay.config import postgres_url
-
-        try:
-            connection = psycopg2.connect(postgres_url(url))
-        except psycopg2.Error as exc:
-            raise InputError(f"cannot open the registry database: {str(exc).strip().splitlines()[0]}") from None
-        connection.autocommit = True
-        return Reader(connection, "postgresql", psycopg2.Error)
-    raise ConfigError("ASSAY_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
-
-
-@contextlib.contextmanager
-def from_engine(engine: Any) -> Iterator[Reader]:
-    """A reader on a pooled DB-API connection of a SQLAlchemy ``engine`` (the Python API's path)."""
-    connection = engine.raw_connection()
-    try:
-        yield Reader(connection, engine.dialect.name, engine.dialect.dbapi.Error)
-    finally:
-        connection.close()
+    def cited_evidence(self) -> list[tuple[str, str]]:
+        """(digest, "SUBJECT KIND NAME") of every evidence row, oldest first: what ``doctor`` checks."""
+        return [(e.digest, f"{self.subject(e.subject_kind, e.subject_id)} {e.kind} {e.name}")
+                for e in self.session.scalars(select(EvidenceRow).order_by(EvidenceRow.id))]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any, TypeVar
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
@@ -18,16 +18,10 @@ from sqlalchemy.orm import Session
 from assay.config import Settings
 from assay.errors import InputError
 from assay.evidence import LocalBlobStore
-from assay.registry.db import insert_or_ignore, open_engine
-from assay.registry.interface import (
-    ArtifactInfo,
-    DatasetInfo,
-    NotFound,
-    VersionInfo,
-    parse_ref,
-)
+from assay.registry import refs
+from assay.registry.db import READ_ONLY, insert_or_ignore, open_engine
+from assay.registry.interface import ArtifactInfo, DatasetInfo, VersionInfo
 from assay.registry.schema import ArtifactRow, DatasetRow, EvidenceRow, ModelRow, VersionRow
-
 
 T = TypeVar("T")
 
@@ -82,9 +76,19 @@ class Registry:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only session."""
+        """A session for judging before a write (its transaction takes the write lock on SQLite, like ``write``);
+        roll it back to leave nothing behind."""
         with Session(self.engine) as session:
             yield session
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only session on one consistent view of the registry; on SQLite it never waits for a writer."""
+        with Session(self.engine.execution_options(**{READ_ONLY: True})) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     # -- models -------------------------------------------------------------------------------------------
     def lock_model(self, session: Session, name: str, attrs: dict[str, str | None]) -> ModelRow:
@@ -99,37 +103,17 @@ class Registry:
         return row
 
     # -- versions -----------------------------------------------------------------------------------------
-    def find_version(self, session: Session, ref: str) -> tuple[ModelRow, VersionRow]:
-        """Resolve ``NAME`` (newest accepted, else newest), ``NAME@N`` or ``NAME@sha256:PREFIX``."""
-        r = parse_ref(ref)
-        model = session.scalars(select(ModelRow).where(ModelRow.name == r.name)).one_or_none()
-        if model is None:
-            raise NotFound(f"no model named {r.name!r} in the registry")
-        q = select(VersionRow).where(VersionRow.model_id == model.id)
-        row: VersionRow | None
-        if r.number is not None:
-            row = session.scalars(q.where(VersionRow.number == r.number)).one_or_none()
-        elif r.prefix is not None:
-            matches = session.scalars(q.where(VersionRow.identity.startswith(r.prefix, autoescape=True))).all()
-            if len(matches) > 1:
-                raise NotFound(f"{ref!r} is ambiguous: {len(matches)} versions start with it")
-            row = matches[0] if matches else None
-        else:
-            rows = session.scalars(q.order_by(VersionRow.number.desc())).all()
-            accepted = [v for v in rows if v.status == "accepted"]
-            row = (accepted or rows)[0] if rows else None
-        if row is None:
-            raise NotFound(f"no version {ref!r} in the registry")
-        return model, row
+    @staticmethod
+    def find_version(session: Session, ref: str) -> tuple[ModelRow, VersionRow]:
+        """Resolve a model version reference (``refs.find_version``)."""
+        return refs.find_version(session, ref)
 
     @staticmethod
     def describe(session: Session, ref: str) -> VersionInfo:
         """``show`` of ``NAME@N`` inside this transaction (it sees rows not yet committed)."""
         from assay.registry.reader import Reader
 
-        conn = session.connection()
-        dbapi: Any = conn.dialect.dbapi
-        return Reader(conn.connection, conn.dialect.name, dbapi.Error).show(ref)
+        return Reader(session).show(ref)
 
     def evidence_rows(self, session: Session, kind: str, subject_id: int, items: list[tuple[str, str, bytes, str]]
                       ) -> None:
@@ -141,20 +125,10 @@ class Registry:
                                     created_by=self.actor, created_at=now()))
 
     # -- datasets and artifacts ---------------------------------------------------------------------------
-    def find_dataset(self, session: Session, ref: str) -> DatasetRow:
-        """Resolve ``NAME`` (newest) or ``NAME@N`` or ``NAME@sha256:PREFIX`` to a dataset row."""
-        r = parse_ref(ref)
-        q = select(DatasetRow).where(DatasetRow.name == r.name)
-        if r.number is not None:
-            row = session.scalars(q.where(DatasetRow.number == r.number)).one_or_none()
-        elif r.prefix is not None:
-            row = session.scalars(q.where(DatasetRow.identity.startswith(r.prefix, autoescape=True))
-                                  .order_by(DatasetRow.number).limit(1)).first()
-        else:
-            row = session.scalars(q.order_by(DatasetRow.number.desc()).limit(1)).first()
-        if row is None:
-            raise NotFound(f"no dataset {ref!r} in the registry (register it with `assay dataset register`)")
-        return row
+    @staticmethod
+    def find_dataset(session: Session, ref: str) -> DatasetRow:
+        """Resolve a dataset reference (``refs.find_dataset``)."""
+        return refs.find_dataset(session, ref)
 
     @staticmethod
     def dataset_info(row: DatasetRow, created: bool = True) -> DatasetInfo:
@@ -171,7 +145,7 @@ class Registry:
 
     def lock_name(self, session: Session, namespace: str, name: str) -> None:
         """Serialize writers of one name for this transaction (SQLite's BEGIN IMMEDIATE already does)."""
-        if self.engine.dialect.name == "postgresql":
+        if self.engine.dialect.name == "postgresql":  # by hand: SQLAlchemy has no construct for advisory locks
             session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{namespace}:{name}"})
 
     @staticmethod

@@ -10,8 +10,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assay.registry.schema import (ApprovalRow, ArtifactRow, DeploymentRow, EnvironmentRow, EvidenceRow, LineageRow,
-                                   ModelRow, ReleaseArtifactRow, ReleaseRow, VersionRow)
+from assay.registry.schema import (
+    ApprovalRow,
+    ArtifactRow,
+    DeploymentRow,
+    EnvironmentRow,
+    EvidenceRow,
+    LineageRow,
+    ModelRow,
+    ReleaseArtifactRow,
+    ReleaseRow,
+    VersionRow,
+)
 from assay.registry.store import Registry, must_get
 
 UNSET_RISK_TIER = "high"

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assay.errors import AssayError, UsageError
+from assay.registry.refs import find_release
 from assay.registry.schema import DeploymentRow, EvidenceRow, ModelRow, ReleaseRow, VersionRow
 from assay.registry.store import Registry, must_get
 from assay.release.evidence import _aware, active_deployment, release_evidence
 from assay.release.policy import Policy, evaluate, load_rollback_policy
-from assay.release.service import (GateFailed, Outcome, _commit_deployment, _env, _release, environments,
-                                   relied_on_evidence)
+from assay.release.service import GateFailed, Outcome, _commit_deployment, _env, environments, relied_on_evidence
 
 
 def _integrity(reg: Registry, session: Session, version: VersionRow) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = 
         if active is None:
             raise UsageError(f"nothing is deployed in {env}: there is nothing to roll back")
         current = must_get(session, ReleaseRow, active.release_id)
-        target = _release(session, to) if to else _previous_release(session, active)
+        target = find_release(session, to) if to else _previous_release(session, active)
         if target is None:
             raise UsageError(f"{env} has no earlier release to roll back to (give --to RELEASE)")
         if target.id == current.id:

@@ -20,9 +20,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assay.errors import AssayError, UsageError
-from assay.registry.interface import NotFound, check_name, parse_ref
-from assay.registry.schema import (ApprovalRow, ArtifactRow, DeploymentRow, EnvironmentRow, EvidenceRow,
-                                   ReleaseArtifactRow, ReleaseRow, WaiverRow)
+from assay.registry.interface import check_name
+from assay.registry.refs import find_artifact, find_release, find_version
+from assay.registry.schema import (
+    ApprovalRow,
+    ArtifactRow,
+    DeploymentRow,
+    EnvironmentRow,
+    EvidenceRow,
+    ReleaseArtifactRow,
+    ReleaseRow,
+    WaiverRow,
+)
 from assay.registry.store import Registry, now
 from assay.release.evidence import _aware, active_deployment, release_evidence
 from assay.release.policy import GateResult, Policy, Waiver, evaluate, load_default_policy, load_policy
@@ -98,13 +107,6 @@ def _env(reg: Registry, session: Session, name: str) -> tuple[EnvironmentRow, li
                      "(set ASSAY_ENVIRONMENTS to change them)")
 
 
-def _release(session: Session, name: str) -> ReleaseRow:
-    row = session.scalars(select(ReleaseRow).where(ReleaseRow.name == name)).one_or_none()
-    if row is None:
-        raise NotFound(f"no release named {name!r}")
-    return row
-
-
 def load_gate_policy(reg: Registry, path: Path | None = None) -> Policy:
     """``path``, else ``ASSAY_POLICY``, else ``ASSAY_HOME/policy.yaml`` when present, else the shipped default."""
     chosen = path or (Path(os.environ["ASSAY_POLICY"]) if os.environ.get("ASSAY_POLICY") else None)
@@ -126,7 +128,7 @@ def create_release(reg: Registry, name: str, model_ref: str, *, artifacts: tuple
     with reg.write() as session:
         if session.scalars(select(ReleaseRow.id).where(ReleaseRow.name == name)).first() is not None:
             raise UsageError(f"release {name!r} exists already: releases are immutable, create a new one")
-        model, version = reg.find_version(session, model_ref)
+        model, version = find_version(session, model_ref)
         if version.status != "accepted":
             raise UsageError(f"{model.name}@{version.number} was rejected at intake and cannot be released")
         parts = [_artifact(session, spec) for spec in artifacts]
@@ -152,15 +154,7 @@ def _artifact(session: Session, spec: str) -> ArtifactRow:
     kind, sep, ref = spec.partition(":")
     if not sep:
         kind, ref = "", spec
-    r = parse_ref(ref)
-    q = select(ArtifactRow).where(ArtifactRow.name == r.name)
-    if r.number is not None:
-        q = q.where(ArtifactRow.number == r.number)
-    elif r.prefix is not None:
-        q = q.where(ArtifactRow.digest.startswith(r.prefix, autoescape=True))
-    row = session.scalars(q.order_by(ArtifactRow.number.desc()).limit(1)).first()
-    if row is None:
-        raise NotFound(f"no artifact {ref!r} (add it with `assay artifact add`)")
+    row = find_artifact(session, ref)
     if kind and row.kind != kind:
         raise UsageError(f"artifact {row.name}@{row.number} is a {row.kind}, not a {kind}")
     return row
@@ -170,7 +164,7 @@ def approve(reg: Registry, release: str, env: str, *, comment: str | None = None
             ) -> dict[str, Any]:
     """Record the actor's approval of ``release`` for ``env``; the release's submitter may not approve it."""
     with reg.write() as session:
-        rel = _release(session, release)
+        rel = find_release(session, release)
         environment, _ = _env(reg, session, env)
         if rel.created_by == reg.actor:
             raise UsageError(f"{reg.actor} submitted {release} and cannot approve it (four eyes: another person must)")
@@ -199,7 +193,7 @@ def waive(reg: Registry, rule_id: str, release: str, env: str, *, reason: str, e
     if rule_id not in {r.id for r in policy.rules}:
         raise UsageError(f"no rule {rule_id!r} in the policy; rules: {', '.join(r.id for r in policy.rules)}")
     with reg.write() as session:
-        rel = _release(session, release)
+        rel = find_release(session, release)
         _env(reg, session, env)
         if rel.created_by == reg.actor:
             raise UsageError(f"{reg.actor} submitted {release} and cannot waive its rules")
@@ -222,7 +216,7 @@ def gate_check(reg: Registry, release: str, env: str, *, policy: Policy | None =
     """Judge ``release`` for ``env`` now; changes nothing. Returns the result and the evidence document."""
     policy = policy or load_gate_policy(reg)
     with reg.read() as session:
-        rel = _release(session, release)
+        rel = find_release(session, release)
         environment, envs = _env(reg, session, env)
         evidence = release_evidence(reg, session, rel, environment, envs)
         result = evaluate(policy, evidence, environment=env, risk_tier=evidence["model"]["risk_tier"],
@@ -287,7 +281,7 @@ def promote(reg: Registry, release: str, env: str, *, canary: int | None = None,
         raise UsageError("--canary must be a percentage from 1 to 99")
     policy = policy or load_gate_policy(reg)
     with reg.read() as session:
-        rel = _release(session, release)
+        rel = find_release(session, release)
         environment, envs = _env(reg, session, env)
         seen_seq = environment.deploy_seq
         active = active_deployment(session, environment)

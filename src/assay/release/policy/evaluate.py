@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import cel

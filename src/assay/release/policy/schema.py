@@ -52,7 +52,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 _STR_OR_NULL: dict[str, Any] = {"type": ["string", "null"]}
 _STRS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 _COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
