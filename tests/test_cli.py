@@ -398,3 +398,15 @@ def test_audit_export_json(tmp_path: Path) -> None:
     text = assay("audit", "export", "-o", str(tmp_path / "again.zip"))
     assert text.returncode == 0 and text.stdout.startswith(f"wrote {tmp_path / 'again.zip'}: ")
     assert assay("audit", "verify", "--bundle", str(bundle)).returncode == 0
+
+
+def test_the_command_reference_is_up_to_date() -> None:
+    """docs/cli.md holds what scripts/gen_cli_docs.py makes of the parser (rerun the script after a flag change)."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, str(root / "scripts" / "gen_cli_docs.py"), "--check"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    reference = (root / "docs" / "cli.md").read_text(encoding="utf-8")
+    for words in _commands():
+        assert f"`assay {' '.join(words)}`" in reference or any(w[:len(words)] == words and len(w) > len(words)
+                                                                  for w in _commands())

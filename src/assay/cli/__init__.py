@@ -1,1 +1,2 @@
-"""The ``assay`` command line (Typer). One module per command group; each parses, calls the domain, renders."""
+"""The ``assay`` command line: one argparse parser (``main``), one module per command group; each parses, calls the
+domain, renders."""

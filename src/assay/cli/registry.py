@@ -31,13 +31,13 @@ def register(subparsers: Any) -> None:
     intake.add_argument("--intended-use", help="What it will be used for.")
     intake.add_argument("--data-sensitivity", help="public|internal|confidential|restricted")
     intake.add_argument("--risk-tier", help="low|medium|high|critical")
-    intake.add_argument("--training", type=path, help="Training record (JSON: base_model, base_model_relation, "
+    intake.add_argument("--training", type=path, metavar="FILE", help="Training record (JSON: base_model, base_model_relation, "
                         "datasets, anything else kept as evidence).")
     intake.add_argument("--dataset", action="append", default=[], metavar="DATASET[@VERSION]",
                         help="A registered DATASET[@VERSION] it was trained on; repeatable.")
-    intake.add_argument("--signature", type=path, help="Signature bundle [default: MODEL_DIR/model.sig].")
-    intake.add_argument("--public-key", type=path, help="Verify the signature with this public key.")
-    intake.add_argument("--cert-chain", type=path, help="Verify the signature against these CAs.")
+    intake.add_argument("--signature", type=path, metavar="FILE", help="Signature bundle [default: MODEL_DIR/model.sig].")
+    intake.add_argument("--public-key", type=path, metavar="FILE", help="Verify the signature with this public key.")
+    intake.add_argument("--cert-chain", type=path, metavar="FILE", help="Verify the signature against these CAs.")
     intake.add_argument("--record-rejected", action="store_true", help="Record a rejected intake as a version with "
                         "status 'rejected' (for the audit trail).")
     add_actor(intake)

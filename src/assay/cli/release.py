@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     create.add_argument("--model", required=True, help="The model version, NAME@VERSION.")
     create.add_argument("--artifact", action="append", default=[], metavar="KIND:NAME@VERSION",
                         help="KIND:NAME@VERSION of a registered artifact; repeatable.")
-    create.add_argument("--params", type=path, help="Inference parameters file (stored by digest).")
+    create.add_argument("--params", type=path, metavar="FILE", help="Inference parameters file (stored by digest).")
     create.add_argument("--note", help="Free text.")
     add_actor(create)
     add_format(create)
@@ -78,7 +78,7 @@ def register(subparsers: Any) -> None:
     _env(rollback)
     rollback.add_argument("--to", help="Target release [default: the one the active release replaced].")
     rollback.add_argument("--dry-run", action="store_true", help="Run every check, change nothing.")
-    rollback.add_argument("--policy", type=path, help="Rollback policy [default: shipped].")
+    rollback.add_argument("--policy", type=path, metavar="FILE", help="Rollback policy [default: shipped].")
     add_actor(rollback)
     add_format(rollback)
 
@@ -104,7 +104,7 @@ def _env(parser: argparse.ArgumentParser) -> None:
 
 
 def _policy_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--policy", type=path, help=_POLICY_HELP)
+    parser.add_argument("--policy", type=path, metavar="FILE", help=_POLICY_HELP)
 
 
 def _policy(path: Path | None) -> Any:

@@ -33,28 +33,28 @@ def register(subparsers: Any) -> None:
     sign = command(subparsers, "sign", "Sign a model folder into an OpenSSF Model Signing bundle (EC key or "
                    "certificate).", sign_command)
     sign.add_argument("model", type=path, metavar="MODEL", help="Model folder (or single file).")
-    sign.add_argument("--key", type=path, required=True, help="EC private key (PEM; P-256, P-384 or P-521). An "
+    sign.add_argument("--key", type=path, metavar="FILE", required=True, help="EC private key (PEM; P-256, P-384 or P-521). An "
                       "encrypted key reads its password from ASSAY_KEY_PASSWORD.")
-    sign.add_argument("--cert-chain", type=path, help="Certificate chain (PEM), signing certificate first: sign "
+    sign.add_argument("--cert-chain", type=path, metavar="FILE", help="Certificate chain (PEM), signing certificate first: sign "
                       "with the certificate method.")
-    sign.add_argument("--signature", type=path, help="Where to write the bundle [default: MODEL/model.sig].")
+    sign.add_argument("--signature", type=path, metavar="FILE", help="Where to write the bundle [default: MODEL/model.sig].")
     _hashing_options(sign)
     add_format(sign)
 
     verify = command(subparsers, "verify", "Verify a model folder against its signature bundle. "
                      "Exit codes: 0 verified, 1 verified false, 2 could not verify.", verify_command)
     verify.add_argument("model", type=path, metavar="MODEL", help="Model folder (or single file).")
-    verify.add_argument("--public-key", type=path, help="Verify a key-method signature with this EC public key "
+    verify.add_argument("--public-key", type=path, metavar="FILE", help="Verify a key-method signature with this EC public key "
                         "(PEM).")
-    verify.add_argument("--cert-chain", type=path, help="Verify a certificate-method signature against these "
+    verify.add_argument("--cert-chain", type=path, metavar="FILE", help="Verify a certificate-method signature against these "
                         "trusted CA certificates (PEM).")
     verify.add_argument("--sigstore", action="store_true", help="Verify a Sigstore keyless signature, offline.")
     verify.add_argument("--identity", help="With --sigstore: the signer identity expected in the certificate "
                         "(email or URI).")
     verify.add_argument("--issuer", help="With --sigstore: the OIDC issuer expected.")
-    verify.add_argument("--trust-root", type=path, help="With --sigstore: the Sigstore trusted root (JSON) "
+    verify.add_argument("--trust-root", type=path, metavar="FILE", help="With --sigstore: the Sigstore trusted root (JSON) "
                         "[default: the public-good root shipped with sigstore].")
-    verify.add_argument("--signature", type=path, help="The bundle [default: MODEL/model.sig].")
+    verify.add_argument("--signature", type=path, metavar="FILE", help="The bundle [default: MODEL/model.sig].")
     _ignore_option(verify)
     verify.add_argument("--allow-unsigned-files", action="store_true", help="Do not fail on files the signature "
                         "does not list.")
