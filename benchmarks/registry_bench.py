@@ -120,8 +120,9 @@ def checked(result):  # noqa: ANN001, ANN201
 
 def small_inspection(work: Path):  # noqa: ANN201
     """(folder, Inspection) of one small model folder with a card, inspected once."""
-    from assay.registry.ingest import IntakeRequest, inspect_model
     from tests.fixtures.model_folders import card, write_model
+
+    from assay.registry.ingest import IntakeRequest, inspect_model
 
     folder = write_model(work / "small-model", card=card("mit"))
     return folder, inspect_model(IntakeRequest(path=folder, name="bench/template"))

@@ -97,11 +97,12 @@ def p95(values: list[float]) -> float:
 
 def release_state(reg, work: Path) -> str:  # noqa: ANN001
     """A signed, trusted model taken in, released as ``r1``, approved and promoted to staging; returns ``r1``."""
+    from tests.fixtures.model_folders import card, write_model
+
     import assay
     from assay.registry import IntakeRequest, Registry, intake
     from assay.release.service import approve, create_release, promote
-    from assay.signing.keys import keygen
-    from tests.fixtures.model_folders import card, write_model
+    from assay.signing import keygen
 
     work.mkdir(parents=True, exist_ok=True)
     priv, pub = keygen(work / "team")
@@ -176,8 +177,7 @@ def bulk_fill(reg, target: int) -> None:  # noqa: ANN001
     row kept in step (what ``auditlog.append`` writes, one chunk per transaction)."""
     from sqlalchemy import insert
 
-    from assay.audit import TreeBuilder, leaf_hash
-    from assay.audit.log import entry_body
+    from assay.audit import TreeBuilder, entry_body, leaf_hash
     from assay.registry.schema import AuditEntryRow, AuditNodeRow, AuditStateRow
 
     base = datetime(2024, 6, 1, tzinfo=UTC)
@@ -227,8 +227,7 @@ def bench_scale(reg, n: int, repeat: int, out: dict) -> None:  # noqa: ANN001
     """Rows 4 and 5: fill to ``n`` with checkpoints, proofs at each power of ten, then verify (DB and memory)."""
     from sqlalchemy import select
 
-    from assay.audit import leaf_hash
-    from assay.audit.log import verify_log
+    from assay.audit import leaf_hash, verify_log
     from assay.registry import auditlog
     from assay.registry.schema import AuditEntryRow, AuditStateRow, CheckpointRow
 

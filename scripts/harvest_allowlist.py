@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
-from tests.fixtures.harvest import TORCH_BUILDERS, Built, BuildLog  # noqa: E402
+from tests.fixtures.harvest import TORCH_BUILDERS, BuildLog, Built  # noqa: E402
 from tests.fixtures.harvest_data import DATA_BUILDERS  # noqa: E402
 from tests.oracle import run_loader  # noqa: E402
 

@@ -21,7 +21,7 @@ from assay.scan import Severity, scan
 from assay.scan._pickle import safe_harvested
 from assay.scan._pickle.safe_harvested import EXCLUDED, HARVESTED
 from assay.scan._pickle.verdict import classify
-from tests.fixtures.harvest import TORCH_BUILDERS, Built, BuildLog, dump_joblib
+from tests.fixtures.harvest import TORCH_BUILDERS, BuildLog, Built, dump_joblib
 from tests.fixtures.harvest_data import DATA_BUILDERS, build_numpy, build_scipy, build_sklearn, build_stdlib
 from tests.oracle import OracleResult, run_loader
 

@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone, UTC
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from cyclonedx.schema import SchemaVersion  # noqa: E402  (a test dependency: the BOM tests never skip)
+from cyclonedx.validation.json import JsonStrictValidator  # noqa: E402
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from packageurl import PackageURL  # noqa: E402
 
 import assay
 from assay.bom import BomDataset, BomInput, bom_json, build_bom
 from assay.card._interface import BaseModelRef, LicenseReport, ModelCard
 from assay.errors import AssayError, InputError, UsageError
 from assay.manifest import Manifest, Resource, Serialization, hash_model
-
-from cyclonedx.schema import SchemaVersion  # noqa: E402  (a test dependency: the BOM tests never skip)
-from cyclonedx.validation.json import JsonStrictValidator  # noqa: E402
-from packageurl import PackageURL  # noqa: E402
 
 VALIDATOR = JsonStrictValidator(SchemaVersion.V1_6)
 SERIAL = "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79"
@@ -197,9 +196,8 @@ def test_card_license_is_declared_when_there_is_no_analysis(model_dir: Path) -> 
 
 def test_every_spdx_id_assay_knows_is_one_cyclonedx_accepts() -> None:
     """license.id must be in the schema's SPDX enum; the ids come from license-expression's list."""
-    from license_expression import get_spdx_licensing
-
     import cyclonedx.schema
+    from license_expression import get_spdx_licensing
 
     enum = set(json.loads((Path(cyclonedx.schema.__file__).parent / "_res/spdx.SNAPSHOT.schema.json")
                           .read_text())["enum"])

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 
 import assay
 from assay.scan import Severity
-from assay.scan._source import BytesBlob
 from assay.scan._sniff import is_tar_header, sniff
+from assay.scan._source import BytesBlob
 
 PAYLOAD = b"cos\nsystem\n(S'echo assay-test'\ntR."
 PAYLOAD2 = b"\x80\x02cos\nsystem\nq\x00X\x0f\x00\x00\x00echo assay-testq\x01\x85q\x02Rq\x03."

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from assay.card import classify_expression, detect_license
+from assay.card import classify_expression, detect_license, spdx_licensing
 from assay.card.license import KNOWN, best_match
-from assay.card.license.classify import spdx_licensing
 from assay.errors import AssayError, InputError
 from tests.fixtures.model_folders import LLAMA31_LICENSE as LLAMA_31
 

@@ -96,8 +96,8 @@ def test_symlinked_file_in_folder_is_followed_and_dangling_reported(tmp_path: Pa
 
 
 def test_sniffing_opcode_table_matches_the_machine() -> None:
-    from assay.scan._pickle.opcodes import OPCODE_BYTES
     from assay.scan._pickle.handlers import PICKLE_OPCODES
+    from assay.scan._pickle.opcodes import OPCODE_BYTES
 
     assert OPCODE_BYTES == PICKLE_OPCODES
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 

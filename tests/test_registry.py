@@ -10,8 +10,19 @@ from pathlib import Path
 import pytest
 
 from assay.errors import AssayError
-from assay.registry import (IntakeRequest, NotFound, Registry, add_artifact, doctor, intake, lineage, list_models,
-                            register_dataset, show, where)
+from assay.registry import (
+    IntakeRequest,
+    NotFound,
+    Registry,
+    add_artifact,
+    doctor,
+    intake,
+    lineage,
+    list_models,
+    register_dataset,
+    show,
+    where,
+)
 from tests.fixtures.model_folders import LLAMA31_LICENSE, card, write_malicious, write_model
 
 
@@ -142,7 +153,7 @@ def test_doctor_finds_missing_and_altered_evidence(reg: Registry, tmp_path: Path
 
 def test_signed_model_is_verified_and_a_tampered_one_refused(reg: Registry, tmp_path: Path) -> None:
     import assay
-    from assay.signing.keys import keygen
+    from assay.signing import keygen
 
     model = write_model(tmp_path / "m", card=card("mit"))
     priv, pub = keygen(tmp_path / "team")

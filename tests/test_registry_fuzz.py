@@ -39,8 +39,7 @@ _entry = st.tuples(st.integers(-2, 40), st.text(max_size=80), st.text(alphabet="
 @FUZZ
 @given(st.lists(_entry, max_size=30), st.lists(st.text(max_size=300), max_size=3))
 def test_verify_log_on_arbitrary_entries_and_notes(entries: list[tuple[int, str, str]], notes: list[str]) -> None:
-    from assay.audit import NoteVerifier, generate_key
-    from assay.audit.log import verify_log
+    from assay.audit import NoteVerifier, generate_key, verify_log
 
     verifier = NoteVerifier("assay-audit-log", generate_key().public_key())
     report = verify_log(iter(entries), notes, verifier)
@@ -66,8 +65,7 @@ _members = st.dictionaries(st.sampled_from(["entries.jsonl", "checkpoints.json",
 @FUZZ
 @given(st.binary(max_size=500) | _members.map(_zip))
 def test_bundle_verifier_on_arbitrary_files(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
-    from assay.audit import generate_key, public_key_pem
-    from assay.audit.bundle import verify_bundle
+    from assay.audit import generate_key, public_key_pem, verify_bundle
 
     folder = tmp_path_factory.mktemp("b")
     (folder / "b.zip").write_bytes(data)

@@ -17,9 +17,17 @@ import assay
 from assay.errors import UsageError
 from assay.registry import IntakeRequest, Registry, auditlog, intake, where  # noqa: F401
 from assay.release.rollback import history, rollback, status
-from assay.release.service import (ConcurrentChange, GateFailed, _commit_deployment, approve, create_release,
-                                   gate_check, promote, waive)
-from assay.signing.keys import keygen
+from assay.release.service import (
+    ConcurrentChange,
+    GateFailed,
+    _commit_deployment,
+    approve,
+    create_release,
+    gate_check,
+    promote,
+    waive,
+)
+from assay.signing import keygen
 from tests.fixtures.model_folders import card, write_model
 
 
@@ -224,7 +232,7 @@ def test_exported_bundle_verifies_offline_and_detects_tampering(two_releases: Re
     import json
     import zipfile
 
-    from assay.audit.bundle import verify_bundle
+    from assay.audit import verify_bundle
 
     reg = two_releases
     promote(reg, "r1", "dev")

@@ -17,8 +17,8 @@ from assay.signing._bundle import parse_bundle
 from assay.signing._certificate import CertificateVerifier
 from assay.signing._interface import BundleError, Verification
 from assay.signing._key import KeyVerifier
-from assay.signing.keys import load_certificates, load_public_key
 from assay.signing._statement import parse_statement
+from assay.signing.keys import load_certificates, load_public_key
 from tests.test_fuzz import FUZZ, json_values, mutations
 from tests.test_signing_vectors import KEYS, MT
 

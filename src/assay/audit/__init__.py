@@ -8,9 +8,9 @@ Also the log's offline verification (``verify_log``, ``entry_body``) and, import
 from __future__ import annotations
 
 from assay.audit._checkpoint import (
-    Checkpoint,
     MAX_NOTE_BYTES,
     MAX_SIGNATURES,
+    Checkpoint,
     NoteSigner,
     NoteVerifier,
     SignedNote,
@@ -41,7 +41,6 @@ from assay.audit._interface import (
     ProofError,
     SignatureError,
 )
-from assay.audit.log import LOG_KEY_NAME, LOG_ORIGIN, LogProblem, LogReport, entry_body, verify_log
 from assay.audit._merkle import (
     EMPTY_ROOT,
     LeafSource,
@@ -59,6 +58,7 @@ from assay.audit._merkle import (
     verify_subtree_consistency,
     verify_subtree_inclusion,
 )
+from assay.audit.log import LOG_KEY_NAME, LOG_ORIGIN, LogProblem, LogReport, entry_body, verify_log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from assay.audit._checkpoint import NoteVerifier, load_public_key_pem
 from assay.audit._interface import AuditError, InclusionProof
-from assay.audit.log import LOG_KEY_NAME, LogProblem, LogReport, verify_log
 from assay.audit._merkle import verify_inclusion
+from assay.audit.log import LOG_KEY_NAME, LogProblem, LogReport, verify_log
 from assay.errors import InputError
 
 MAX_BUNDLE_MEMBER_BYTES = 4 << 30

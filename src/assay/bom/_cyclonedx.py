@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit

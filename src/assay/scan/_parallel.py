@@ -27,7 +27,6 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-
     from typing import Any
 
     from assay.scan._findings import FileReport

@@ -7,8 +7,8 @@ import stat
 
 from assay.scan._config import ScanConfig
 from assay.scan._context import Collected, ScanContext
-from assay.scan._formats import scanner_for
 from assay.scan._findings import FileReport, Location, ScanError, ScanReport, Severity
+from assay.scan._formats import scanner_for
 from assay.scan._limits import LimitExceeded
 from assay.scan._sniff import promised_format, sniff
 from assay.scan._source import Blob, FileBlob

@@ -46,8 +46,7 @@ class SigstoreVerifier(Verifier):
             raise SignatureInvalid("wrong-method", "the bundle has no transparency-log entry, so it is not a "
                                    "Sigstore keyless signature (for a private CA use --cert-chain)")
         from sigstore.errors import Error as SigstoreError
-        from sigstore.errors import MetadataError
-        from sigstore.errors import VerificationError
+        from sigstore.errors import MetadataError, VerificationError
         from sigstore.models import Bundle, InvalidBundle, TrustedRoot
         from sigstore.verify import Verifier as LibVerifier
         from sigstore.verify import policy

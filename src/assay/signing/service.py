@@ -25,7 +25,6 @@ from assay.signing._interface import BundleError, Problem, SignatureInvalid, Sig
 from assay.signing._statement import PREDICATE_TYPE, build_statement, parse_statement
 
 
-
 def default_signature_path(model_path: Path) -> Path:
     """``MODEL/model.sig`` for a folder, ``model.sig`` beside a single file."""
     return model_path / SIGNATURE_NAME if model_path.is_dir() else model_path.parent / SIGNATURE_NAME

@@ -18,12 +18,36 @@ from jinja2 import nodes
 
 from assay.scan._findings import Severity
 from assay.scan._formats.template_fold import (
-    BINARY_OPS, DATA, NUM, NUMBER_FILTERS, STRING_FILTERS, STRING_METHODS, KList, Val, concat, elements, join, known,
+    BINARY_OPS,
+    DATA,
+    NUM,
+    NUMBER_FILTERS,
+    STRING_FILTERS,
+    STRING_METHODS,
+    KList,
+    Val,
+    concat,
+    elements,
+    join,
+    known,
     lift,
 )
 from assay.scan._formats.template_rules import (
-    ATTRIBUTE_FILTERS, CRITICAL_NAMES, DANGEROUS_CALLS, DUNDER, EXTENSIONS, FORMAT_FIELD_ACCESS, LOOP_NUMBERS,
-    TEMPLATE_GLOBALS, called_name, classify, describe, iterated_keys, key_tests, mutates, raises,
+    ATTRIBUTE_FILTERS,
+    CRITICAL_NAMES,
+    DANGEROUS_CALLS,
+    DUNDER,
+    EXTENSIONS,
+    FORMAT_FIELD_ACCESS,
+    LOOP_NUMBERS,
+    TEMPLATE_GLOBALS,
+    called_name,
+    classify,
+    describe,
+    iterated_keys,
+    key_tests,
+    mutates,
+    raises,
     rebinds,
 )
 

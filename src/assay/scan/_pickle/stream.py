@@ -7,8 +7,8 @@ import re
 from assay.scan._findings import Severity
 from assay.scan._limits import LimitExceeded
 from assay.scan._pickle.joblib import skip_array_data
-from assay.scan._pickle.values import Obj, render
 from assay.scan._pickle.opcodes import looks_like_pickle
+from assay.scan._pickle.values import Obj, render
 from assay.scan._pickle.verdict import classify, is_importable_name
 from assay.scan._pickle.vm import Machine, PickleBreak, StreamState
 from assay.scan._source import Blob, Cursor

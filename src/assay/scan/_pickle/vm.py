@@ -13,12 +13,13 @@ from collections.abc import Callable
 
 from assay.scan._findings import Severity
 from assay.scan._limits import LimitExceeded, ScanLimits
-from assay.scan._pickle.handlers import HANDLERS, STOP_HANDLER
 from assay.scan._pickle.arguments import apply_contract, call_resolver_object, computed_call
 from assay.scan._pickle.contracts import contract_for
+from assay.scan._pickle.handlers import HANDLERS, STOP_HANDLER
 from assay.scan._pickle.values import Bytes, Obj, Opaque, Ref, render
 from assay.scan._pickle.verdict import Verdict, classify, is_importable_name
 from assay.scan._source import Cursor
+
 
 class PickleBreak(Exception):
     """The stream cannot be unpickled past ``offset``: the real unpickler would raise here."""
