@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, column, create_engine, event, select, table, text
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from assay.config import postgres_url, sqlite_path
@@ -56,6 +56,7 @@ def create_registry_engine(url: str) -> Engine:
 
 
 def _sqlite_events(engine: Engine) -> None:
+    # By hand: SQLAlchemy has no construct for SQLite's PRAGMAs or for BEGIN IMMEDIATE.
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record) -> None:  # noqa: ANN001
         dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN itself
@@ -92,7 +93,7 @@ def insert_or_ignore(conn: Any, table: Any, values: dict[str, Any], key: str) ->
 def _current_revision(engine: Engine) -> str | None:
     try:
         with engine.connect() as conn:
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return conn.execute(select(column("version_num")).select_from(table("alembic_version"))).scalar()
     except (OperationalError, ProgrammingError):
         return None
 

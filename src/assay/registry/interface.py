@@ -162,7 +162,7 @@ class LineageTree(_Json):
 class WhereHit(_Json):
     """One place a digest or version appears: a version containing a file, a descendant, an artifact..."""
 
-    kind: str          # version | descendant | dataset | artifact | evidence
+    kind: str          # version | descendant | dataset | artifact | release | deployment | evidence
     ref: str
     relation: str      # "identity", "contains <path>", "<relation> of", "cites as <kind>" ...
 
