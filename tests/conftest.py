@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 os.environ["ASSAY_DEBUG"] = "1"  # a scanner bug must fail the tests, not become a scan error
+
+FUZZ_EXAMPLES = int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "150"))
+"""Examples per property test (ASSAY_FUZZ_EXAMPLES; CI's nightly campaign raises it)."""
+
+# One Hypothesis profile for the whole suite. No deadline: a per-example time limit is a timing assertion that
+# fails on a loaded CI machine; every strategy bounds its work instead (sizes of generated inputs, tree sizes,
+# opcode and member limits). Generating a real bundle, zip or folder per example is slow by design, so the
+# too_slow health check (about data generation, not the code under test) is off.
+settings.register_profile("assay", deadline=None, max_examples=FUZZ_EXAMPLES,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("assay")
 
 
 def _package_dir(package: str, sub: str) -> Path:
@@ -52,10 +65,6 @@ def malicious_dir(tmp_path_factory: pytest.TempPathFactory, benign_dir: Path) ->
     return out
 
 
-POSTGRES_ADMIN_URL = os.environ.get("ASSAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-"""The PostgreSQL every developer and CI machine has (trust auth, database ``test``)."""
-
-
 def _postgres_unavailable() -> str | None:
     try:
         import psycopg2
@@ -66,15 +75,19 @@ def _postgres_unavailable() -> str | None:
         return f"PostgreSQL at 127.0.0.1:5432 (database test) is not reachable: {str(exc).splitlines()[0]}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
-    """A fresh, empty registry database: a SQLite file, or a new PostgreSQL database dropped afterwards.
+DATABASES = ["sqlite", "postgresql"]
+"""Every registry test runs on both (DESIGN.md: the embedded default and the scale-out database)."""
+
+
+def _fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """The URL of a new, empty database of ``kind``: a SQLite file in ``folder``, or a PostgreSQL database of
+    its own (so tests never share rows) that is dropped afterwards.
 
     Without a PostgreSQL server the PostgreSQL case skips with the reason, unless ASSAY_REQUIRE_POSTGRES=1
     (set by .ci/run), which turns that skip into a failure.
     """
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'registry.db'}"
         return
     reason = _postgres_unavailable()
     if reason:
@@ -89,6 +102,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN20
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty registry database for one test: SQLite, then PostgreSQL (see ``_fresh_database``)."""
+    yield from _fresh_database(request.param, tmp_path)
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh registry database shared by the tests of one module (property tests that only read it)."""
+    yield from _fresh_database(request.param, tmp_path_factory.mktemp("db"))
 
 
 def _admin(statement: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cyclonedx.schema import SchemaVersion  # noqa: E402  (a test dependency: the BOM tests never skip)
 from cyclonedx.validation.json import JsonStrictValidator  # noqa: E402
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from packageurl import PackageURL  # noqa: E402
 
@@ -24,9 +24,6 @@ from assay.manifest import Manifest, Resource, Serialization, hash_model
 VALIDATOR = JsonStrictValidator(SchemaVersion.V1_6)
 SERIAL = "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79"
 WHEN = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
-FUZZ = settings(max_examples=int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "150")), deadline=3000,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large])
 
 
 def valid(inp: BomInput) -> dict:
@@ -282,7 +279,12 @@ def test_bad_input_is_refused_with_one_line(model_dir: Path) -> None:
         build_bom(full_input(manifest, version="v" * 1025))
     with pytest.raises(UsageError, match="UUID"):
         build_bom(full_input(manifest), serial="not-a-uuid")
-    assert build_bom(full_input(manifest, identity=manifest.identity.upper().replace("SHA256", "sha256")))
+    upper = build_bom(full_input(manifest, identity=manifest.identity.upper().replace("SHA256", "sha256")))
+    assert upper
+    # Upper-case hex names the same model: the BOM records the canonical identity, as for the lower-case form.
+    model = upper["metadata"]["component"]
+    assert model["hashes"] == [{"alg": "SHA-256", "content": manifest.identity.split(":", 1)[1]}]
+    assert model == build_bom(full_input(manifest))["metadata"]["component"]
 
 
 # --- fuzz: arbitrary text anywhere still gives a strictly valid BOM --------------------------------------
@@ -327,7 +329,6 @@ def fuzz_inputs(draw: st.DrawFn) -> BomInput:
                                                                                                  max_size=2))))
 
 
-@FUZZ
 @given(fuzz_inputs())
 def test_fuzz_arbitrary_text_gives_a_valid_bom(inp: BomInput) -> None:
     try:
@@ -345,7 +346,6 @@ URL_CHARS = st.text(alphabet=st.sampled_from(list(":/@[]%?#!$&'()*+,;=-._~ aZ09\
                     max_size=30)
 
 
-@FUZZ
 @given(st.sampled_from(["http://", "https://", "https://example.org", "http://u:p@h:"]), URL_CHARS)
 def test_fuzz_urls_become_valid_uris_or_properties(prefix: str, rest: str) -> None:
     manifest = Manifest("m", Serialization())
@@ -360,7 +360,6 @@ def test_fuzz_urls_become_valid_uris_or_properties(prefix: str, rest: str) -> No
 HUB_ID = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
 
 
-@FUZZ
 @given(HUB_ID, HUB_ID, st.text(min_size=1, max_size=40).map(str.strip).filter(bool))
 def test_fuzz_hub_purls_parse_back(publisher: str, name: str, revision: str) -> None:
     manifest = Manifest("m", Serialization())

@@ -6,14 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from assay.card import ModelCard, parse_card_text, read_card
 from assay.errors import AssayError, InputError
-
-FUZZ = settings(max_examples=int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "150")), deadline=3000,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 MINILM_DATASETS = ("s2orc", "flax-sentence-embeddings/stackexchange_xml", "ms_marco", "gooaq", "yahoo_answers_topics",
                    "code_search_net", "search_qa", "eli5", "snli", "multi_nli", "wikihow", "natural_questions",
@@ -170,7 +167,6 @@ _yaml_values = st.recursive(_yaml_scalars, lambda inner: st.lists(inner, max_siz
                             | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
 
 
-@FUZZ
 @given(st.text(max_size=2000))
 @example("---\n---\n")
 @example("---\n[\n---\n")
@@ -184,7 +180,6 @@ def test_fuzz_parse_card_text(text: str) -> None:
     assert card.summary is None or len(card.summary) <= 500
 
 
-@FUZZ
 @given(st.dictionaries(st.sampled_from(["license", "license_name", "base_model", "datasets", "language", "tags",
                                         "model-index", "pipeline_tag", "base_model_relation"]), _yaml_values))
 def test_fuzz_front_matter_field_types(meta: dict[str, object]) -> None:

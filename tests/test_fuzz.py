@@ -7,13 +7,12 @@ parser bug fails here.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import struct
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from assay.scan import ScanConfig
@@ -26,8 +25,6 @@ from assay.scan._walk import dispatch
 LIMITS = ScanLimits(max_pickle_opcodes=20_000, max_pickle_items=20_000, max_decompressed_bytes=8 << 20,
                     max_members=500, max_gguf_metadata_entries=20_000, max_protobuf_fields=50_000,
                     max_json_bytes=1 << 20, max_archive_depth=4, max_hdf5_seconds=2)
-FUZZ = settings(max_examples=int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "150")), deadline=3000, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 def scan_bytes(data: bytes, name: str = "fuzz.bin") -> ScanContext:
@@ -76,14 +73,12 @@ def _opcode_stream() -> st.SearchStrategy[bytes]:
     return st.lists(piece, max_size=60).map(lambda parts: b"\x80\x04" + b"".join(parts))
 
 
-@FUZZ
 @given(st.binary(max_size=4096))
 def test_random_bytes_never_crash(data: bytes) -> None:
     for name in ("x.pkl", "x.onnx", "saved_model.pb", "config.json", "x.py", "chat_template.jinja", "x.bin"):
         scan_bytes(data, name)
 
 
-@FUZZ
 @given(_opcode_stream())
 def test_pickle_machine_on_opcode_soup(data: bytes) -> None:
     scan_bytes(data, "soup.pkl")
@@ -104,7 +99,6 @@ def seeds(benign_dir: Path) -> dict[str, bytes]:
 def test_mutated_real_files_never_crash(seeds: dict[str, bytes], kind: str) -> None:
     name = {"onnx": "model.onnx", "savedmodel": "saved_model.pb"}.get(kind, f"model.{kind}")
 
-    @FUZZ
     @given(mutations(seeds[kind]))
     def check(data: bytes) -> None:
         scan_bytes(data, name)
@@ -117,7 +111,6 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
                            max_leaves=30)
 
 
-@FUZZ
 @given(st.dictionaries(st.text(max_size=12), json_values, max_size=6))
 @example({"": {"dtype": []}})  # found by the fuzzer: an unhashable dtype crashed the table look-up
 @example({"w": {"dtype": {"F32": 1}, "shape": [1], "data_offsets": [0, 4]}})
@@ -126,7 +119,6 @@ def test_safetensors_header_fuzz(header: dict[str, object]) -> None:
     scan_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * 64, "x.safetensors")
 
 
-@FUZZ
 @given(json_values)
 def test_keras_and_hf_configs_fuzz(doc: object) -> None:
     from assay.scan._formats.keras import check_keras_json
@@ -137,7 +129,6 @@ def test_keras_and_hf_configs_fuzz(doc: object) -> None:
     scan_bytes(json.dumps({"chat_template": doc, "auto_map": doc}).encode(), "tokenizer_config.json")
 
 
-@FUZZ
 @given(st.text(max_size=300))
 def test_chat_template_fuzz(text: str) -> None:
     from assay.scan._formats.chat_template import template_problems

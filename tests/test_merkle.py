@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from assay.audit import (
@@ -39,9 +38,6 @@ if not VECTORS.is_dir():  # a checkout beside shared/, as on every developer and
 TESTDATA = VECTORS / "merkle" / "testdata"
 KINDS = ("inclusion", "consistency", "subtreeinclusion", "subtreeconsistency")
 CASES = sorted(p.relative_to(TESTDATA).as_posix() for kind in KINDS for p in (TESTDATA / kind).rglob("*.json"))
-
-PROPS = settings(max_examples=int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "150")), deadline=3000,
-                 suppress_health_check=[HealthCheck.too_slow])
 
 
 def _b64(value: str | None) -> bytes:
@@ -185,7 +181,6 @@ def _flip(proof: list[bytes], which: int, bit: int) -> list[bytes]:
     return out
 
 
-@PROPS
 @given(st.integers(1, 5000), st.data())
 def test_random_inclusion_proofs_verify_and_any_flipped_bit_fails(n: int, data: st.DataObject) -> None:
     leaves = _leaves(n)
@@ -210,7 +205,6 @@ def test_random_inclusion_proofs_verify_and_any_flipped_bit_fails(n: int, data: 
             verify_inclusion(leaves[other], index, n, list(proof.hashes), root)
 
 
-@PROPS
 @given(st.integers(1, 5000), st.data())
 def test_random_consistency_proofs_verify_and_any_flipped_bit_fails(n: int, data: st.DataObject) -> None:
     leaves = _leaves(n)
@@ -230,7 +224,6 @@ def test_random_consistency_proofs_verify_and_any_flipped_bit_fails(n: int, data
         verify_consistency(size1, n, list(proof.hashes), root1, _flip([root2], 0, bit)[0])
 
 
-@PROPS
 @given(st.integers(2, 3000), st.data())
 def test_a_rewritten_history_fails_consistency(n: int, data: st.DataObject) -> None:
     leaves = _leaves(n)
@@ -243,7 +236,6 @@ def test_a_rewritten_history_fails_consistency(n: int, data: st.DataObject) -> N
                            root_from_leaf_hashes(forged))
 
 
-@PROPS
 @given(st.integers(1, 2000), st.data())
 def test_subtree_inclusion_matches_plain_inclusion_inside_the_subtree(n: int, data: st.DataObject) -> None:
     # A valid subtree [start, end): start is a multiple of the next power of two at or above its width.
@@ -287,7 +279,6 @@ def test_proof_json_is_strict() -> None:
         ConsistencyProof.from_json({"size1": 1, "size2": 2, "hashes": ["00" * 32] * 5}, max_hashes=4)
 
 
-@PROPS
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=70),
                     lambda kids: st.lists(kids, max_size=5) | st.dictionaries(st.sampled_from(
                         ["index", "size", "size1", "size2", "hashes", "x"]), kids, max_size=6), max_leaves=20))

@@ -131,7 +131,17 @@ def test_spec_valid_bundles_verify(bundle: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("bundle", sorted(p.name for p in (SPEC / "test-vectors/v1.0/invalid").iterdir()))
+INVALID = SPEC / "test-vectors/v1.0/invalid"
+INVALID_BUNDLES = sorted(p.name for p in INVALID.iterdir()) if INVALID.is_dir() else []
+
+
+def test_spec_invalid_vectors_are_present() -> None:
+    """A missing or empty vector folder fails here: the parametrized test below would only be skipped."""
+    assert len(INVALID_BUNDLES) >= 4, f"{INVALID} holds {INVALID_BUNDLES}"
+    assert all(name.endswith(".bundle.json") for name in INVALID_BUNDLES), INVALID_BUNDLES
+
+
+@pytest.mark.parametrize("bundle", INVALID_BUNDLES)
 def test_spec_invalid_bundles_are_refused_with_a_json_path(bundle: str) -> None:
     result = run("verify", str(MT / "v1.1.0-elliptic-key"), "--signature",
                  str(SPEC / "test-vectors/v1.0/invalid" / bundle), *trust_args("elliptic-key"))
