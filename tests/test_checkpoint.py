@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import base64
-import os
 import stat
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from assay.audit import (
@@ -36,9 +35,6 @@ from assay.audit import (
     sign_note,
 )
 from assay.errors import AssayError
-
-FUZZ = settings(max_examples=int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "150")), deadline=3000,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # The example of the golang.org/x/mod/sumdb/note package documentation (its verifier key and signed note).
 PETER_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
@@ -255,21 +251,116 @@ _FUZZ_SIGNER = NoteSigner(ORIGIN, generate_key())
 _FUZZ_NOTE = sign_checkpoint(ORIGIN, 3, ROOT, _FUZZ_SIGNER, extensions=["ext"])
 
 
-@FUZZ
 @given(st.one_of(_mutate(_FUZZ_NOTE), _mutate(PETER_NOTE), st.text(max_size=300), st.binary(max_size=300)))
 def test_fuzz_parser_raises_only_assay_errors(note: str | bytes) -> None:
     for verifiers in ([_FUZZ_SIGNER.verifier()], [NoteVerifier.from_key_string(PETER_VKEY)]):
         try:
-            parse_checkpoint(note, verifiers)
-        except AuditError:
-            pass
+            checkpoint = parse_checkpoint(note, verifiers)
+        except AuditError as exc:
+            event(f"refused: {type(exc).__name__}")
+        else:
+            event("verified")
+            # Whatever survives the mutations and still verifies says exactly what was signed.
+            assert (checkpoint.origin, checkpoint.size, checkpoint.root, checkpoint.extensions) == (
+                ORIGIN, 3, ROOT, ("ext",))
         try:
             open_note(note, verifiers)
         except AuditError:
             pass
 
 
-@FUZZ
+# --- structured edits of a valid checkpoint: most cases reach the signature check ---------------------------
+
+_WITNESS = NoteSigner("witness.example", generate_key())
+_FORGER = NoteSigner(ORIGIN, generate_key())  # the log's name, another key
+_COSIGNED = sign_checkpoint(ORIGIN, 3, ROOT, [_FUZZ_SIGNER, _WITNESS], extensions=["ext"])
+
+CP_KEEPING = ("add-witness", "reorder-signatures", "unknown-signature")
+"""Edits that keep the body and the log's signature: the checkpoint must still verify, unchanged."""
+CP_CHANGING = ("flip-body-byte", "flip-signature-bit", "drop-log-signature", "duplicate-log-signature",
+               "other-size-resigned", "other-root-resigned", "other-extension-resigned", "forged-signature")
+"""Edits of the body (re-signed by the forger under the log's name, or not) or of the log's signature."""
+
+
+def _note_parts(note: str) -> tuple[str, list[str]]:
+    body, sigs = note.split("\n\n", 1)
+    return body + "\n", sigs.splitlines()
+
+
+def edit_checkpoint(edits: list[tuple[str, int, int]]) -> str:
+    """The cosigned fuzz checkpoint with ``edits`` applied."""
+    body, sigs = _note_parts(_COSIGNED)
+    for k, (op, a, b) in enumerate(edits):
+        if op == "add-witness":
+            sigs += _note_parts(sign_note(body, NoteSigner(f"w{a % 3}.example", generate_key())))[1]
+        elif op == "reorder-signatures" and sigs:
+            sigs = sigs[a % len(sigs):] + sigs[:a % len(sigs)]
+        elif op == "unknown-signature":
+            # a key seen twice is refused (open_note), so each unknown line names its own key
+            sigs.append(f"\u2014 unknown{k}.example {base64.b64encode(bytes([a % 256]) * 68).decode()}")
+        elif op == "flip-body-byte":
+            raw = bytearray(body.encode())
+            raw[a % (len(raw) - 1)] ^= 1 << (b % 7)  # never the final newline
+            body = raw.decode("utf-8", "replace")
+        elif op == "flip-signature-bit":
+            name, blob = sigs[0].removeprefix("\u2014 ").split(" ")
+            raw = bytearray(base64.b64decode(blob))
+            raw[4 + a % (len(raw) - 4)] ^= 1 << (b % 8)
+            sigs[0] = f"\u2014 {name} {base64.b64encode(bytes(raw)).decode()}"
+        elif op == "drop-log-signature":
+            sigs = [line for line in sigs if not line.startswith(f"\u2014 {ORIGIN} ")]
+        elif op == "duplicate-log-signature":
+            sigs += [line for line in sigs if line.startswith(f"\u2014 {ORIGIN} ")][:1]
+        elif op in ("other-size-resigned", "other-root-resigned", "other-extension-resigned"):
+            size, root, ext = 3, ROOT, ["ext"]
+            if op == "other-size-resigned":
+                size = 4 + a % 1000
+            elif op == "other-root-resigned":
+                root = leaf_hash(a.to_bytes(4, "big"))
+            else:
+                ext = [f"ext{a % 10}"]
+            body, sigs = _note_parts(sign_checkpoint(ORIGIN, size, root, _FORGER, extensions=ext))
+        else:  # forged-signature: the forger's signature line under the log's key hash
+            forged = base64.b64decode(_note_parts(sign_note(body, _FORGER))[1][0].split(" ")[2])
+            blob = _FUZZ_SIGNER.key_hash.to_bytes(4, "big") + forged[4:]
+            sigs = [f"\u2014 {ORIGIN} {base64.b64encode(blob).decode()}" if line.startswith(f"\u2014 {ORIGIN} ")
+                    else line for line in sigs]
+    return body + "\n" + "".join(line + "\n" for line in sigs)
+
+
+_CP_N = st.integers(0, 1 << 16)
+CP_EDITS = st.builds(list.__add__, st.lists(st.tuples(st.sampled_from(CP_KEEPING), _CP_N, _CP_N), max_size=3),
+                     st.lists(st.tuples(st.sampled_from(CP_CHANGING), _CP_N, _CP_N), max_size=2))
+
+
+@given(CP_EDITS)
+def test_edited_checkpoints_verify_only_unchanged_and_only_under_the_log_key(
+        edits: list[tuple[str, int, int]]) -> None:
+    note = edit_checkpoint(edits)
+    unchanged = all(op in CP_KEEPING for op, _, _ in edits)
+    try:
+        checkpoint = parse_checkpoint(note, _FUZZ_SIGNER.verifier())
+    except AuditError as exc:
+        event(f"log key: refused ({type(exc).__name__})")
+        assert not unchanged, (edits, exc)  # completeness: an unchanged checkpoint verifies
+        assert isinstance(exc, CheckpointError) and exc.exit_code in (1, 2)
+    else:
+        event("log key: verified")
+        # Soundness: what verifies under the log's key is exactly what the log signed, by the log's key.
+        assert (checkpoint.origin, checkpoint.size, checkpoint.root, checkpoint.extensions) == (
+            ORIGIN, 3, ROOT, ("ext",)), edits
+        assert [s.name for s in checkpoint.signatures] == [ORIGIN]
+        assert checkpoint.note.split("\n\n")[0] == _COSIGNED.split("\n\n")[0]  # the signed body, unchanged
+    try:
+        forged = parse_checkpoint(note, _FORGER.verifier())
+    except AuditError:
+        event("forger's key: refused")
+    else:  # the forger's key verifies only what the forger signed
+        event("forger's key: verified")
+        assert any(op.endswith("-resigned") for op, _, _ in edits), edits
+        assert [s.name for s in forged.signatures] == [ORIGIN]
+
+
 @given(st.one_of(_mutate(PETER_VKEY), _mutate("PRIVATE+KEY+" + _FUZZ_SIGNER.key_string()[12:]),
                  st.text(max_size=120)))
 def test_fuzz_key_strings_raise_only_assay_errors(text: str) -> None:

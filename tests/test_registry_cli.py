@@ -20,8 +20,9 @@ def assay(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {"ASSAY_HOME": str(tmp_path / "home"), "ASSAY_ACTOR": "alice"}
+def env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    """A fresh ASSAY_HOME and a database of its own: every test using it runs on SQLite and on PostgreSQL."""
+    return {"ASSAY_HOME": str(tmp_path / "home"), "ASSAY_ACTOR": "alice", "ASSAY_DATABASE_URL": database_url}
 
 
 def test_main_job_walkthrough_on_the_real_model(env: dict[str, str], minilm_dir: Path) -> None:
@@ -224,3 +225,4 @@ def test_a_closed_pipe_is_no_traceback(env: dict[str, str]) -> None:
     stderr = proc.stderr.read().decode()
     proc.wait(timeout=120)
     assert "Traceback" not in stderr
+    assert proc.returncode == 2, (proc.returncode, stderr)  # the output could not be written: not a success

@@ -9,8 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_readme_walkthrough_script() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
+def test_readme_walkthrough_script(database_url: str) -> None:
+    """On SQLite and on PostgreSQL: the script keeps ASSAY_DATABASE_URL, its registry is a fresh database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")} | {"ASSAY_DATABASE_URL": database_url}
     result = subprocess.run([str(ROOT / "scripts" / "walkthrough.sh")], capture_output=True, text=True, env=env,
                             timeout=600, cwd=ROOT)
     out = result.stdout
