@@ -62,13 +62,13 @@ from assay.audit.log import LOG_KEY_NAME, LOG_ORIGIN, LogProblem, LogReport, ent
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from assay.audit.bundle import verify_bundle
+    from assay.audit._bundle import verify_bundle
 
 
 def __getattr__(name: str) -> object:
     if name != "verify_bundle":  # zipfile and the bundle reader load only for a bundle to verify
         raise AttributeError(f"module 'assay.audit' has no attribute {name!r}")
-    from assay.audit.bundle import verify_bundle
+    from assay.audit._bundle import verify_bundle
 
     return verify_bundle
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from assay.card._card import MAX_CARD_BYTES, parse_card_text, read_card
 from assay.card._interface import BaseModelRef, CardFinding, LicenseClass, LicenseEvidence, LicenseReport, ModelCard
-from assay.card.license import (
+from assay.card._license import (
     CLASS_ORDER,
     MAX_LICENSE_BYTES,
     TextMatch,

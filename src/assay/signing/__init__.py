@@ -19,12 +19,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from assay.signing._certificate import CertificateSigner, CertificateVerifier
     from assay.signing._key import KeySigner, KeyVerifier
+    from assay.signing._keys import keygen, load_certificates, load_private_key, load_public_key
     from assay.signing._sigstore_keyless import SigstoreVerifier
-    from assay.signing.keys import keygen, load_certificates, load_private_key, load_public_key
 
 _LAZY = {
-    "keygen": "assay.signing.keys", "load_private_key": "assay.signing.keys",
-    "load_public_key": "assay.signing.keys", "load_certificates": "assay.signing.keys",
+    "keygen": "assay.signing._keys", "load_private_key": "assay.signing._keys",
+    "load_public_key": "assay.signing._keys", "load_certificates": "assay.signing._keys",
     "KeySigner": "assay.signing._key", "KeyVerifier": "assay.signing._key",
     "CertificateSigner": "assay.signing._certificate", "CertificateVerifier": "assay.signing._certificate",
     "SigstoreVerifier": "assay.signing._sigstore_keyless",

@@ -14,7 +14,7 @@ from assay.errors import InputError
 from assay.signing._bundle import b64decode, b64encode
 from assay.signing._interface import BundleError, SignatureInvalid, Verifier
 from assay.signing._key import KeySigner, check_signature
-from assay.signing.keys import check_curve, fingerprint
+from assay.signing._keys import check_curve, fingerprint
 
 
 class CertificateSigner(KeySigner):

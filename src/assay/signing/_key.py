@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from assay.signing._bundle import b64decode
 from assay.signing._dsse import pae, pae_v02
 from assay.signing._interface import BundleError, SignatureInvalid, Signer, Verifier
-from assay.signing.keys import fingerprint, hash_for, key_hint
+from assay.signing._keys import fingerprint, hash_for, key_hint
 
 
 class KeySigner(Signer):

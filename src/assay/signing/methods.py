@@ -15,7 +15,7 @@ from assay.signing._interface import Signer, Verifier
 def signer_for(key: Path, cert_chain: Path | None = None) -> Signer:
     """The signer for the EC private key at ``key``: the certificate method when ``cert_chain`` (PEM, leaf
     first) is given, else the key method. The key's password, if any, comes from ASSAY_KEY_PASSWORD."""
-    from assay.signing.keys import load_certificates, load_private_key
+    from assay.signing._keys import load_certificates, load_private_key
 
     private_key = load_private_key(Path(key))
     if cert_chain is not None:
@@ -48,12 +48,12 @@ def verifier_for(*, public_key: Path | None = None, cert_chain: Path | None = No
         raise UsageError(f"the identity, the issuer and the trusted root go with {labels[2]}")
     if public_key is not None:
         from assay.signing._key import KeyVerifier
-        from assay.signing.keys import load_public_key
+        from assay.signing._keys import load_public_key
 
         return KeyVerifier(load_public_key(Path(public_key)))
     if cert_chain is not None:
         from assay.signing._certificate import CertificateVerifier
-        from assay.signing.keys import load_certificates
+        from assay.signing._keys import load_certificates
 
         return CertificateVerifier(load_certificates(Path(cert_chain)))
     from assay.signing._sigstore_keyless import SigstoreVerifier

@@ -20,7 +20,7 @@ import license_expression
 from license_expression import AND, OR, LicenseSymbol, LicenseWithExceptionSymbol, Licensing
 
 from assay.card._interface import CardFinding, LicenseClass, LicenseReport
-from assay.card.license import catalog
+from assay.card._license import catalog
 
 MAX_EXPRESSION_CHARS = 2000
 """Longest license expression parsed (``max_expression_chars``); longer ones are refused with a finding."""

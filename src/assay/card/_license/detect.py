@@ -14,9 +14,9 @@ from pathlib import Path
 
 from assay.card._card import read_card
 from assay.card._interface import CardFinding, LicenseEvidence, LicenseReport, ModelCard
-from assay.card.license import catalog
-from assay.card.license.classify import keys_of, license_info, normalize_expression, report_for
-from assay.card.license.textmatch import MIN_SIMILARITY, best_match
+from assay.card._license import catalog
+from assay.card._license.classify import keys_of, license_info, normalize_expression, report_for
+from assay.card._license.textmatch import MIN_SIMILARITY, best_match
 from assay.errors import InputError
 
 MAX_LICENSE_BYTES = 1 << 20

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assay.card.license.signatures import SIGNATURES, Signature
+from assay.card._license.signatures import SIGNATURES, Signature
 
 MIN_SIMILARITY = 0.5
 """Lowest score accepted as a match (``min_similarity``)."""

@@ -58,7 +58,7 @@ def analyse_python(data: bytes, name: str = "<model code>", max_nodes: int | Non
             tree = ast.parse(data, filename=name)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
         return PythonAnalysis((), (), f"{type(exc).__name__}: {exc}"[:200])
-    from assay.scan._formats.python_symbols import Analyser  # dataclasses and inspect: only for code to read
+    from assay.scan._formats.python_symbols import Analyser  # ast and the symbol tables: only for code to read
 
     analyser = Analyser(tree)
     try:

@@ -43,8 +43,7 @@ if TYPE_CHECKING:
 
 
 class Use:
-    """Every way one callable was reached in a stream (internal record: a plain class, because
-    dataclass generation costs milliseconds of start-up)."""
+    """Every way one callable was reached in a stream (mutable state of the machine, not a value type)."""
 
     __slots__ = ("ref", "count", "calls", "via", "rule", "nested", "resolved", "unresolved")
 
