@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import subprocess
@@ -275,7 +276,15 @@ def test_release_refuses_rejected_versions_and_unknown_parts(reg: Registry, tmp_
     with pytest.raises(UsageError, match="immutable"):
         create_release(reg, "r", "ok/m@1")
     assert doc["digest"].startswith("sha256:")
-    assert dataclasses.is_dataclass(gate_check(reg, "r", "dev")[0])
+    # The release digest is content-addressed: the model identity, parameters and artifacts, not the name.
+    canon = json.dumps({"model": doc["identity"], "params": None, "artifacts": []}, sort_keys=True)
+    assert doc["digest"] == "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
+    assert create_release(reg, "r-same-parts", "ok/m@1")["digest"] == doc["digest"]
+    result, evidence = gate_check(reg, "r", "dev")
+    assert dataclasses.is_dataclass(result)
+    assert evidence["release"]["name"] == "r" and evidence["deployment"]["environment"] == "dev"
+    # ok/m was taken in with no owner and no lineage: the gate says so by rule, even for dev.
+    assert not result.passed and sorted(r.id for r in result.failures) == ["lineage-complete", "owner-set"]
 
 
 def test_stale_evidence_blocks_until_the_model_is_inspected_again(two_releases: Registry, tmp_path: Path) -> None:
