@@ -10,7 +10,7 @@ postgresql://postgres@127.0.0.1:5432, dropped at the end, skipped with a note wh
 - fills the registry with N versions through ``assay.registry.ingest.record``: one small model folder is
   inspected once, then each version gets its own identity (the weights file's digest replaced), spread over
   up to 1,000 model names x 10 versions, owners ``team-0..9``, nine fine-tunes per base model (lineage).
-  That row is a bulk insert of version rows (with their files, lineage, BOM, evidence and audit entry): it
+  That row is a bulk insert of version rows (files, lineage, BOM, evidence, audit entry, checkpoint): it
   hashes and scans nothing, so it is labelled as such and is not an intake rate;
 - times intake of the real all-MiniLM-L6-v2 folder (90 MB) as a user runs it (``assay intake``, a new
   process and a new name each run) and in-process (``assay.registry.ingest``), into the filled registry;
@@ -271,8 +271,9 @@ REGISTER_LABEL = "bulk insert of {n:,} version rows (no hashing, no scan)"
 """The label of the "register" row: what it times is recording, not intake."""
 REGISTER_NOTE = ("bulk insert row: N versions written through assay.registry.ingest.record from ONE inspection made "
                  "before the clock starts (each version only swaps the weights digest), so it times the database "
-                 "side of an intake (version, file and lineage rows, the BOM, three evidence blobs, an audit-log "
-                 "entry, one transaction each) and no hashing or scanning; a real intake is the intake (CLI) and "
+                 "side of an intake (version, file and lineage rows, the BOM, evidence blobs, an audit-log entry "
+                 "and a signed checkpoint, one transaction each) and no hashing or scanning; a real intake is the "
+                 "intake (CLI) and "
                  "intake (API) rows. MLflow's column is create_model_version with tags, likewise without files.")
 """What the bulk insert row measures, printed under the table."""
 
