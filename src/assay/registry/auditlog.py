@@ -21,12 +21,16 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from assay.audit import (
+    LOG_KEY_NAME,
+    LOG_ORIGIN,
     AuditError,
     InclusionProof,
+    LogReport,
     MemoryTree,
     NoteSigner,
     NoteVerifier,
     TreeBuilder,
+    entry_body,
     generate_key,
     inclusion_proof,
     leaf_hash,
@@ -35,8 +39,8 @@ from assay.audit import (
     root_from_leaf_hashes,
     save_private_key,
     sign_checkpoint,
+    verify_log,
 )
-from assay.audit.log import LOG_KEY_NAME, LOG_ORIGIN, LogReport, entry_body, verify_log
 from assay.errors import InputError
 from assay.registry.db import insert_or_ignore
 from assay.registry.interface import NotFound

@@ -130,7 +130,7 @@ def _signature(req: IntakeRequest) -> tuple[dict[str, Any], bytes | None]:
         return {"status": status, "signer": None, "problems": [],
                 "message": "a signature file is present but no key was given to check it" if present else
                 "no signature"}, (sig_path.read_bytes() if present and sig_path is not None else None)
-    from assay.signing.api import verify
+    from assay.signing import verify
 
     result = verify(req.path, public_key=req.public_key, cert_chain=req.cert_chain, signature=req.signature)
     bundle = Path(result.signature).read_bytes() if Path(result.signature).is_file() else None

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assay.registry.schema import (
+from assay.registry import (
     ApprovalRow,
     ArtifactRow,
     DeploymentRow,
@@ -18,11 +18,12 @@ from assay.registry.schema import (
     EvidenceRow,
     LineageRow,
     ModelRow,
+    Registry,
     ReleaseArtifactRow,
     ReleaseRow,
     VersionRow,
+    must_get,
 )
-from assay.registry.store import Registry, must_get
 
 UNSET_RISK_TIER = "high"
 """A model registered without a risk tier is judged as high risk: the gate fails closed."""

@@ -16,9 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assay.errors import AssayError, UsageError
-from assay.registry.refs import find_release
-from assay.registry.schema import DeploymentRow, EvidenceRow, ModelRow, ReleaseRow, VersionRow
-from assay.registry.store import Registry, must_get
+from assay.registry import (
+    DeploymentRow,
+    EvidenceRow,
+    ModelRow,
+    Registry,
+    ReleaseRow,
+    VersionRow,
+    find_release,
+    must_get,
+)
 from assay.release.evidence import _aware, active_deployment, release_evidence
 from assay.release.policy import Policy, evaluate, load_rollback_policy
 from assay.release.service import GateFailed, Outcome, _commit_deployment, _env, environments, relied_on_evidence
@@ -57,8 +64,7 @@ def _integrity(reg: Registry, session: Session, version: VersionRow) -> dict[str
 
 
 def _reverify(reg: Registry, location: Path, bundle: EvidenceRow, key: EvidenceRow, mismatched: list[str]) -> bool:
-    from assay.signing.methods import verifier_for
-    from assay.signing.service import verify_model
+    from assay.signing import verifier_for, verify_model
 
     with tempfile.TemporaryDirectory() as tmp:
         sig, pem = Path(tmp) / "model.sig", Path(tmp) / "key.pem"

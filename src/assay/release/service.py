@@ -20,19 +20,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assay.errors import AssayError, UsageError
-from assay.registry.interface import check_name
-from assay.registry.refs import find_artifact, find_release, find_version
-from assay.registry.schema import (
+from assay.registry import (
     ApprovalRow,
     ArtifactRow,
     DeploymentRow,
     EnvironmentRow,
     EvidenceRow,
+    Registry,
     ReleaseArtifactRow,
     ReleaseRow,
     WaiverRow,
+    check_name,
+    find_artifact,
+    find_release,
+    find_version,
+    now,
 )
-from assay.registry.store import Registry, now
 from assay.release.evidence import _aware, active_deployment, release_evidence
 from assay.release.policy import GateResult, Policy, Waiver, evaluate, load_default_policy, load_policy
 
