@@ -139,7 +139,8 @@ def expected() -> str:
     start, stop = text.find(BEGIN), text.find(END)
     if start < 0 or stop < start:
         raise GenError(f"{DOC.relative_to(ROOT)}: missing markers {BEGIN!r} ... {END!r}")
-    return text[: start + len(BEGIN)] + "\n\n" + render(build_parser()).rstrip("\n") + "\n\n" + text[stop:]
+    body = render(build_parser(every_command=True)).rstrip("\n")
+    return text[: start + len(BEGIN)] + "\n\n" + body + "\n\n" + text[stop:]
 
 
 def main(argv: list[str] | None = None) -> int:

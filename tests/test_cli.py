@@ -279,7 +279,7 @@ def _commands() -> list[list[str]]:
                     found.append([*words, name])
                     walk(sub, [*words, name])
 
-    walk(build_parser(), [])
+    walk(build_parser(every_command=True), [])
     return found
 
 

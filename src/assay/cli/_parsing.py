@@ -63,20 +63,104 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def command(subparsers: Any, name: str, help_text: str, func: Callable[[argparse.Namespace], int],
-            **kwargs: Any) -> OneLineParser:
-    """Add command ``name`` to ``subparsers``; ``func(args)`` runs it and returns the exit code."""
-    parser: OneLineParser = subparsers.add_parser(name, help=summary(help_text), description=help_text, **kwargs)
-    parser.set_defaults(func=func)
-    return parser
+class Arguments:
+    """The arguments and options of one command, as ``register`` declares them: recorded here, added to the
+    command's parser when that command is the one being run (or when every parser is wanted: help for tab
+    completion, the generated reference)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> None:
+        """Declare an argument or option, with ``ArgumentParser.add_argument``'s parameters."""
+        self.calls.append((args, kwargs))
 
 
-def group(subparsers: Any, name: str, help_text: str) -> Any:
-    """Add a command group (``assay audit ...``) and return its subparsers. Without a subcommand the group
+class Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """argparse's subcommand action with each subcommand's parser built on first use.
+
+    Building an ``ArgumentParser`` costs about 0.1 ms (argparse looks up translations for its headings), and
+    ``assay`` has some forty: built eagerly they would cost ``assay scan`` 5 ms of start-up. The listing in
+    ``--help`` and the check of the command name need only the names and one-line helps, which are kept from the
+    start; a parser is built when its command is parsed, or by ``build_all``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: dict[str, tuple[dict[str, Any], Callable[[argparse.ArgumentParser], None]]] = {}
+
+    def add_lazy(self, name: str, help_text: str, build: Callable[[argparse.ArgumentParser], None],
+                 **kwargs: Any) -> None:
+        """List subcommand ``name`` now; ``build(parser)`` fills its parser (made with ``kwargs``) when needed."""
+        self._choices_actions.append(self._ChoicesPseudoAction(name, (), help_text))
+        self._name_parser_map[name] = None  # type: ignore[assignment]  # a known name; its parser comes later
+        self._pending[name] = (kwargs, build)
+
+    def build(self, name: str) -> None:
+        """Build the parser of subcommand ``name`` if it is not built yet."""
+        if name in self._pending:
+            kwargs, build = self._pending.pop(name)
+            del self._name_parser_map[name]
+            build(self.add_parser(name, **kwargs))
+
+    def build_all(self) -> None:
+        """Build every subcommand's parser, and theirs in turn."""
+        for name in list(self._pending):
+            self.build(name)
+        for parser in self._name_parser_map.values():
+            for action in parser._actions:
+                if isinstance(action, Subcommands):
+                    action.build_all()
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        self.build(values[0])
+        super().__call__(parser, namespace, values, option_string)
+
+
+class Group:
+    """The subcommands of a group whose parser is not built yet: ``add_lazy`` calls kept for when it is."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def add_lazy(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append((args, kwargs))
+
+
+def add_commands(parser: argparse.ArgumentParser) -> Subcommands:
+    """The subcommand action of ``parser`` (the root, or a group): ``commands:`` in its help."""
+    return parser.add_subparsers(action=Subcommands, title="commands", metavar="COMMAND")  # type: ignore[return-value]
+
+
+def command(subparsers: Subcommands | Group, name: str, help_text: str,
+            func: Callable[[argparse.Namespace], int], **kwargs: Any) -> Arguments:
+    """Add command ``name`` to ``subparsers`` (the root's, or a group's); ``func(args)`` runs it and returns the
+    exit code. Declare its arguments on the returned ``Arguments``."""
+    arguments = Arguments()
+
+    def build(parser: argparse.ArgumentParser) -> None:
+        parser.set_defaults(func=func)
+        for args, options in arguments.calls:
+            parser.add_argument(*args, **options)
+
+    subparsers.add_lazy(name, summary(help_text), build, description=help_text, **kwargs)
+    return arguments
+
+
+def group(subparsers: Subcommands | Group, name: str, help_text: str) -> Group:
+    """Add a command group (``assay audit ...``) and return where its commands go. Without a command the group
     prints its help on stderr and exits 2."""
-    parser: OneLineParser = subparsers.add_parser(name, help=summary(help_text), description=help_text)
-    parser.set_defaults(func=help_exit(parser))
-    return parser.add_subparsers(title="commands", metavar="COMMAND")
+    commands = Group()
+
+    def build(parser: argparse.ArgumentParser) -> None:
+        parser.set_defaults(func=help_exit(parser))
+        inner = add_commands(parser)
+        for args, options in commands.calls:
+            inner.add_lazy(*args, **options)
+
+    subparsers.add_lazy(name, summary(help_text), build, description=help_text)
+    return commands
 
 
 def summary(help_text: str) -> str:
@@ -95,13 +179,13 @@ def help_exit(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
     return show
 
 
-def add_format(parser: argparse.ArgumentParser) -> None:
+def add_format(parser: Arguments) -> None:
     """``--format/-f {text,json}``, stored as ``args.fmt``."""
     parser.add_argument("--format", "-f", dest="fmt", choices=FORMATS, default="text",
                         help="Output format [default: text].")
 
 
-def add_actor(parser: argparse.ArgumentParser) -> None:
+def add_actor(parser: Arguments) -> None:
     """``--actor NAME``: who is acting, for the commands that record something."""
     parser.add_argument("--actor", help="Who is acting [default: $ASSAY_ACTOR, else the OS user].")
 

@@ -18,7 +18,7 @@ import os
 import sys
 
 from assay.cli import audit, completion, reads, registry, release, scan, signing
-from assay.cli._parsing import PROG, OneLineParser, help_exit
+from assay.cli._parsing import PROG, OneLineParser, add_commands, help_exit
 from assay.cli._running import run_command
 
 TYPE_CHECKING = False
@@ -29,21 +29,25 @@ GROUPS: tuple[ModuleType, ...] = (scan, signing, registry, reads, release, audit
 """The modules that add commands, in the order ``assay --help`` lists them."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole ``assay`` command line."""
+def build_parser(*, every_command: bool = False) -> argparse.ArgumentParser:
+    """The whole ``assay`` command line. A command's own parser is built when that command is parsed (see
+    ``Subcommands``); ``every_command=True`` builds them all now, for whatever walks the tree."""
     parser = OneLineParser(prog=PROG, description="Inspect open-source AI models before anyone loads them.")
     parser.add_argument("--version", action="store_true", help="Print the version and exit.")
     parser.set_defaults(func=help_exit(parser))  # no command: the help, on stderr, exit 2
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    commands = add_commands(parser)
     for module in GROUPS:
-        module.register(subparsers)
+        module.register(commands)
+    if every_command:
+        commands.build_all()
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``assay`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
-    parser = build_parser()
-    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions; argcomplete costs ~10 ms to import
+    completing = "_ARGCOMPLETE" in os.environ  # the shell asks for completions (see ``completion.py``)
+    parser = build_parser(every_command=completing)
+    if completing:  # argcomplete costs ~10 ms to import: only then
         import argcomplete
 
         argcomplete.autocomplete(parser)

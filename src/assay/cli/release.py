@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from assay.cli._parsing import add_actor, add_format, command, group, path
+from assay.cli._parsing import Arguments, add_actor, add_format, command, group, path
 from assay.cli._running import emit, open_registry
 from assay.errors import UsageError
 
@@ -99,11 +99,11 @@ def register(subparsers: Any) -> None:
     add_format(test)
 
 
-def _env(parser: argparse.ArgumentParser) -> None:
+def _env(parser: Arguments) -> None:
     parser.add_argument("--env", required=True, help=_ENV_HELP)
 
 
-def _policy_option(parser: argparse.ArgumentParser) -> None:
+def _policy_option(parser: Arguments) -> None:
     parser.add_argument("--policy", type=path, metavar="FILE", help=_POLICY_HELP)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 
-from assay.cli._parsing import add_format, at_least, command, path
+from assay.cli._parsing import Arguments, add_format, at_least, command, path
 from assay.cli._running import emit
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; these names are for type checkers only
@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
     add_format(keygen)
 
 
-def _hashing_options(parser: argparse.ArgumentParser) -> None:
+def _hashing_options(parser: Arguments) -> None:
     parser.add_argument("--shard-size", type=at_least(1), metavar="N", help="Hash files in shards of N bytes "
                         "(the 'shards' method).")
     parser.add_argument("--hash", dest="hash_type", choices=HASH_TYPES, default="sha256",
@@ -82,13 +82,13 @@ def _hashing_options(parser: argparse.ArgumentParser) -> None:
     _workers_option(parser)
 
 
-def _ignore_option(parser: argparse.ArgumentParser) -> None:
+def _ignore_option(parser: Arguments) -> None:
     parser.add_argument("--ignore", type=path, action="append", default=[], metavar="PATH",
                         help="Leave PATH (a file or folder, relative to the current directory or the model) out "
                         "of the manifest; repeatable.")
 
 
-def _workers_option(parser: argparse.ArgumentParser) -> None:
+def _workers_option(parser: Arguments) -> None:
     parser.add_argument("--workers", type=at_least(1), metavar="N", help="Hashing threads [default: one per "
                         "core].")
 
