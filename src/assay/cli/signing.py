@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 
 from assay.cli._parsing import Arguments, add_format, at_least, command, path
 from assay.cli._running import emit
@@ -12,7 +11,10 @@ TYPE_CHECKING = False  # typing costs milliseconds to import; these names are fo
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
     from typing import Any
+
+    _Callbacks = tuple[Callable[[int], None] | None, Callable[[int], None] | None]
 
 PROGRESS_MIN_BYTES = 256 * 1024 * 1024
 """Models smaller than this hash too fast for a progress bar to help."""
@@ -177,9 +179,15 @@ def _render(result) -> str:  # noqa: ANN001 - a signing.Verification
     return "\n".join(lines) + "\n"
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[tuple[Callable[[int], None] | None, Callable[[int], None] | None]]:
-    """A byte progress bar on stderr when it is a terminal and the model is large; otherwise nothing."""
+def _progress(enabled: bool) -> AbstractContextManager[_Callbacks]:
+    """A byte progress bar on stderr when it is a terminal and the model is large; otherwise nothing.
+    (contextlib loads here, not with the module: every command imports this module, ``assay scan`` included.)"""
+    from contextlib import contextmanager
+
+    return contextmanager(_progress_bar)(enabled)
+
+
+def _progress_bar(enabled: bool) -> Iterator[_Callbacks]:
     if not enabled or not sys.stderr.isatty():
         yield None, None
         return
