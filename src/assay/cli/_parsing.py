@@ -1,5 +1,6 @@
 """What every command group uses to declare its command line: the one parser class (bad command line = one
-line and exit 2), the group helper, and the shared options and value types.
+line and exit 2), subcommands whose parsers are built on first use, the command and group helpers, and the
+shared options and value types.
 
 Everything here runs on every invocation, ``assay scan`` included, so it imports nothing argparse has not
 already imported: value types that need ``pathlib`` import it when a value is converted.
