@@ -93,10 +93,12 @@ def test_bundle_verifier_on_arbitrary_files(tmp_path_factory: pytest.TempPathFac
         event("refused before verification (malformed bundle)")
     else:
         event("verified" if report.ok else f"verification failed ({report.problems[0].kind})")
-        # No checkpoint can verify under a key generated a moment ago, so nothing here is INTACT without the
-        # warning that its entries are not covered by a signed checkpoint.
+        # No checkpoint can verify under a key generated a moment ago, so no bundle with entries is INTACT:
+        # entries no signed checkpoint covers fail a bundle's verification.
         assert report.checkpoints == 0
-        assert not report.ok or report.size == 0 or any("not covered" in w for w in report.warnings)
+        assert not report.ok or report.size == 0
+        if report.size:
+            assert any(p.kind == "uncovered-entry" for p in report.problems), report
 
 
 @pytest.fixture(scope="module")
@@ -277,9 +279,8 @@ def test_edited_audit_bundles_verify_only_unchanged_and_only_under_the_log_key(
     if verified:  # soundness: the log and every blob it carries are the ones exported
         assert _log(members) == _log(audit_bundle)
         assert all(members[n] == audit_bundle[n] for n in members if n.startswith("evidence/"))
-    if report.ok and _log(members) != _log(audit_bundle):
-        # Only possible with no checkpoint covering the change (all dropped): then the user is warned.
-        assert report.warnings and any("not covered" in w for w in report.warnings), report
+    if _log(members) != _log(audit_bundle):  # soundness: a changed log never verifies, covered or not
+        assert not report.ok, (edits, report)
     if unchanged:  # the accepting path is reached: repacking a bundle does not break it
         assert verified, (edits, report.problems, report.warnings)
     other = verify_bundle(folder / "audit.zip", public_key=folder / "other.pub.pem")

@@ -261,6 +261,26 @@ def test_exported_bundle_verifies_offline_and_detects_tampering(two_releases: Re
 
     other_key.write_bytes(public_key_pem(generate_key()))
     assert not verify_bundle(bundle, public_key=other_key).ok
+    # The attacker's easier path: edit an entry, recompute its leaf, and drop every checkpoint and proof.
+    stripped = tmp_path / "stripped.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(stripped, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "proofs.jsonl":
+                continue
+            if item.filename == "checkpoints.json":
+                data = b"[]"
+            if item.filename == "entries.jsonl":
+                lines = data.decode().splitlines()
+                entry = json.loads(lines[3])
+                entry["body"] = entry["body"].replace("alice", "mallory")
+                entry["leaf"] = hashlib.sha256(b"\x00" + entry["body"].encode()).hexdigest()
+                lines[3] = json.dumps(entry)
+                data = ("\n".join(lines) + "\n").encode()
+            dst.writestr(item, data)
+    report = verify_bundle(stripped, public_key=pub)
+    assert not report.ok and [p.kind for p in report.problems] == ["uncovered-entry"], report
+    assert report.problems[0].entry == 0
 
 
 def test_release_refuses_rejected_versions_and_unknown_parts(reg: Registry, tmp_path: Path) -> None:

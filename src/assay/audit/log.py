@@ -50,6 +50,8 @@ class LogReport:
     checkpoints: int
     problems: tuple[LogProblem, ...] = field(default=())
     warnings: tuple[str, ...] = field(default=())
+    covered: int = 0
+    """How many entries, from the first, the largest verified checkpoint covers."""
 
     @property
     def ok(self) -> bool:
@@ -134,11 +136,11 @@ def verify_log(entries: Iterable[tuple[int, str, str]], notes: Sequence[str], ve
             problems.append(LogProblem("head-mismatch", f"the stored log head (size {head_size}) does not match the "
                                        f"{size} entries", min(head_size, size)))
     warnings = []
-    if size and (not checkpoints or checkpoints[-1].size < size):
-        covered = checkpoints[-1].size if checkpoints else 0
+    covered = min(checkpoints[-1].size, size) if checkpoints else 0
+    if size and covered < size:
         warnings.append(f"entries {covered}..{size - 1} are not covered by a signed checkpoint yet "
                         "(`assay audit checkpoint` signs one)")
-    return LogReport(size, tree.root(size).hex(), len(checkpoints), tuple(problems), tuple(warnings))
+    return LogReport(size, tree.root(size).hex(), len(checkpoints), tuple(problems), tuple(warnings), covered)
 
 
 def _peaks(tree: MemoryTree, size: int) -> list[bytes]:
