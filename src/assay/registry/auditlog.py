@@ -89,17 +89,30 @@ def log_verifier(home: Path, public_key: Path | None = None) -> NoteVerifier:
 
 
 # An append and a checkpoint run Core statements on the session's own connection (same transaction), not the
-# ORM's unit of work: the audit log must keep up with every change, and Core statements are compiled once and
-# cached. The JSON and DateTime column types encode ``peaks`` and ``created_at`` for each database.
+# ORM's unit of work: the audit log must keep up with every change. The statements are built once here, so each
+# execution reuses its compiled form and cache key. The JSON and DateTime column types encode ``peaks`` and
+# ``created_at`` for each database.
 _SELECT_HEAD = (select(AuditStateRow.size, AuditStateRow.peaks).where(AuditStateRow.id == 1)
                 .with_for_update())  # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes
+_UPDATE_HEAD = update(AuditStateRow).where(AuditStateRow.id == 1)  # SET size, peaks from the parameters
+_INSERT_ENTRY = insert(AuditEntryRow)
+_INSERT_NODE = insert(AuditNodeRow)
 _NEWEST_CHECKPOINT = (select(CheckpointRow.size, CheckpointRow.root, CheckpointRow.note)
                       .order_by(CheckpointRow.size.desc()).limit(1))
+_INSERT_CHECKPOINT = insert(CheckpointRow)
+_HEAD_KEY = "assay.audit_head"  # session.info: the head this transaction wrote last, so a checkpoint need not read it
 
 
-def _head(session: Session) -> tuple[int, list[bytes]]:
+def _transaction(session: Session) -> Any:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _head(session: Session, conn: Any = None) -> tuple[int, list[bytes]]:
     """The log head (size, peaks), locked until the transaction ends; created empty on first use."""
-    conn = session.connection()
+    written = session.info.get(_HEAD_KEY)
+    if written is not None and written[0] is _transaction(session):  # locked and written by this transaction
+        return written[1], written[2]
+    conn = conn or session.connection()
     row = conn.execute(_SELECT_HEAD).first()
     if row is None:
         insert_or_ignore(conn, AuditStateRow, {"id": 1, "size": 0, "peaks": []}, "id")
@@ -110,18 +123,18 @@ def _head(session: Session) -> tuple[int, list[bytes]]:
 def append(session: Session, kind: str, actor: str, payload: dict[str, Any], *, time: datetime | None = None) -> int:
     """Add one entry in the caller's transaction; returns its index."""
     conn = session.connection()
-    size, peaks = _head(session)
+    size, peaks = _head(session, conn)
     builder = TreeBuilder.from_state(size, peaks)
     body = entry_body(size, kind, actor, (time or datetime.now(UTC)).isoformat(), payload)
     leaf = leaf_hash(body.encode("utf-8"))
     completed: list[tuple[int, int, bytes]] = []
     index = builder.append(leaf, completed)
-    conn.execute(insert(AuditEntryRow), {"idx": index, "kind": kind, "body": body, "leaf_hash": leaf.hex()})
+    conn.execute(_INSERT_ENTRY, {"idx": index, "kind": kind, "body": body, "leaf_hash": leaf.hex()})
     if completed:
-        conn.execute(insert(AuditNodeRow), [{"level": lv, "idx": i, "hash": h.hex()} for lv, i, h in completed])
+        conn.execute(_INSERT_NODE, [{"level": lv, "idx": i, "hash": h.hex()} for lv, i, h in completed])
     new_size, new_peaks = builder.state()
-    conn.execute(update(AuditStateRow).where(AuditStateRow.id == 1)
-                 .values(size=new_size, peaks=[p.hex() for p in new_peaks]))
+    conn.execute(_UPDATE_HEAD, {"size": new_size, "peaks": [p.hex() for p in new_peaks]})
+    session.info[_HEAD_KEY] = (_transaction(session), new_size, list(new_peaks))
     return index
 
 
@@ -144,12 +157,12 @@ def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
     if last is None:  # the first checkpoint publishes the key
         append(session, "log-key-created", actor, {"verifier_key": signer.verifier().key_string(),
                                                    "public_key_pem": public_key_pem(signer.private_key).decode()})
-    size, peaks = _head(session)
+    size, peaks = _head(session, conn)
     if last is not None and last.size == size:
         return SignedCheckpoint(last.size, last.root, last.note)
     root = TreeBuilder.from_state(size, peaks).root()
     made = SignedCheckpoint(size, root.hex(), sign_checkpoint(LOG_ORIGIN, size, root, signer))
-    conn.execute(insert(CheckpointRow), {"size": made.size, "root": made.root, "note": made.note,
+    conn.execute(_INSERT_CHECKPOINT, {"size": made.size, "root": made.root, "note": made.note,
                                         "created_at": datetime.now(UTC)})
     return made
 
