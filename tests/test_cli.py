@@ -229,7 +229,7 @@ def test_names_from_the_file_cannot_forge_report_lines(tmp_path: Path) -> None:
 
 def test_terminal_tables_do_not_read_names_as_markup() -> None:
     from assay.scan._findings import FileReport, Finding, Location, ScanReport, Severity
-    from assay.scan.render.text import TextRenderer
+    from assay.scan._render.text import TextRenderer
 
     finding = Finding("AS101", Severity.HIGH, "calls [bold]x[/]", Location("m.zip", "a[/]b.pkl", 3), "[red]")
     text = TextRenderer().render(ScanReport((FileReport("m.zip", ("zip",), 1, (finding,), ()),)), color=True)

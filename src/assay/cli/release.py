@@ -110,14 +110,14 @@ def _policy_option(parser: Arguments) -> None:
 def _policy(path: Path | None) -> Any:
     if path is None:
         return None
-    from assay.release.policy import load_policy
+    from assay.release import load_policy
 
     return load_policy(path)
 
 
 def release_create_cmd(args: argparse.Namespace) -> int:
     """Create a release."""
-    from assay.release.service import create_release
+    from assay.release import create_release
 
     with open_registry(args.actor) as reg:
         doc = create_release(reg, args.name, args.model, artifacts=tuple(args.artifact), params=args.params,
@@ -130,7 +130,7 @@ def release_create_cmd(args: argparse.Namespace) -> int:
 
 
 def _gate_text(result: Any, header: str, verbose: bool = True) -> str:
-    from assay.release.policy import render_text
+    from assay.release import render_text
 
     return f"{header}\n{render_text(result, verbose=verbose)}\n"
 
@@ -139,7 +139,7 @@ def gate_check_cmd(args: argparse.Namespace) -> int:
     """Check a gate."""
     import json
 
-    from assay.release.service import gate_check
+    from assay.release import gate_check
 
     with open_registry() as reg:
         result, evidence = gate_check(reg, args.release, args.env, policy=_policy(args.policy))
@@ -151,7 +151,7 @@ def gate_check_cmd(args: argparse.Namespace) -> int:
 
 def approve_cmd(args: argparse.Namespace) -> int:
     """Approve."""
-    from assay.release.service import approve
+    from assay.release import approve
 
     with open_registry(args.actor) as reg:
         doc = approve(reg, args.release, args.env, comment=args.comment, role=args.role)
@@ -174,7 +174,7 @@ def _date(text: str) -> datetime:
 
 def waive_cmd(args: argparse.Namespace) -> int:
     """Waive a rule."""
-    from assay.release.service import waive
+    from assay.release import waive
 
     with open_registry(args.actor) as reg:
         doc = waive(reg, args.rule_id, args.release, args.env, reason=args.reason, expires=_date(args.expires),
@@ -198,7 +198,7 @@ def _outcome_text(o: Any) -> str:
 
 def promote_cmd(args: argparse.Namespace) -> int:
     """Promote."""
-    from assay.release.service import promote
+    from assay.release import promote
 
     with open_registry(args.actor) as reg:
         outcome = promote(reg, args.release, args.env, canary=args.canary, policy=_policy(args.policy))
@@ -208,7 +208,7 @@ def promote_cmd(args: argparse.Namespace) -> int:
 
 def rollback_cmd(args: argparse.Namespace) -> int:
     """Roll back."""
-    from assay.release.rollback import rollback
+    from assay.release import rollback
 
     with open_registry(args.actor) as reg:
         outcome = rollback(reg, args.env, to=args.to, dry_run=args.dry_run, policy=_policy(args.policy))
@@ -223,7 +223,7 @@ def _deployment_line(d: dict[str, Any]) -> str:
 
 def status_cmd(args: argparse.Namespace) -> int:
     """Show status."""
-    from assay.release.rollback import status
+    from assay.release import status
 
     with open_registry() as reg:
         rows = status(reg, args.env)
@@ -238,7 +238,7 @@ def status_cmd(args: argparse.Namespace) -> int:
 
 def history_cmd(args: argparse.Namespace) -> int:
     """Show history."""
-    from assay.release.rollback import history
+    from assay.release import history
 
     with open_registry() as reg:
         rows = history(reg, args.env)
@@ -252,7 +252,7 @@ def policy_test_cmd(args: argparse.Namespace) -> int:
     """Test a policy."""
     import json
 
-    from assay.release.policy import evaluate, load_policy
+    from assay.release import evaluate, load_policy
 
     policy_file: Path = args.policy_file
     input_file: Path = args.input_file

@@ -18,8 +18,8 @@ from assay.scan._limits import ScanLimits
 
 TYPE_CHECKING = False  # typing costs start-up time; these names are imported on first use (``__getattr__``)
 if TYPE_CHECKING:
+    from assay.scan._render import Renderer, renderer_for
     from assay.scan._rules import RULES, Rule
-    from assay.scan.render import Renderer, renderer_for
 
 
 def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fail_on: Severity | str | None = None,
@@ -60,7 +60,7 @@ def _strictest(level: Severity, strict: bool) -> Severity:
 
 
 # Names whose modules a scan does not need: imported when first asked for, so start-up stays small.
-_LAZY = {"renderer_for": "assay.scan.render", "Renderer": "assay.scan.render",
+_LAZY = {"renderer_for": "assay.scan._render", "Renderer": "assay.scan._render",
          "RULES": "assay.scan._rules", "Rule": "assay.scan._rules"}
 
 

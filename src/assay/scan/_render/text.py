@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from assay.scan._findings import FileReport, ScanReport, Severity
-from assay.scan.render.interface import Renderer
+from assay.scan._render.interface import Renderer
 
 _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 _LIST_CLEAN_UP_TO = 25

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assay.scan._findings import ScanReport
-from assay.scan.render.interface import Renderer, json_text
+from assay.scan._render.interface import Renderer, json_text
 
 
 class JsonRenderer(Renderer):

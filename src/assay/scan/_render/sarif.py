@@ -7,8 +7,8 @@ from pathlib import PurePath
 from urllib.parse import quote
 
 from assay.scan._findings import Location, ScanReport, Severity
+from assay.scan._render.interface import Renderer, json_text
 from assay.scan._rules import RULES
-from assay.scan.render.interface import Renderer, json_text
 
 _LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note",
           Severity.INFO: "note"}

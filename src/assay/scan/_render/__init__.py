@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from assay.scan.render.interface import Renderer
+from assay.scan._render.interface import Renderer
 
 FORMATS = {"text": "text:TextRenderer", "json": "json:JsonRenderer", "sarif": "sarif:SarifRenderer"}
 
@@ -12,7 +12,7 @@ FORMATS = {"text": "text:TextRenderer", "json": "json:JsonRenderer", "sarif": "s
 def renderer_for(name: str) -> Renderer:
     """The renderer for ``text``, ``json`` or ``sarif``."""
     module, cls = FORMATS[name].split(":")
-    return getattr(importlib.import_module(f"assay.scan.render.{module}"), cls)()
+    return getattr(importlib.import_module(f"assay.scan._render.{module}"), cls)()
 
 
 __all__ = ["FORMATS", "Renderer", "renderer_for"]
