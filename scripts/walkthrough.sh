@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's release walkthrough, end to end, in a throw-away ASSAY_HOME (needs scripts/setup.sh test first,
+# The release walkthrough of docs/release.md, end to end, in a throw-away ASSAY_HOME (needs scripts/setup.sh test first,
 # for numpy and safetensors, which build the two small model versions).
 # Intake two signed versions, release them, approve (refused for the submitter, then by two others), promote
 # through dev, staging and production, a canary, a rollback fire drill and a rollback, then verify the audit log

@@ -1,4 +1,4 @@
-"""The README's release walkthrough (scripts/walkthrough.sh) runs end to end with the real CLI."""
+"""The release walkthrough of docs/release.md (scripts/walkthrough.sh) runs end to end with the real CLI."""
 
 from __future__ import annotations
 

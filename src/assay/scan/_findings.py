@@ -1,7 +1,7 @@
 """Value types of a scan: severities, findings, per-file reports and the whole report.
 
 Everything here is a frozen dataclass that turns into plain JSON with ``to_dict``; the JSON schema version is ``SCHEMA_VERSION`` and is
-documented in the README.
+documented in docs/scan.md.
 """
 
 from __future__ import annotations

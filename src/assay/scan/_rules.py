@@ -90,7 +90,7 @@ _RULES = [
          "Header length, JSON, dtypes, shapes and offsets must agree; overlapping or out-of-bounds tensors are "
          "how parser bugs in native loaders are reached."),
     Rule("AS451", "remote-code-required", "The model needs trust_remote_code (custom code via auto_map)",
-         "Loading runs the Python files shipped with the model. Review them; they are scanned below."),
+         "Loading runs the Python files shipped with the model. Review them; assay reads each one and reports the calls it finds that run processes, reach the network or run code (AS452)."),
     Rule("AS452", "python-dangerous-call", "Python code shipped with the model calls process, network, eval or "
          "file-write functions", "This code runs when the model is loaded with trust_remote_code=True."),
     Rule("AS454", "remote-code-file", "A config names Python code that a loader runs with trust_remote_code",

@@ -1,4 +1,4 @@
-"""JSON output (schema ``assay.scan/1.0``, documented in the README)."""
+"""JSON output (schema ``assay.scan/1.0``, documented in docs/scan.md)."""
 
 from __future__ import annotations
 
