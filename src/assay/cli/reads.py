@@ -1,7 +1,8 @@
 """``assay models``, ``show``, ``lineage`` and ``where``: the registry's answers on the command line.
 
-These are the commands typed during an incident; they read through the registry's Python API like every other
-caller.
+These are the commands typed during an incident: they read through the registry's one read path (``Reader``
+and the reference resolver) on a DB-API connection of their own, without importing SQLAlchemy
+(``registry/_sql.py`` says why).
 """
 
 from __future__ import annotations
@@ -45,34 +46,27 @@ def _command(name: str) -> Any:
 
 
 def _run(command: str, args: argparse.Namespace) -> int:
-    from assay.config import load_settings, sqlite_path
-    from assay.errors import ConfigError
-    from assay.registry import Registry, lineage, list_models, show, where
+    from assay.config import load_settings
+    from assay.registry import Reader, Sql
 
-    settings = load_settings()
-    if settings.database_url.startswith("sqlite") and sqlite_path(settings.database_url) is None:
-        raise ConfigError("an in-memory SQLite registry (sqlite:// or sqlite:///:memory:) ends with the command "
-                          "that made it: point ASSAY_DATABASE_URL at a file, sqlite:///PATH")
-    reg = Registry.open(settings)
-    try:
+    with Sql.connect(load_settings().database_url) as sql:  # no SQLAlchemy: see registry/_sql.py
+        reader = Reader(sql)
         if command == "models":
-            rows = list_models(reg, owner=args.owner, license_class=args.license_class, status=args.status)
+            rows = reader.list_models(owner=args.owner, license_class=args.license_class, status=args.status)
             doc = {"schema": "assay.models/1.0", "models": [m.to_json() for m in rows]}
             text = "".join(f"{m.name}@{m.latest}  {m.status}  scan {m.scan_verdict}  license {m.license_class}  "
                            f"signature {m.signature_status}  owner {m.owner or '-'}  ({m.versions} version(s))\n"
                            for m in rows) or "no models registered\n"
         elif command == "show":
-            v = show(reg, args.ref)
+            v = reader.show(args.ref)
             doc, text = {"schema": "assay.show/1.0", **v.to_json()}, _show_text(v)
         elif command == "lineage":
-            t = lineage(reg, args.ref)
+            t = reader.lineage(args.ref)
             doc, text = {"schema": "assay.lineage/1.0", **t.to_json()}, _lineage_text(t)
         else:
-            hits = where(reg, args.query)
+            hits = reader.where(args.query)
             doc = {"schema": "assay.where/1.0", "query": args.query, "hits": [h.to_json() for h in hits]}
             text = "".join(f"{h.kind:<11} {h.ref}  {h.relation}\n" for h in hits) or f"{args.query}: found nowhere\n"
-    finally:
-        reg.close()
     emit(args.fmt, doc, text)
     return 0
 

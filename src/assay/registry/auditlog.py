@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from assay.audit import (
@@ -42,7 +42,7 @@ from assay.audit import (
     verify_log,
 )
 from assay.errors import InputError
-from assay.registry.db import insert_or_ignore
+from assay.registry._sql import Sql
 from assay.registry.interface import NotFound
 from assay.registry.schema import AuditEntryRow, AuditNodeRow, AuditStateRow, CheckpointRow
 
@@ -88,18 +88,16 @@ def log_verifier(home: Path, public_key: Path | None = None) -> NoteVerifier:
     return NoteVerifier(LOG_KEY_NAME, load_private_key(path).public_key())
 
 
-# An append and a checkpoint run Core statements on the session's own connection (same transaction), not the
-# ORM's unit of work: the audit log must keep up with every change. The statements are built once here, so each
-# execution reuses its compiled form and cache key. The JSON and DateTime column types encode ``peaks`` and
-# ``created_at`` for each database.
-_SELECT_HEAD = (select(AuditStateRow.size, AuditStateRow.peaks).where(AuditStateRow.id == 1)
-                .with_for_update())  # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes
-_UPDATE_HEAD = update(AuditStateRow).where(AuditStateRow.id == 1)  # SET size, peaks from the parameters
-_INSERT_ENTRY = insert(AuditEntryRow)
-_INSERT_NODE = insert(AuditNodeRow)
-_NEWEST_CHECKPOINT = (select(CheckpointRow.size, CheckpointRow.root, CheckpointRow.note)
-                      .order_by(CheckpointRow.size.desc()).limit(1))
-_INSERT_CHECKPOINT = insert(CheckpointRow)
+# An append and a checkpoint run their fixed statements as text SQL on the DB-API connection of the session's own
+# transaction (``Sql.of``), not as SQLAlchemy statements: SQLAlchemy's per-statement work was most of an append's
+# cost (~2,000 appends/s through Core against ~5,000/s here, see ``_sql.py``), and every change appends one.
+_SELECT_HEAD = "SELECT size, peaks FROM audit_state WHERE id = 1"
+_CREATE_HEAD = "INSERT INTO audit_state (id, size, peaks) VALUES (1, 0, '[]') ON CONFLICT (id) DO NOTHING"
+_UPDATE_HEAD = "UPDATE audit_state SET size = :size, peaks = :peaks WHERE id = 1"
+_INSERT_ENTRY = "INSERT INTO audit_entries (idx, kind, body, leaf_hash) VALUES (:idx, :kind, :body, :leaf_hash)"
+_INSERT_NODE = "INSERT INTO audit_nodes (level, idx, hash) VALUES (:level, :idx, :hash)"
+_NEWEST_CHECKPOINT = "SELECT size, root, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
+_INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (:size, :root, :note, :at)"
 _HEAD_KEY = "assay.audit_head"  # session.info: the head this transaction wrote last, so a checkpoint need not read it
 
 
@@ -107,33 +105,36 @@ def _transaction(session: Session) -> Any:
     return session.get_nested_transaction() or session.get_transaction()
 
 
-def _head(session: Session, conn: Any = None) -> tuple[int, list[bytes]]:
+def _head(session: Session, sql: Sql) -> tuple[int, list[bytes]]:
     """The log head (size, peaks), locked until the transaction ends; created empty on first use."""
     written = session.info.get(_HEAD_KEY)
     if written is not None and written[0] is _transaction(session):  # locked and written by this transaction
         return written[1], written[2]
-    conn = conn or session.connection()
-    row = conn.execute(_SELECT_HEAD).first()
+    # The one difference between the databases: PostgreSQL locks the row; on SQLite the write transaction's
+    # BEGIN IMMEDIATE already holds the database's write lock (and SQLite has no FOR UPDATE).
+    select_head = _SELECT_HEAD + (" FOR UPDATE" if sql.dialect == "postgresql" else "")
+    row = sql.row(select_head)
     if row is None:
-        insert_or_ignore(conn, AuditStateRow, {"id": 1, "size": 0, "peaks": []}, "id")
-        row = conn.execute(_SELECT_HEAD).one()
+        sql.execute(_CREATE_HEAD)
+        row = sql.row(select_head)
+        assert row is not None  # just created, or created by another transaction first
     return row.size, [bytes.fromhex(p) for p in row.peaks]
 
 
 def append(session: Session, kind: str, actor: str, payload: dict[str, Any], *, time: datetime | None = None) -> int:
     """Add one entry in the caller's transaction; returns its index."""
-    conn = session.connection()
-    size, peaks = _head(session, conn)
+    sql = Sql.of(session)
+    size, peaks = _head(session, sql)
     builder = TreeBuilder.from_state(size, peaks)
     body = entry_body(size, kind, actor, (time or datetime.now(UTC)).isoformat(), payload)
     leaf = leaf_hash(body.encode("utf-8"))
     completed: list[tuple[int, int, bytes]] = []
     index = builder.append(leaf, completed)
-    conn.execute(_INSERT_ENTRY, {"idx": index, "kind": kind, "body": body, "leaf_hash": leaf.hex()})
+    sql.execute(_INSERT_ENTRY, idx=index, kind=kind, body=body, leaf_hash=leaf.hex())
     if completed:
-        conn.execute(_INSERT_NODE, [{"level": lv, "idx": i, "hash": h.hex()} for lv, i, h in completed])
+        sql.execute_many(_INSERT_NODE, [{"level": lv, "idx": i, "hash": h.hex()} for lv, i, h in completed])
     new_size, new_peaks = builder.state()
-    conn.execute(_UPDATE_HEAD, {"size": new_size, "peaks": [p.hex() for p in new_peaks]})
+    sql.execute(_UPDATE_HEAD, size=new_size, peaks=json.dumps([p.hex() for p in new_peaks]))
     session.info[_HEAD_KEY] = (_transaction(session), new_size, list(new_peaks))
     return index
 
@@ -152,18 +153,18 @@ class SignedCheckpoint(NamedTuple):
 def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
     """Sign the current log head (logging the key's creation first, when this is the first checkpoint)."""
     signer = _SIGNERS.get(home) or _SIGNERS.setdefault(home, log_signer(home))
-    conn = session.connection()
-    last = conn.execute(_NEWEST_CHECKPOINT).first()
+    sql = Sql.of(session)
+    last = sql.row(_NEWEST_CHECKPOINT)
     if last is None:  # the first checkpoint publishes the key
         append(session, "log-key-created", actor, {"verifier_key": signer.verifier().key_string(),
                                                    "public_key_pem": public_key_pem(signer.private_key).decode()})
-    size, peaks = _head(session, conn)
+    size, peaks = _head(session, sql)
     if last is not None and last.size == size:
         return SignedCheckpoint(last.size, last.root, last.note)
     root = TreeBuilder.from_state(size, peaks).root()
     made = SignedCheckpoint(size, root.hex(), sign_checkpoint(LOG_ORIGIN, size, root, signer))
-    conn.execute(_INSERT_CHECKPOINT, {"size": made.size, "root": made.root, "note": made.note,
-                                        "created_at": datetime.now(UTC)})
+    sql.execute(_INSERT_CHECKPOINT, size=made.size, root=made.root, note=made.note,
+                at=sql.time_param(datetime.now(UTC)))
     return made
 
 

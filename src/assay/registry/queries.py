@@ -1,11 +1,12 @@
 """The registry's answers for the Python API: ``list_models``, ``show``, ``lineage``, ``where`` and ``doctor``.
 
 The queries themselves live in ``reader.py``; these functions run them in a read-only snapshot of an open
-``Registry`` (``Registry.snapshot``).
+``Registry`` (``Registry.snapshot``), on the DB-API connection of its transaction (``Sql.of``).
 """
 
 from __future__ import annotations
 
+from assay.registry._sql import Sql
 from assay.registry.interface import DoctorProblem, LineageTree, ModelSummary, VersionInfo, WhereHit
 from assay.registry.reader import Reader
 from assay.registry.store import Registry
@@ -15,26 +16,26 @@ def list_models(reg: Registry, *, owner: str | None = None, license_class: str |
                 status: str | None = None, limit: int | None = None) -> list[ModelSummary]:
     """Every model with its newest version; the filters apply to the model's owner and its newest version."""
     with reg.snapshot() as session:
-        return Reader(session).list_models(owner=owner, license_class=license_class, status=status, limit=limit)
+        return Reader(Sql.of(session)).list_models(owner=owner, license_class=license_class, status=status, limit=limit)
 
 
 def show(reg: Registry, ref: str) -> VersionInfo:
     """Everything known about ``NAME[@VERSION]``, evidence and parents included."""
     with reg.snapshot() as session:
-        return Reader(session).show(ref)
+        return Reader(Sql.of(session)).show(ref)
 
 
 def lineage(reg: Registry, ref: str) -> LineageTree:
     """Base models up (recursively through registered versions), derived versions down, datasets."""
     with reg.snapshot() as session:
-        return Reader(session).lineage(ref)
+        return Reader(Sql.of(session)).lineage(ref)
 
 
 def where(reg: Registry, query: str) -> list[WhereHit]:
     """Every version, dataset, artifact, release and evidence blob that is, contains or derives from ``query``
     (a digest, a hex prefix of 8+ digits, or a reference to a model version, dataset, artifact or release)."""
     with reg.snapshot() as session:
-        return Reader(session).where(query)
+        return Reader(Sql.of(session)).where(query)
 
 
 def doctor(reg: Registry) -> list[DoctorProblem]:
@@ -42,7 +43,7 @@ def doctor(reg: Registry) -> list[DoctorProblem]:
     problems: list[DoctorProblem] = []
     cited: dict[str, list[str]] = {}
     with reg.snapshot() as session:
-        for digest, citer in Reader(session).cited_evidence():
+        for digest, citer in Reader(Sql.of(session)).cited_evidence():
             cited.setdefault(digest, []).append(citer)
     for digest, citers in cited.items():
         problem = reg.blobs.check(digest)

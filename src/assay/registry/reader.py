@@ -1,8 +1,9 @@
 """The registry's read-only answers: ``models``, ``show``, ``lineage``, ``where`` and what ``doctor`` cites.
 
-One way to read: SQLAlchemy selects over the mapped tables in ``schema.py``, on a ``Session`` (the Python API's
-snapshot session, or a write transaction that must see its own rows), with columns read by name. References
-resolve through ``refs.py``.
+One way to read: text SQL on ``_sql.Sql`` with columns by name (why not SQLAlchemy: the read commands must
+answer in under 100 ms, see ``_sql.py``). The command line reads on a connection of its own
+(``Sql.connect``); the Python API and the write paths on a session's (``Sql.of(session)``), so a write
+transaction sees its own rows. References resolve through ``refs.py``, the same resolver either way.
 """
 
 from __future__ import annotations
@@ -10,42 +11,29 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
-
 from assay.errors import InputError
+from assay.registry._sql import Record, Sql
 from assay.registry.interface import EvidenceInfo, LineageLink, LineageTree, ModelSummary, VersionInfo, WhereHit
 from assay.registry.refs import find_version, resolve
-from assay.registry.schema import (
-    ArtifactRow,
-    DatasetRow,
-    DeploymentRow,
-    EnvironmentRow,
-    EvidenceRow,
-    LineageRow,
-    ModelRow,
-    ReleaseArtifactRow,
-    ReleaseRow,
-    VersionFileRow,
-    VersionRow,
-)
 
 MAX_LINEAGE_DEPTH = 32
 """Ancestor and descendant chains are followed this far (a cycle cannot arise from intake, but rows can be edited)."""
 _HEX = re.compile(r"(?:(sha256|blake2b|blake3):)?([0-9a-fA-F]{8,128})")
+_EDGES = ("SELECT id, child_version_id, parent_kind, parent_version_id, parent_dataset_id, parent_name, relation, "
+          "source FROM lineage WHERE ")
 
 
 class Reader:
-    """Read-only queries in one ``Session``."""
+    """Read-only queries on one ``Sql`` connection."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, sql: Sql) -> None:
+        self.sql = sql
 
     # -- names of rows --------------------------------------------------------------------------------------
     def version_ref(self, version_id: int) -> str:
         """``NAME@N`` of a version id."""
-        found = self.session.execute(select(ModelRow.name, VersionRow.number).join(
-            ModelRow, ModelRow.id == VersionRow.model_id).where(VersionRow.id == version_id)).first()
+        found = self.sql.row("SELECT m.name, v.number FROM model_versions v JOIN models m ON m.id = v.model_id "
+                             "WHERE v.id = :i", i=version_id)
         if found is None:
             raise InputError(f"the registry database is inconsistent: model_versions row {version_id} is missing "
                              "(was it edited by hand?)")
@@ -53,8 +41,7 @@ class Reader:
 
     def dataset_ref(self, dataset_id: int) -> str | None:
         """``NAME@N`` of a dataset id; None when the row is gone."""
-        found = self.session.execute(select(DatasetRow.name, DatasetRow.number)
-                                     .where(DatasetRow.id == dataset_id)).first()
+        found = self.sql.row("SELECT name, number FROM datasets WHERE id = :i", i=dataset_id)
         return f"{found.name}@{found.number}" if found is not None else None
 
     def subject(self, kind: str, subject_id: int) -> str:
@@ -71,36 +58,36 @@ class Reader:
     def list_models(self, *, owner: str | None = None, license_class: str | None = None, status: str | None = None,
                     limit: int | None = None) -> list[ModelSummary]:
         """Every model with its newest version; the filters apply to the owner and the newest version."""
-        newest = (select(VersionRow.model_id, func.max(VersionRow.number).label("latest"),
-                         func.count().label("versions")).group_by(VersionRow.model_id).subquery())
-        q = (select(ModelRow.name, ModelRow.owner, ModelRow.risk_tier, newest.c.versions, newest.c.latest,
-                    VersionRow.identity, VersionRow.status, VersionRow.license_class, VersionRow.scan_verdict,
-                    VersionRow.signature_status)
-             .outerjoin(newest, newest.c.model_id == ModelRow.id)
-             .outerjoin(VersionRow, (VersionRow.model_id == ModelRow.id) & (VersionRow.number == newest.c.latest)))
-        for column, value in ((ModelRow.owner, owner), (VersionRow.license_class, license_class),
-                              (VersionRow.status, status)):
+        sql = ("SELECT m.name, m.owner, m.risk_tier, n.versions, n.latest, v.identity, v.status, v.license_class, "
+               "v.scan_verdict, v.signature_status FROM models m "
+               "LEFT JOIN (SELECT model_id, MAX(number) AS latest, COUNT(*) AS versions FROM model_versions "
+               "GROUP BY model_id) n ON n.model_id = m.id "
+               "LEFT JOIN model_versions v ON v.model_id = m.id AND v.number = n.latest WHERE 1 = 1")
+        params: dict[str, Any] = {}
+        for column, key, value in (("m.owner", "owner", owner), ("v.license_class", "license_class", license_class),
+                                   ("v.status", "status", status)):
             if value:
-                q = q.where(column == value)
-        q = q.order_by(ModelRow.name)
+                sql += f" AND {column} = :{key}"
+                params[key] = value
+        sql += " ORDER BY m.name"
         if limit:
-            q = q.limit(int(limit))
+            sql += f" LIMIT {int(limit)}"
         return [ModelSummary(name=m.name, owner=m.owner, risk_tier=m.risk_tier, versions=m.versions or 0,
                              latest=m.latest, latest_identity=m.identity, status=m.status,
                              license_class=m.license_class, scan_verdict=m.scan_verdict,
                              signature_status=m.signature_status)
-                for m in self.session.execute(q)]
+                for m in self.sql.rows(sql, **params)]
 
     def show(self, ref: str) -> VersionInfo:
         """Everything known about ``NAME[@VERSION]``, evidence and parents included."""
-        return self.version_info(*find_version(self.session, ref))
+        return self.version_info(*find_version(self.sql, ref))
 
-    def version_info(self, model: ModelRow, v: VersionRow) -> VersionInfo:
-        """The value type for a version, with its evidence and parents."""
-        evidence = tuple(EvidenceInfo(e.kind, e.name, e.digest, e.media_type, e.size) for e in self.session.scalars(
-            select(EvidenceRow).where(EvidenceRow.subject_kind == "version", EvidenceRow.subject_id == v.id)
-            .order_by(EvidenceRow.id)))
-        parents = tuple(self._link(e, up=True) for e in self._edges(LineageRow.child_version_id == v.id))
+    def version_info(self, model: Record, v: Record) -> VersionInfo:
+        """The value type for a version (``refs.find_version``'s rows), with its evidence and parents."""
+        evidence = tuple(EvidenceInfo(e.kind, e.name, e.digest, e.media_type, e.size) for e in self.sql.rows(
+            "SELECT kind, name, digest, media_type, size FROM evidence WHERE subject_kind = 'version' "
+            "AND subject_id = :i ORDER BY id", i=v.id))
+        parents = tuple(self._link(e, up=True) for e in self._edges("child_version_id = :i", i=v.id))
         return VersionInfo(
             model=model.name, number=v.number, identity=v.identity, status=v.status,
             status_reasons=tuple(v.status_reasons), owner=model.owner, risk_tier=model.risk_tier,
@@ -114,13 +101,12 @@ class Reader:
 
     def lineage(self, ref: str) -> LineageTree:
         """Base models up (recursively through registered versions), derived versions down, datasets."""
-        model, v = find_version(self.session, ref)
-        edges = self._edges(LineageRow.child_version_id == v.id)
+        model, v = find_version(self.sql, ref)
+        edges = self._edges("child_version_id = :i", i=v.id)
         up = tuple(self._link(e, up=True) for e in edges if e.parent_kind == "model")
         datasets = tuple(self._link(e, up=True) for e in edges if e.parent_kind == "dataset")
-        children = self._edges(or_(LineageRow.parent_version_id == v.id,
-                                   (LineageRow.parent_version_id.is_(None)) & (LineageRow.parent_kind == "model")
-                                   & (LineageRow.parent_name == model.name)))
+        children = self._edges("parent_version_id = :i OR (parent_version_id IS NULL AND parent_kind = 'model' "
+                               "AND parent_name = :n)", i=v.id, n=model.name)
         down = tuple(self._link(e, up=False) for e in children if e.child_version_id != v.id)
         paths = []
         for e in edges:
@@ -129,10 +115,9 @@ class Reader:
             while current is not None and current not in seen and len(chain) < MAX_LINEAGE_DEPTH:
                 seen.add(current)
                 chain.append(self.version_ref(current))
-                current = self.session.scalars(
-                    select(LineageRow.parent_version_id).where(LineageRow.child_version_id == current,
-                                                               LineageRow.parent_version_id.is_not(None))
-                    .order_by(LineageRow.id).limit(1)).first()
+                parent = self.sql.row("SELECT parent_version_id FROM lineage WHERE child_version_id = :i "
+                                      "AND parent_version_id IS NOT NULL ORDER BY id LIMIT 1", i=current)
+                current = parent.parent_version_id if parent is not None else None
             if chain:
                 paths.append(tuple(chain))
         return LineageTree(f"{model.name}@{v.number}", v.identity, up, datasets, down, tuple(paths))
@@ -148,7 +133,7 @@ class Reader:
             self._digest_hits(f"{match.group(1) or 'sha256'}:{match.group(2).lower()}", len(match.group(2)) == 64,
                               hits, version_ids, dataset_ids)
         else:
-            found = resolve(self.session, query)
+            found = resolve(self.sql, query)
             if found.version is not None:
                 model, v = found.version
                 hits.append(WhereHit("version", f"{model.name}@{v.number}", "identity"))
@@ -161,55 +146,54 @@ class Reader:
             if found.release is not None:
                 self._release_hits([found.release], hits)
         for ds_id in dataset_ids:
-            for e in self._edges(LineageRow.parent_dataset_id == ds_id):
+            for e in self._edges("parent_dataset_id = :i", i=ds_id):
                 hits.append(WhereHit("descendant", self._link(e, up=False).name, "trained on it"))
                 version_ids.append(e.child_version_id)
         self._descendants(version_ids, hits)
         ids = list(dict.fromkeys(version_ids))
         if ids:
-            self._release_hits(list(self.session.scalars(select(ReleaseRow).where(ReleaseRow.version_id.in_(ids))
-                                                         .order_by(ReleaseRow.id))), hits)
+            marks, params = _in(ids)
+            self._release_hits(self.sql.rows(f"SELECT id, name, version_id FROM releases WHERE version_id IN ({marks}) "
+                                             "ORDER BY id", **params), hits)
         return list(dict.fromkeys(hits))  # WhereHit is frozen, hence hashable: first occurrence wins
 
     # -- helpers --------------------------------------------------------------------------------------------
     def _digest_hits(self, digest: str, whole: bool, hits: list[WhereHit], version_ids: list[int],
                      dataset_ids: list[int]) -> None:
         """Versions, files, datasets, artifacts and evidence whose digest is (or starts with) ``digest``."""
-        def test(column: Any) -> Any:
-            return column == digest if whole else column.startswith(digest)
-
-        s = self.session
-        for r in s.execute(select(VersionRow.id, ModelRow.name, VersionRow.number)
-                           .join(ModelRow, ModelRow.id == VersionRow.model_id)
-                           .where(test(VersionRow.identity)).order_by(VersionRow.id)):
+        test = "= :d" if whole else "LIKE :d"
+        d = digest if whole else digest + "%"
+        rows = self.sql.rows
+        for r in rows("SELECT v.id, m.name, v.number FROM model_versions v JOIN models m ON m.id = v.model_id "
+                      f"WHERE v.identity {test} ORDER BY v.id", d=d):
             hits.append(WhereHit("version", f"{r.name}@{r.number}", "identity"))
             version_ids.append(r.id)
-        for f in s.execute(select(VersionRow.id, ModelRow.name, VersionRow.number, VersionFileRow.path)
-                           .join(VersionRow, VersionRow.id == VersionFileRow.version_id)
-                           .join(ModelRow, ModelRow.id == VersionRow.model_id)
-                           .where(test(VersionFileRow.digest)).order_by(VersionFileRow.id)):
+        for f in rows("SELECT v.id, m.name, v.number, f.path FROM version_files f JOIN model_versions v "
+                      "ON v.id = f.version_id JOIN models m ON m.id = v.model_id "
+                      f"WHERE f.digest {test} ORDER BY f.id", d=d):
             hits.append(WhereHit("version", f"{f.name}@{f.number}", f"contains {f.path}"))
             version_ids.append(f.id)
-        for d in s.scalars(select(DatasetRow).where(test(DatasetRow.identity)).order_by(DatasetRow.id)):
-            hits.append(WhereHit("dataset", f"{d.name}@{d.number}", "identity"))
-            dataset_ids.append(d.id)
-        for a in s.scalars(select(ArtifactRow).where(test(ArtifactRow.digest)).order_by(ArtifactRow.id)):
+        for ds in rows(f"SELECT id, name, number FROM datasets WHERE identity {test} ORDER BY id", d=d):
+            hits.append(WhereHit("dataset", f"{ds.name}@{ds.number}", "identity"))
+            dataset_ids.append(ds.id)
+        for a in rows(f"SELECT id, name, number, kind FROM artifacts WHERE digest {test} ORDER BY id", d=d):
             self._artifact_hits(a, hits)
-        for e in s.scalars(select(EvidenceRow).where(test(EvidenceRow.digest)).order_by(EvidenceRow.id)):
+        for e in rows(f"SELECT subject_kind, subject_id, kind, name FROM evidence WHERE digest {test} ORDER BY id",
+                      d=d):
             hits.append(WhereHit("evidence", self.subject(e.subject_kind, e.subject_id), f"cites {e.name} as {e.kind}"))
 
-    def _artifact_hits(self, a: ArtifactRow, hits: list[WhereHit]) -> None:
+    def _artifact_hits(self, a: Record, hits: list[WhereHit]) -> None:
         """An artifact and the releases that include it."""
         hits.append(WhereHit("artifact", f"{a.name}@{a.number}", f"{a.kind} content"))
-        for name in self.session.scalars(select(ReleaseRow.name).join(
-                ReleaseArtifactRow, ReleaseArtifactRow.release_id == ReleaseRow.id)
-                .where(ReleaseArtifactRow.artifact_id == a.id).order_by(ReleaseRow.id)):
-            hits.append(WhereHit("release", name, f"includes {a.kind} {a.name}@{a.number}"))
+        for r in self.sql.rows("SELECT r.name FROM releases r JOIN release_artifacts ra ON ra.release_id = r.id "
+                               "WHERE ra.artifact_id = :a ORDER BY r.id", a=a.id):
+            hits.append(WhereHit("release", r.name, f"includes {a.kind} {a.name}@{a.number}"))
 
-    def _edges(self, condition: Any) -> list[LineageRow]:
-        return list(self.session.scalars(select(LineageRow).where(condition).order_by(LineageRow.id)))
+    def _edges(self, condition: str, **params: Any) -> list[Record]:
+        """Lineage rows matching ``condition``, oldest first."""
+        return self.sql.rows(_EDGES + condition + " ORDER BY id", **params)
 
-    def _link(self, edge: LineageRow, *, up: bool) -> LineageLink:
+    def _link(self, edge: Record, *, up: bool) -> LineageLink:
         if not up:
             return LineageLink("model", self.version_ref(edge.child_version_id), edge.relation, True, edge.source)
         if edge.parent_version_id is not None:
@@ -223,10 +207,10 @@ class Reader:
     def _descendants(self, roots: list[int], hits: list[WhereHit]) -> None:
         frontier, seen, depth = list(dict.fromkeys(roots)), set(roots), 0
         while frontier and depth < MAX_LINEAGE_DEPTH:
-            edges = self._edges(LineageRow.parent_version_id.in_(frontier))
+            marks, params = _in(frontier)
+            edges = self._edges(f"parent_version_id IN ({marks})", **params)
             frontier = []
             for e in edges:
-                assert e.parent_version_id is not None  # the condition above
                 hits.append(WhereHit("descendant", self.version_ref(e.child_version_id),
                                      f"{e.relation} of {self.version_ref(e.parent_version_id)}"))
                 if e.child_version_id not in seen:
@@ -235,25 +219,21 @@ class Reader:
                     roots.append(e.child_version_id)
             depth += 1
 
-    def _release_hits(self, releases: list[ReleaseRow], hits: list[WhereHit]) -> None:
+    def _release_hits(self, releases: list[Record], hits: list[WhereHit]) -> None:
         """Each release (with the version it uses) and where it is deployed now or was."""
         if not releases:
             return
-        environments = self.session.execute(select(EnvironmentRow.id, EnvironmentRow.name)
-                                            .order_by(EnvironmentRow.position)).all()
+        environments = self.sql.rows("SELECT id, name FROM environments ORDER BY position")
         for rel in releases:
             hits.append(WhereHit("release", rel.name, "uses " + self.version_ref(rel.version_id)))
             for env in environments:
-                latest = self.session.execute(
-                    select(DeploymentRow.seq, DeploymentRow.action).where(DeploymentRow.environment_id == env.id,
-                                                                          DeploymentRow.release_id == rel.id)
-                    .order_by(DeploymentRow.seq.desc()).limit(1)).first()
+                latest = self.sql.row("SELECT seq, action FROM deployments WHERE environment_id = :e "
+                                      "AND release_id = :r ORDER BY seq DESC LIMIT 1", e=env.id, r=rel.id)
                 if latest is None:
                     continue
-                active_seq = self.session.scalars(
-                    select(DeploymentRow.seq).where(DeploymentRow.environment_id == env.id,
-                                                    DeploymentRow.action != "canary")
-                    .order_by(DeploymentRow.seq.desc()).limit(1)).first() or 0
+                active = self.sql.row("SELECT seq FROM deployments WHERE environment_id = :e "
+                                      "AND action <> 'canary' ORDER BY seq DESC LIMIT 1", e=env.id)
+                active_seq = active.seq if active is not None else 0
                 live = latest.seq == active_seq or (latest.action == "canary" and latest.seq > active_seq)
                 state = "active" if live else "since replaced"
                 hits.append(WhereHit("deployment", f"{env.name}#{latest.seq}",
@@ -262,4 +242,9 @@ class Reader:
     def cited_evidence(self) -> list[tuple[str, str]]:
         """(digest, "SUBJECT KIND NAME") of every evidence row, oldest first: what ``doctor`` checks."""
         return [(e.digest, f"{self.subject(e.subject_kind, e.subject_id)} {e.kind} {e.name}")
-                for e in self.session.scalars(select(EvidenceRow).order_by(EvidenceRow.id))]
+                for e in self.sql.rows("SELECT subject_kind, subject_id, kind, name, digest FROM evidence ORDER BY id")]
+
+
+def _in(values: list[int]) -> tuple[str, dict[str, int]]:
+    """``:v0, :v1, ...`` and their parameters, for ``IN (...)``."""
+    return ", ".join(f":v{i}" for i in range(len(values))), {f"v{i}": v for i, v in enumerate(values)}

@@ -11,20 +11,26 @@ everywhere:
 - a release: its name (releases are immutable and named, not numbered).
 
 ``resolve`` tries every kind at once: ``assay where`` answers for whatever the reference names.
+
+The lookups are text SQL on ``_sql.Sql`` (why not SQLAlchemy: see ``_sql.py``), so the read commands resolve
+without importing SQLAlchemy and a write path resolves inside its own transaction: every function takes an
+``Sql`` or a SQLAlchemy ``Session`` (``Sql.of(session)``: its pending rows are flushed first). Rows come back as
+``_sql.Record`` (columns by name, as keys or attributes); a write path that needs the mapped object loads it by
+id (``session.get(VersionRow, row.id)``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import case, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from assay.errors import UsageError
+from assay.registry._sql import Record, Sql
 from assay.registry.interface import MAX_NUMBER, NotFound, Ref, check_name
-from assay.registry.schema import ArtifactRow, DatasetRow, ModelRow, ReleaseRow, VersionRow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 LATEST = "latest"
 """The selector that names the newest version of a name (``NAME@latest``)."""
@@ -56,111 +62,126 @@ class Ambiguous(NotFound):
     """A hex prefix that starts two or more identities of one name (exit 2)."""
 
 
-def _one(ref: str, what: str, matches: list[Any]) -> Any:
+def _db(db: Sql | Session) -> Sql:
+    return db if isinstance(db, Sql) else Sql.of(db)
+
+
+def _one(ref: str, what: str, matches: list[Record]) -> Record | None:
     """The single row a prefix selects; two or more is ambiguous."""
     if len(matches) > 1:
         raise Ambiguous(f"{ref!r} is ambiguous: {len(matches)} {what} start with it")
     return matches[0] if matches else None
 
 
-def find_model(session: Session, name: str) -> ModelRow | None:
+def find_model(db: Sql | Session, name: str) -> Record | None:
     """The model named ``name`` (a name, not a reference), or None."""
-    return session.scalars(select(ModelRow).where(ModelRow.name == name)).one_or_none()
+    return _db(db).row("SELECT * FROM models WHERE name = :n", n=name)
 
 
-def find_version(session: Session, ref: str) -> tuple[ModelRow, VersionRow]:
+# The numbered kinds: table and the column a hex prefix selects by. Versions are numbered per model, datasets
+# and artifacts per name.
+_VERSIONS = "SELECT * FROM model_versions WHERE model_id = :owner"
+_NUMBERED = {"datasets": ("SELECT * FROM datasets WHERE name = :owner", "identity"),
+             "artifacts": ("SELECT * FROM artifacts WHERE name = :owner", "digest")}
+
+
+def _select(sql: Sql, base: str, digest_column: str, owner: object, r: Ref, ref: str, what: str,
+            default_order: str) -> Record | None:
+    """The row ``r``'s selector picks among ``base``'s rows (those of one model, or of one name)."""
+    if r.number is not None:
+        return sql.row(base + " AND number = :k", owner=owner, k=r.number)
+    if r.prefix is not None:
+        return _one(ref, what, sql.rows(base + f" AND {digest_column} LIKE :p ORDER BY number", owner=owner,
+                                        p=r.prefix + "%"))
+    order = "number DESC" if r.latest else default_order
+    return sql.row(base + f" ORDER BY {order} LIMIT 1", owner=owner)
+
+
+def find_version(db: Sql | Session, ref: str) -> tuple[Record, Record]:
     """The model and version ``ref`` names (see the module docstring)."""
+    sql = _db(db)
     r = parse_ref(ref)
-    model = find_model(session, r.name)
+    model = find_model(sql, r.name)
     if model is None:
         raise NotFound(f"no model named {r.name!r} in the registry")
-    q = select(VersionRow).where(VersionRow.model_id == model.id)
-    if r.number is not None:
-        row = session.scalars(q.where(VersionRow.number == r.number)).one_or_none()
-    elif r.prefix is not None:
-        row = _one(ref, "versions", list(session.scalars(q.where(VersionRow.identity.startswith(r.prefix))
-                                                         .order_by(VersionRow.number))))
-    elif r.latest:
-        row = session.scalars(q.order_by(VersionRow.number.desc()).limit(1)).first()
-    else:  # the newest accepted version, else the newest
-        row = session.scalars(q.order_by(case((VersionRow.status == "accepted", 0), else_=1),
-                                         VersionRow.number.desc()).limit(1)).first()
+    # a bare name: the newest accepted version, else the newest
+    row = _select(sql, _VERSIONS, "identity", model.id, r, ref, "versions",
+                  "(CASE WHEN status = 'accepted' THEN 0 ELSE 1 END), number DESC")
     if row is None:
         raise NotFound(f"no version {ref!r} in the registry")
     return model, row
 
 
-def find_dataset(session: Session, ref: str) -> DatasetRow:
+def find_dataset(db: Sql | Session, ref: str) -> Record:
     """The dataset version ``ref`` names."""
-    row = _numbered(session, DatasetRow, DatasetRow.identity, ref, "dataset versions")
+    row = _numbered(_db(db), "datasets", ref, "dataset versions")
     if row is None:
         raise NotFound(f"no dataset {ref!r} in the registry (register it with `assay dataset register`)")
     return row
 
 
-def find_artifact(session: Session, ref: str) -> ArtifactRow:
+def find_artifact(db: Sql | Session, ref: str) -> Record:
     """The artifact version ``ref`` names (a prefix selects by content digest)."""
-    row = _numbered(session, ArtifactRow, ArtifactRow.digest, ref, "artifact versions")
+    row = _numbered(_db(db), "artifacts", ref, "artifact versions")
     if row is None:
         raise NotFound(f"no artifact {ref!r} (add it with `assay artifact add`)")
     return row
 
 
-def find_release(session: Session, ref: str) -> ReleaseRow:
+def find_release(db: Sql | Session, ref: str) -> Record:
     """The release named ``ref`` (anything that is not a release name is NotFound, as an unknown name is)."""
     try:
         r: Ref | None = parse_ref(ref)
     except (UsageError, NotFound):
         r = None
-    row = (session.scalars(select(ReleaseRow).where(ReleaseRow.name == r.name)).one_or_none()
-           if r is not None and r.bare else None)
+    row = _release(_db(db), r.name) if r is not None and r.bare else None
     if row is None:
         raise NotFound(f"no release named {ref!r}")
     return row
 
 
-def _numbered(session: Session, cls: Any, digest_column: Any, ref: str, what: str) -> Any:
+def _release(sql: Sql, name: str) -> Record | None:
+    return sql.row("SELECT * FROM releases WHERE name = :n", n=name)
+
+
+def _numbered(sql: Sql, table: str, ref: str, what: str) -> Record | None:
     """Datasets and artifacts: numbered per name, the newest by default."""
     r = parse_ref(ref)
-    q = select(cls).where(cls.name == r.name)
-    if r.number is not None:
-        return session.scalars(q.where(cls.number == r.number)).one_or_none()
-    if r.prefix is not None:
-        return _one(ref, what, list(session.scalars(q.where(digest_column.startswith(r.prefix))
-                                                    .order_by(cls.number))))
-    return session.scalars(q.order_by(cls.number.desc()).limit(1)).first()
+    base, digest_column = _NUMBERED[table]
+    return _select(sql, base, digest_column, r.name, r, ref, what, "number DESC")
 
 
 @dataclass(frozen=True)
 class Resolved:
     """What one reference names, kind by kind; ``resolve`` returns it with at least one set."""
 
-    version: tuple[ModelRow, VersionRow] | None = None
-    dataset: DatasetRow | None = None
-    artifact: ArtifactRow | None = None
-    release: ReleaseRow | None = None
+    version: tuple[Record, Record] | None = None
+    dataset: Record | None = None
+    artifact: Record | None = None
+    release: Record | None = None
 
 
-def resolve(session: Session, ref: str) -> Resolved:
+def resolve(db: Sql | Session, ref: str) -> Resolved:
     """Everything ``ref`` names: a model, a dataset, an artifact and a release may share a name.
 
     NotFound when it names nothing: with the message of a kind that holds the name (``no version 'm@9'``),
     else one saying that no kind does. An ambiguous prefix is an error whatever else it matched.
     """
+    sql = _db(db)
     r = parse_ref(ref)
-    found: dict[str, Any] = {}
+    found: dict[str, object] = {}
     miss: NotFound | None = None
-    for kind, lookup, cls in (("version", find_version, ModelRow), ("dataset", find_dataset, DatasetRow),
-                              ("artifact", find_artifact, ArtifactRow)):
+    for kind, lookup, table in (("version", find_version, "models"), ("dataset", find_dataset, "datasets"),
+                                ("artifact", find_artifact, "artifacts")):
         try:
-            found[kind] = lookup(session, ref)
+            found[kind] = lookup(sql, ref)
         except Ambiguous:
             raise
         except NotFound as exc:
-            if miss is None and session.scalars(select(cls.id).where(cls.name == r.name).limit(1)).first():
+            if miss is None and sql.row(f"SELECT id FROM {table} WHERE name = :n LIMIT 1", n=r.name):
                 miss = exc
     if r.bare:
-        found["release"] = session.scalars(select(ReleaseRow).where(ReleaseRow.name == r.name)).one_or_none()
+        found["release"] = _release(sql, r.name)
     if not any(found.values()):
         raise miss or NotFound(f"no model, no dataset, no artifact and no release named {ref!r} in the registry")
-    return Resolved(**found)
+    return Resolved(**found)  # type: ignore[arg-type]  # each kind's lookup returns that field's type

@@ -19,9 +19,10 @@ from assay.config import Settings
 from assay.errors import InputError
 from assay.evidence import LocalBlobStore
 from assay.registry import refs
+from assay.registry._sql import Record, Sql
 from assay.registry.db import READ_ONLY, insert_or_ignore, open_engine
 from assay.registry.interface import ArtifactInfo, DatasetInfo, VersionInfo
-from assay.registry.schema import ArtifactRow, DatasetRow, EvidenceRow, ModelRow, VersionRow
+from assay.registry.schema import ArtifactRow, DatasetRow, EvidenceRow, ModelRow
 
 T = TypeVar("T")
 
@@ -104,8 +105,8 @@ class Registry:
 
     # -- versions -----------------------------------------------------------------------------------------
     @staticmethod
-    def find_version(session: Session, ref: str) -> tuple[ModelRow, VersionRow]:
-        """Resolve a model version reference (``refs.find_version``)."""
+    def find_version(session: Session, ref: str) -> tuple[Record, Record]:
+        """Resolve a model version reference (``refs.find_version``): the model's and the version's columns."""
         return refs.find_version(session, ref)
 
     @staticmethod
@@ -113,7 +114,7 @@ class Registry:
         """``show`` of ``NAME@N`` inside this transaction (it sees rows not yet committed)."""
         from assay.registry.reader import Reader
 
-        return Reader(session).show(ref)
+        return Reader(Sql.of(session)).show(ref)
 
     def evidence_rows(self, session: Session, kind: str, subject_id: int, items: list[tuple[str, str, bytes, str]]
                       ) -> None:
@@ -126,8 +127,8 @@ class Registry:
 
     # -- datasets and artifacts ---------------------------------------------------------------------------
     @staticmethod
-    def find_dataset(session: Session, ref: str) -> DatasetRow:
-        """Resolve a dataset reference (``refs.find_dataset``)."""
+    def find_dataset(session: Session, ref: str) -> Record:
+        """Resolve a dataset reference (``refs.find_dataset``): the dataset's columns."""
         return refs.find_dataset(session, ref)
 
     @staticmethod

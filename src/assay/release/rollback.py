@@ -23,12 +23,19 @@ from assay.registry import (
     Registry,
     ReleaseRow,
     VersionRow,
-    find_release,
     must_get,
 )
 from assay.release.evidence import _aware, active_deployment, release_evidence
 from assay.release.policy import Policy, evaluate, load_rollback_policy
-from assay.release.service import GateFailed, Outcome, _commit_deployment, _env, environments, relied_on_evidence
+from assay.release.service import (
+    GateFailed,
+    Outcome,
+    _commit_deployment,
+    _env,
+    _release,
+    environments,
+    relied_on_evidence,
+)
 
 
 def _integrity(reg: Registry, session: Session, version: VersionRow) -> dict[str, Any]:
@@ -93,7 +100,7 @@ def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = 
         if active is None:
             raise UsageError(f"nothing is deployed in {env}: there is nothing to roll back")
         current = must_get(session, ReleaseRow, active.release_id)
-        target = find_release(session, to) if to else _previous_release(session, active)
+        target = _release(session, to) if to else _previous_release(session, active)
         if target is None:
             raise UsageError(f"{env} has no earlier release to roll back to (give --to RELEASE)")
         if target.id == current.id:

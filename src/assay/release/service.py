@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from assay.errors import AssayError, UsageError
 from assay.registry import (
     ApprovalRow,
-    ArtifactRow,
     DeploymentRow,
     EnvironmentRow,
     EvidenceRow,
+    Record,
     Registry,
     ReleaseArtifactRow,
     ReleaseRow,
@@ -34,6 +34,7 @@ from assay.registry import (
     find_artifact,
     find_release,
     find_version,
+    must_get,
     now,
 )
 from assay.release.evidence import _aware, active_deployment, release_evidence
@@ -153,7 +154,7 @@ def create_release(reg: Registry, name: str, model_ref: str, *, artifacts: tuple
         return doc
 
 
-def _artifact(session: Session, spec: str) -> ArtifactRow:
+def _artifact(session: Session, spec: str) -> Record:
     kind, sep, ref = spec.partition(":")
     if not sep:
         kind, ref = "", spec
@@ -163,11 +164,16 @@ def _artifact(session: Session, spec: str) -> ArtifactRow:
     return row
 
 
+def _release(session: Session, name: str) -> ReleaseRow:
+    """The mapped row of the release ``name`` (resolved by ``find_release``), to judge or attach to."""
+    return must_get(session, ReleaseRow, find_release(session, name).id)
+
+
 def approve(reg: Registry, release: str, env: str, *, comment: str | None = None, role: str | None = None
             ) -> dict[str, Any]:
     """Record the actor's approval of ``release`` for ``env``; the release's submitter may not approve it."""
     with reg.write() as session:
-        rel = find_release(session, release)
+        rel = _release(session, release)
         environment, _ = _env(reg, session, env)
         if rel.created_by == reg.actor:
             raise UsageError(f"{reg.actor} submitted {release} and cannot approve it (four eyes: another person must)")
@@ -196,7 +202,7 @@ def waive(reg: Registry, rule_id: str, release: str, env: str, *, reason: str, e
     if rule_id not in {r.id for r in policy.rules}:
         raise UsageError(f"no rule {rule_id!r} in the policy; rules: {', '.join(r.id for r in policy.rules)}")
     with reg.write() as session:
-        rel = find_release(session, release)
+        rel = _release(session, release)
         _env(reg, session, env)
         if rel.created_by == reg.actor:
             raise UsageError(f"{reg.actor} submitted {release} and cannot waive its rules")
@@ -219,7 +225,7 @@ def gate_check(reg: Registry, release: str, env: str, *, policy: Policy | None =
     """Judge ``release`` for ``env`` now; changes nothing. Returns the result and the evidence document."""
     policy = policy or load_gate_policy(reg)
     with reg.read() as session:
-        rel = find_release(session, release)
+        rel = _release(session, release)
         environment, envs = _env(reg, session, env)
         evidence = release_evidence(reg, session, rel, environment, envs)
         result = evaluate(policy, evidence, environment=env, risk_tier=evidence["model"]["risk_tier"],
@@ -284,7 +290,7 @@ def promote(reg: Registry, release: str, env: str, *, canary: int | None = None,
         raise UsageError("--canary must be a percentage from 1 to 99")
     policy = policy or load_gate_policy(reg)
     with reg.read() as session:
-        rel = find_release(session, release)
+        rel = _release(session, release)
         environment, envs = _env(reg, session, env)
         seen_seq = environment.deploy_seq
         active = active_deployment(session, environment)
