@@ -7,13 +7,13 @@ against an MLflow tracking server (SQLite backend) in the same run.
 For each database (a SQLite file in a temporary ASSAY_HOME; a fresh ``assay_bench_<random>`` database on
 postgresql://postgres@127.0.0.1:5432, dropped at the end, skipped with a note when unreachable) it:
 
-- fills the registry with N versions through ``assay.registry.ingest.record``: one small model folder is
+- fills the registry with N versions through ``assay.registry._ingest.record``: one small model folder is
   inspected once, then each version gets its own identity (the weights file's digest replaced), spread over
   up to 1,000 model names x 10 versions, owners ``team-0..9``, nine fine-tunes per base model (lineage).
   That row is a bulk insert of version rows (files, lineage, BOM, evidence, audit entry, checkpoint): it
   hashes and scans nothing, so it is labelled as such and is not an intake rate;
 - times intake of the real all-MiniLM-L6-v2 folder (90 MB) as a user runs it (``assay intake``, a new
-  process and a new name each run) and in-process (``assay.registry.ingest``), into the filled registry;
+  process and a new name each run) and in-process (``assay.registry._ingest``), into the filled registry;
 - times the reads in-process (median of 20) and as CLI commands (median of --repeat, start-up included).
 
 The MLflow peer runs ``mlflow server`` from benchmarks/.mlflow (created if missing) and, in a child process
@@ -124,7 +124,7 @@ def small_inspection(work: Path):  # noqa: ANN201
     """(folder, Inspection) of one small model folder with a card, inspected once."""
     from tests.fixtures.model_folders import card, write_model
 
-    from assay.registry.ingest import IntakeRequest, inspect_model
+    from assay.registry._ingest import IntakeRequest, inspect_model
 
     folder = write_model(work / "small-model", card=card("mit"))
     return folder, inspect_model(IntakeRequest(path=folder, name="bench/template"))
@@ -144,7 +144,7 @@ def variant(insp, i: int, k: int):  # noqa: ANN001, ANN201
 
 def fill(reg, folder: Path, insp, n: int, models: int, mid: int) -> tuple[float, dict[str, str]]:  # noqa: ANN001
     """Record ``n`` versions; (seconds, the refs and digests the reads look up)."""
-    from assay.registry.ingest import IntakeRequest, record
+    from assay.registry._ingest import IntakeRequest, record
 
     picks: dict[str, str] = {}
     start = time.perf_counter()
@@ -269,7 +269,7 @@ def cell(seconds: float | None, total: bool = False, n: int = 0) -> str:
 
 REGISTER_LABEL = "bulk insert of {n:,} version rows (no hashing, no scan)"
 """The label of the "register" row: what it times is recording, not intake."""
-REGISTER_NOTE = ("bulk insert row: N versions written through assay.registry.ingest.record from ONE inspection made "
+REGISTER_NOTE = ("bulk insert row: N versions written through assay.registry._ingest.record from ONE inspection made "
                  "before the clock starts (each version only swaps the weights digest), so it times the database "
                  "side of an intake (version, file and lineage rows, the BOM, evidence blobs, an audit-log entry "
                  "and a signed checkpoint, one transaction each) and no hashing or scanning; a real intake is the "

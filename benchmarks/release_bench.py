@@ -101,7 +101,7 @@ def release_state(reg, work: Path) -> str:  # noqa: ANN001
 
     import assay
     from assay.registry import IntakeRequest, Registry, intake
-    from assay.release.service import approve, create_release, promote
+    from assay.release._service import approve, create_release, promote
     from assay.signing import keygen
 
     work.mkdir(parents=True, exist_ok=True)
@@ -125,8 +125,8 @@ def release_state(reg, work: Path) -> str:  # noqa: ANN001
 
 def bench_gates(reg, work: Path, policy, out: dict) -> None:  # noqa: ANN001
     """Rows 1 and 2: pure evaluation (200 calls) and gate_check through the registry (50 calls)."""
+    from assay.release._service import gate_check
     from assay.release.policy import evaluate, example_evidence
-    from assay.release.service import gate_check
 
     evidence = example_evidence()
     pure = times(lambda: evaluate(policy, evidence, environment="production", risk_tier="medium"), 200)
@@ -144,7 +144,7 @@ def bench_gates(reg, work: Path, policy, out: dict) -> None:  # noqa: ANN001
 
 def bench_appends(reg, n: int, out: dict) -> None:  # noqa: ANN001
     """Row 3: ``n`` appends alone, then ``n`` through Registry.log (append + signed checkpoint), one txn each."""
-    from assay.registry import auditlog
+    from assay.registry import _auditlog as auditlog
 
     def payload(i: int) -> dict:
         return {"release": f"r{i % 97}", "environment": "staging", "seq": i, "gate_passed": True}
@@ -165,7 +165,7 @@ def reset_log(reg) -> None:  # noqa: ANN001
     """Empty the audit log (entries, checkpoints, head): the scale runs start from size 0."""
     from sqlalchemy import delete
 
-    from assay.registry.schema import AuditEntryRow, AuditNodeRow, AuditStateRow, CheckpointRow
+    from assay.registry._schema import AuditEntryRow, AuditNodeRow, AuditStateRow, CheckpointRow
 
     with reg.write() as s:
         for table in (AuditEntryRow, AuditNodeRow, CheckpointRow, AuditStateRow):
@@ -178,7 +178,7 @@ def bulk_fill(reg, target: int) -> None:  # noqa: ANN001
     from sqlalchemy import insert
 
     from assay.audit import TreeBuilder, entry_body, leaf_hash
-    from assay.registry.schema import AuditEntryRow, AuditNodeRow, AuditStateRow
+    from assay.registry._schema import AuditEntryRow, AuditNodeRow, AuditStateRow
 
     base = datetime(2024, 6, 1, tzinfo=UTC)
     kinds = ("approval", "promote", "release-created", "waiver")
@@ -228,8 +228,8 @@ def bench_scale(reg, n: int, repeat: int, out: dict) -> None:  # noqa: ANN001
     from sqlalchemy import select
 
     from assay.audit import leaf_hash, verify_log
-    from assay.registry import auditlog
-    from assay.registry.schema import AuditEntryRow, AuditStateRow, CheckpointRow
+    from assay.registry import _auditlog as auditlog
+    from assay.registry._schema import AuditEntryRow, AuditStateRow, CheckpointRow
 
     reset_log(reg)
     stops = sorted({s for s in (1_000, 10_000, 100_000, 1_000_000) if s <= n} | {n // 2, n})

@@ -1,4 +1,4 @@
-"""References resolve one way for every kind and every caller (``assay.registry.refs``), on SQLite and PostgreSQL.
+"""References resolve one way for every kind and every caller (``assay.registry._refs``), on SQLite and PostgreSQL.
 
 The bug this guards: ``assay where support/tools@1`` answered "no dataset" for an artifact named support/tools,
 because ``where`` guessed the kind from whether a model of that name existed.
@@ -26,10 +26,10 @@ from assay.registry import (
     show,
     where,
 )
-from assay.registry.refs import find_artifact, find_dataset, find_release, find_version, parse_ref, resolve
-from assay.registry.schema import DatasetRow
-from assay.registry.store import now
-from assay.release.service import create_release
+from assay.registry._refs import find_artifact, find_dataset, find_release, find_version, parse_ref, resolve
+from assay.registry._schema import DatasetRow
+from assay.registry._store import now
+from assay.release._service import create_release
 from tests.fixtures.model_folders import card, write_model
 
 

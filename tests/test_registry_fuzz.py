@@ -17,7 +17,7 @@ from assay.errors import AssayError
 
 @given(st.binary(max_size=2000) | st.text(max_size=500).map(str.encode))
 def test_training_record_parser(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
-    from assay.registry.ingest import _training
+    from assay.registry._ingest import _training
 
     path = tmp_path_factory.mktemp("t") / "training.json"
     path.write_bytes(data)
@@ -129,7 +129,8 @@ def test_registry_queries_on_arbitrary_references(module_registry, ref: str) -> 
 @pytest.fixture(scope="module")
 def audit_bundle(module_registry, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:  # noqa: ANN001
     """The members of a bundle ``assay audit export`` wrote: an intake, more entries, two signed checkpoints."""
-    from assay.registry import IntakeRequest, auditlog, intake
+    from assay.registry import IntakeRequest, intake
+    from assay.registry import _auditlog as auditlog
     from tests.fixtures.model_folders import card, write_model
 
     reg = module_registry

@@ -16,9 +16,10 @@ from sqlalchemy import text
 
 import assay
 from assay.errors import UsageError
-from assay.registry import IntakeRequest, Registry, auditlog, intake, where  # noqa: F401
-from assay.release.rollback import history, rollback, status
-from assay.release.service import (
+from assay.registry import IntakeRequest, Registry, intake, where  # noqa: F401
+from assay.registry import _auditlog as auditlog
+from assay.release._rollback import history, rollback, status
+from assay.release._service import (
     ConcurrentChange,
     GateFailed,
     _commit_deployment,
@@ -164,7 +165,7 @@ import sys
 from assay.config import load_settings
 from assay.registry import Registry
 from assay.errors import UsageError
-from assay.release.service import ConcurrentChange, promote
+from assay.release._service import ConcurrentChange, promote
 reg = Registry.open(load_settings())
 try:
     promote(reg, sys.argv[1], "dev")

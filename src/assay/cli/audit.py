@@ -52,21 +52,21 @@ def verify_cmd(args: argparse.Namespace) -> int:
         from assay.audit import verify_bundle
 
         return _report(verify_bundle(args.bundle, public_key=args.public_key), args.fmt, str(args.bundle))
-    from assay.registry import auditlog
+    from assay.registry import audit_log_verifier, verify_audit_log
 
     with open_registry() as reg:
-        verifier = auditlog.log_verifier(reg.home, args.public_key)
+        verifier = audit_log_verifier(reg.home, args.public_key)
         with reg.read() as session:
-            report = auditlog.verify(session, verifier)
+            report = verify_audit_log(session, verifier)
     return _report(report, args.fmt, "(database)")
 
 
 def proof_cmd(args: argparse.Namespace) -> int:
     """Print an inclusion proof."""
-    from assay.registry import auditlog
+    from assay.registry import audit_proof
 
     with open_registry() as reg, reg.read() as session:
-        doc = auditlog.proof(session, args.entry)
+        doc = audit_proof(session, args.entry)
     p = doc["proof"]
     text = (f"entry {args.entry} of {p['size']}: leaf {doc['leaf']}\n  root {doc['root']}\n"
             + "".join(f"  {h}\n" for h in p["hashes"]) + (doc["checkpoint"] or "(no checkpoint covers it yet)\n"))
@@ -76,10 +76,10 @@ def proof_cmd(args: argparse.Namespace) -> int:
 
 def checkpoint_cmd(args: argparse.Namespace) -> int:
     """Sign a checkpoint."""
-    from assay.registry import auditlog
+    from assay.registry import sign_audit_checkpoint
 
     with open_registry(args.actor) as reg, reg.write() as session:
-        row = auditlog.checkpoint(session, reg.home, reg.actor)
+        row = sign_audit_checkpoint(session, reg.home, reg.actor)
         doc = {"schema": "assay.checkpoint/1.0", "size": row.size, "root": row.root, "note": row.note}
     emit(args.fmt, doc, row.note)
     return 0
@@ -87,13 +87,13 @@ def checkpoint_cmd(args: argparse.Namespace) -> int:
 
 def export_cmd(args: argparse.Namespace) -> int:
     """Export the audit bundle (a fresh checkpoint first); ``--format json``: ``assay.audit-export/1.0``."""
-    from assay.registry import auditlog
+    from assay.registry import export_audit_bundle, sign_audit_checkpoint
 
     with open_registry(args.actor) as reg:
         with reg.write() as session:
-            auditlog.checkpoint(session, reg.home, reg.actor)
+            sign_audit_checkpoint(session, reg.home, reg.actor)
         with reg.read() as session:
-            counts = auditlog.export(session, reg.blobs, reg.home, args.output)
+            counts = export_audit_bundle(session, reg.blobs, reg.home, args.output)
     doc = {"schema": "assay.audit-export/1.0", "output": str(args.output), "entries": counts["entries"],
            "checkpoints": counts["checkpoints"], "evidence": counts["evidence"]}
     emit(args.fmt, doc, f"wrote {args.output}: {counts['entries']} entries, {counts['checkpoints']} checkpoints, "

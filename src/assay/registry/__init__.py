@@ -5,11 +5,12 @@ Public: ``Registry`` (open with ``Registry.open(assay.config.load_settings())``)
 ``show``, ``lineage``, ``where``, ``doctor``; the reference resolver (``parse_ref``, ``find_version``,
 ``find_dataset``, ``find_artifact``, ``find_release``, ``resolve``, answering with ``Record`` rows); the one
 read path (``Reader`` on an ``Sql`` connection: ``Sql.connect(url)`` for the read commands, ``Sql.of(session)``
-inside a transaction); and, for the release service, the mapped rows (``ModelRow``, ``VersionRow``,
+inside a transaction); the audit log in the database (``verify_audit_log``, ``audit_proof``,
+``sign_audit_checkpoint``, ``export_audit_bundle``, ``audit_log_verifier``); and, for the release service, the mapped rows (``ModelRow``, ``VersionRow``,
 ``ReleaseRow`` ...) with ``now`` and ``must_get``.
 
-References (``NAME``, ``NAME@N``, ``NAME@latest``, ``NAME@sha256:PREFIX``) resolve through ``refs``; every
-read goes through ``reader`` as text SQL on the DB-API (``_sql.py`` says why: import time). The names load on
+References (``NAME``, ``NAME@N``, ``NAME@latest``, ``NAME@sha256:PREFIX``) resolve through ``_refs``; every
+read goes through ``_reader`` as text SQL on the DB-API (``_sql.py`` says why: import time). The names load on
 first use (PEP 562), so importing the package costs nothing until one is used.
 """
 
@@ -19,14 +20,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from assay.registry._sql import Record, Sql
-    from assay.registry.catalog import add_artifact, register_dataset
-    from assay.registry.ingest import IntakeRequest, IntakeResult, intake
-    from assay.registry.interface import NotFound, check_name
-    from assay.registry.queries import doctor, lineage, list_models, show, where
-    from assay.registry.reader import Reader
-    from assay.registry.refs import find_artifact, find_dataset, find_release, find_version, parse_ref, resolve
-    from assay.registry.schema import (
+    from assay.registry._auditlog import checkpoint as sign_audit_checkpoint
+    from assay.registry._auditlog import export as export_audit_bundle
+    from assay.registry._auditlog import log_verifier as audit_log_verifier
+    from assay.registry._auditlog import proof as audit_proof
+    from assay.registry._auditlog import verify as verify_audit_log
+    from assay.registry._catalog import add_artifact, register_dataset
+    from assay.registry._ingest import IntakeRequest, IntakeResult, intake
+    from assay.registry._interface import NotFound, check_name
+    from assay.registry._queries import doctor, lineage, list_models, show, where
+    from assay.registry._reader import Reader
+    from assay.registry._refs import find_artifact, find_dataset, find_release, find_version, parse_ref, resolve
+    from assay.registry._schema import (
         ApprovalRow,
         ArtifactRow,
         DeploymentRow,
@@ -39,27 +44,33 @@ if TYPE_CHECKING:
         VersionRow,
         WaiverRow,
     )
-    from assay.registry.store import Registry, must_get, now
+    from assay.registry._sql import Record, Sql
+    from assay.registry._store import Registry, must_get, now
 
-_WHERE = {"Registry": "store", "now": "store", "must_get": "store", "intake": "ingest", "IntakeRequest": "ingest",
-          "IntakeResult": "ingest", "register_dataset": "catalog", "add_artifact": "catalog", "list_models": "queries",
-          "show": "queries", "lineage": "queries", "where": "queries", "doctor": "queries", "NotFound": "interface",
-          "check_name": "interface", "Sql": "_sql", "Record": "_sql", "Reader": "reader", "parse_ref": "refs",
-          "find_version": "refs", "find_dataset": "refs", "find_artifact": "refs", "find_release": "refs",
-          "resolve": "refs", "ApprovalRow": "schema", "ArtifactRow": "schema", "DeploymentRow": "schema",
-          "EnvironmentRow": "schema", "EvidenceRow": "schema", "LineageRow": "schema", "ModelRow": "schema",
-          "ReleaseArtifactRow": "schema", "ReleaseRow": "schema", "VersionRow": "schema", "WaiverRow": "schema"}
+_WHERE = {"Registry": "_store", "now": "_store", "must_get": "_store", "intake": "_ingest", "IntakeRequest": "_ingest",
+          "IntakeResult": "_ingest", "register_dataset": "_catalog", "add_artifact": "_catalog", "list_models": "_queries",
+          "show": "_queries", "lineage": "_queries", "where": "_queries", "doctor": "_queries", "NotFound": "_interface",
+          "check_name": "_interface", "Sql": "_sql", "Record": "_sql", "Reader": "_reader", "parse_ref": "_refs",
+          "find_version": "_refs", "find_dataset": "_refs", "find_artifact": "_refs", "find_release": "_refs",
+          "resolve": "_refs", "ApprovalRow": "_schema", "ArtifactRow": "_schema", "DeploymentRow": "_schema",
+          "EnvironmentRow": "_schema", "EvidenceRow": "_schema", "LineageRow": "_schema", "ModelRow": "_schema",
+          "ReleaseArtifactRow": "_schema", "ReleaseRow": "_schema", "VersionRow": "_schema", "WaiverRow": "_schema",
+          "audit_log_verifier": "_auditlog:log_verifier", "verify_audit_log": "_auditlog:verify",
+          "audit_proof": "_auditlog:proof", "sign_audit_checkpoint": "_auditlog:checkpoint",
+          "export_audit_bundle": "_auditlog:export"}
 __all__ = ["Registry", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "add_artifact",
            "list_models", "show", "lineage", "where", "doctor", "NotFound", "check_name", "now", "must_get", "Sql",
            "Record", "Reader", "parse_ref", "find_version", "find_dataset", "find_artifact", "find_release",
            "resolve", "ApprovalRow", "ArtifactRow", "DeploymentRow", "EnvironmentRow", "EvidenceRow", "LineageRow",
-           "ModelRow", "ReleaseArtifactRow", "ReleaseRow", "VersionRow", "WaiverRow"]
+           "ModelRow", "ReleaseArtifactRow", "ReleaseRow", "VersionRow", "WaiverRow", "audit_log_verifier",
+           "verify_audit_log", "audit_proof", "sign_audit_checkpoint", "export_audit_bundle"]
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
+    where = _WHERE.get(name)
+    if where is None:
         raise AttributeError(f"module 'assay.registry' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"assay.registry.{module}"), name)
+    module, _, attribute = where.partition(":")
+    value = getattr(importlib.import_module(f"assay.registry.{module}"), attribute or name)
     globals()[name] = value
     return value

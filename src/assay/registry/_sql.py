@@ -99,7 +99,7 @@ class Sql:
         way (``db.open_engine``: SQLAlchemy and Alembic); one at a newer schema is refused. The reads then run in
         one consistent snapshot. Close it with ``close()`` (or use it as a context manager).
         """
-        from assay.registry.interface import SCHEMA_REVISION
+        from assay.registry._interface import SCHEMA_REVISION
 
         if url.startswith("sqlite:"):
             import os
@@ -253,6 +253,6 @@ class Sql:
 
 def _migrate(url: str) -> None:
     """Create or migrate the registry at ``url`` (imports SQLAlchemy and Alembic: only when it is due)."""
-    from assay.registry.db import open_engine
+    from assay.registry._db import open_engine
 
     open_engine(url).dispose()

@@ -7,9 +7,9 @@ end calls), ``rollback``, ``status``, ``history``, and the policy names ``load_p
 
 from __future__ import annotations
 
+from assay.release._rollback import history, rollback, status
+from assay.release._service import approve, create_release, gate_check, promote, waive
 from assay.release.policy import evaluate, load_policy, render_text
-from assay.release.rollback import history, rollback, status
-from assay.release.service import approve, create_release, gate_check, promote, waive
 
 __all__ = ["approve", "create_release", "evaluate", "gate_check", "history", "load_policy", "promote",
            "render_text", "rollback", "status", "waive"]

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from assay.registry.schema import Base
+from assay.registry._schema import Base
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)

@@ -12,9 +12,9 @@ import re
 from typing import Any
 
 from assay.errors import InputError
+from assay.registry._interface import EvidenceInfo, LineageLink, LineageTree, ModelSummary, VersionInfo, WhereHit
+from assay.registry._refs import find_version, resolve
 from assay.registry._sql import Record, Sql
-from assay.registry.interface import EvidenceInfo, LineageLink, LineageTree, ModelSummary, VersionInfo, WhereHit
-from assay.registry.refs import find_version, resolve
 
 MAX_LINEAGE_DEPTH = 32
 """Ancestor and descendant chains are followed this far (a cycle cannot arise from intake, but rows can be edited)."""

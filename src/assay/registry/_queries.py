@@ -6,10 +6,10 @@ The queries themselves live in ``reader.py``; these functions run them in a read
 
 from __future__ import annotations
 
+from assay.registry._interface import DoctorProblem, LineageTree, ModelSummary, VersionInfo, WhereHit
+from assay.registry._reader import Reader
 from assay.registry._sql import Sql
-from assay.registry.interface import DoctorProblem, LineageTree, ModelSummary, VersionInfo, WhereHit
-from assay.registry.reader import Reader
-from assay.registry.store import Registry
+from assay.registry._store import Registry
 
 
 def list_models(reg: Registry, *, owner: str | None = None, license_class: str | None = None,

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from assay.config import Settings
 from assay.errors import InputError
 from assay.evidence import LocalBlobStore
-from assay.registry import refs
+from assay.registry import _refs as refs
+from assay.registry._db import READ_ONLY, insert_or_ignore, open_engine
+from assay.registry._interface import ArtifactInfo, DatasetInfo, VersionInfo
+from assay.registry._schema import ArtifactRow, DatasetRow, EvidenceRow, ModelRow
 from assay.registry._sql import Record, Sql
-from assay.registry.db import READ_ONLY, insert_or_ignore, open_engine
-from assay.registry.interface import ArtifactInfo, DatasetInfo, VersionInfo
-from assay.registry.schema import ArtifactRow, DatasetRow, EvidenceRow, ModelRow
 
 T = TypeVar("T")
 
@@ -58,7 +58,7 @@ class Registry:
 
     def log(self, session: Session, kind: str, payload: dict, *, sign: bool = True) -> int:
         """Append an audit entry in this transaction and, by default, sign a checkpoint covering it."""
-        from assay.registry import auditlog
+        from assay.registry import _auditlog as auditlog
 
         index = auditlog.append(session, kind, self.actor, payload)
         if sign:
@@ -112,7 +112,7 @@ class Registry:
     @staticmethod
     def describe(session: Session, ref: str) -> VersionInfo:
         """``show`` of ``NAME@N`` inside this transaction (it sees rows not yet committed)."""
-        from assay.registry.reader import Reader
+        from assay.registry._reader import Reader
 
         return Reader(Sql.of(session)).show(ref)
 

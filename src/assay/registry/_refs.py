@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assay.errors import UsageError
+from assay.registry._interface import MAX_NUMBER, NotFound, Ref, check_name
 from assay.registry._sql import Record, Sql
-from assay.registry.interface import MAX_NUMBER, NotFound, Ref, check_name
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

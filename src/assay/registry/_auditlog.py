@@ -42,9 +42,9 @@ from assay.audit import (
     verify_log,
 )
 from assay.errors import InputError
+from assay.registry._interface import NotFound
+from assay.registry._schema import AuditEntryRow, AuditNodeRow, AuditStateRow, CheckpointRow
 from assay.registry._sql import Sql
-from assay.registry.interface import NotFound
-from assay.registry.schema import AuditEntryRow, AuditNodeRow, AuditStateRow, CheckpointRow
 
 FETCH_BATCH = 20_000
 """Entries read per round trip while verifying."""

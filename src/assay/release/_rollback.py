@@ -25,9 +25,8 @@ from assay.registry import (
     VersionRow,
     must_get,
 )
-from assay.release.evidence import _aware, active_deployment, release_evidence
-from assay.release.policy import Policy, evaluate, load_rollback_policy
-from assay.release.service import (
+from assay.release._evidence import _aware, active_deployment, release_evidence
+from assay.release._service import (
     GateFailed,
     Outcome,
     _commit_deployment,
@@ -36,6 +35,7 @@ from assay.release.service import (
     environments,
     relied_on_evidence,
 )
+from assay.release.policy import Policy, evaluate, load_rollback_policy
 
 
 def _integrity(reg: Registry, session: Session, version: VersionRow) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from assay.registry import (
     must_get,
     now,
 )
-from assay.release.evidence import _aware, active_deployment, release_evidence
+from assay.release._evidence import _aware, active_deployment, release_evidence
 from assay.release.policy import GateResult, Policy, Waiver, evaluate, load_default_policy, load_policy
 
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "production")

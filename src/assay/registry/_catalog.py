@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from assay.errors import InputError, UsageError
-from assay.registry.interface import ARTIFACT_KINDS, ArtifactInfo, DatasetInfo, check_name
-from assay.registry.schema import ArtifactRow, DatasetRow
-from assay.registry.store import Registry, now
+from assay.registry._interface import ARTIFACT_KINDS, ArtifactInfo, DatasetInfo, check_name
+from assay.registry._schema import ArtifactRow, DatasetRow
+from assay.registry._store import Registry, now
 
 MAX_ARTIFACT_BYTES = 64 << 20
 """Artifacts are prompts, schemas and parameters: anything larger is refused (``max_bytes`` argument)."""

@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQ
 
 from assay.config import postgres_url, sqlite_path
 from assay.errors import ConfigError, InputError
-from assay.registry.interface import SCHEMA_REVISION as HEAD_REVISION
+from assay.registry._interface import SCHEMA_REVISION as HEAD_REVISION
 
 BUSY_TIMEOUT_SECONDS = 60
 """How long a SQLite writer waits for another process's transaction before giving up."""
