@@ -268,7 +268,8 @@ class Machine:
                     self.check_frame(start)
                     return self.pop()
                 handler(self)
-                if self.frame_end is not None:
+                frame_end = self.frame_end
+                if frame_end is not None and cur.pos >= frame_end:  # inside a frame nothing is due: skip the call
                     self.check_frame(start)
                 countdown -= 1
                 if not countdown:
