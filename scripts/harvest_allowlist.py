@@ -2,7 +2,7 @@
 
 1. Builds the corpus of ``tests/fixtures/harvest.py`` (real objects saved by torch, NumPy, SciPy, scikit-learn,
    pandas, joblib, the standard library, transformers, OmegaConf, Lightning) into a temporary folder.
-2. Opens every file with its real loader in a sandboxed child process (``tests.oracle.run_loader``), whose
+2. Opens every file with its real loader in a sandboxed child process (``tests.scan.oracle.run_loader``), whose
    ``sys.addaudithook`` hook records each ``pickle.find_class`` (module, name) the unpickler resolves.
 3. Enumerates, with the real libraries, the classes a user's other files need beyond the harvest: every
    ``sklearn.utils.all_estimators()`` class, every ``torch.nn.Module`` subclass defined under ``torch.nn.modules``
@@ -37,7 +37,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from tests.fixtures.harvest import TORCH_BUILDERS, BuildLog, Built  # noqa: E402
 from tests.fixtures.harvest_data import DATA_BUILDERS  # noqa: E402
-from tests.oracle import run_loader  # noqa: E402
+from tests.scan.oracle import run_loader  # noqa: E402
 
 OUTPUT = ROOT / "src" / "assay" / "scan" / "_pickle" / "safe_harvested.py"
 

@@ -16,7 +16,7 @@ import assay
 from assay.scan._findings import Severity
 from assay.scan._formats.python_source import analyse_python
 from assay.scan._formats.remote_code import find_code_refs
-from tests.oracle import run_loader
+from tests.scan.oracle import run_loader
 
 ECHO = "'echo assay-test'"
 RUN = f"__import__('os').system({ECHO})"

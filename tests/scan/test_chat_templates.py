@@ -22,7 +22,7 @@ from assay.scan._formats.chat_template import analyse_template, template_problem
 from assay.scan._formats.template_check import classify
 from tests.fixtures.real_templates import SMOLLM2_GGUF, package_path, real_templates
 from tests.fixtures.templates import COMPUTED, LLAMA3, QWEN2, UNPARSABLE_DUNDER, UNPARSABLE_TEXT
-from tests.oracle import run_loader
+from tests.scan.oracle import run_loader
 
 _RENDER = r'''
 import json, os, sys

@@ -32,8 +32,8 @@ from assay.signing._interface import BundleError, Verification, Verifier
 from assay.signing._key import KeySigner, KeyVerifier
 from assay.signing._keys import key_hint, load_certificates, load_public_key
 from assay.signing._statement import parse_statement
-from tests.test_fuzz import json_values, mutations
-from tests.test_signing_vectors import KEYS, MT
+from tests.scan.test_fuzz import json_values, mutations
+from tests.signing.test_signing_vectors import KEYS, MT
 
 CASES: dict[str, Callable[[], Verifier]] = {
     "v1.1.0-elliptic-key": lambda: KeyVerifier(load_public_key(KEYS / "signing-key-pub.pem")),

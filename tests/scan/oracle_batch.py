@@ -1,6 +1,6 @@
 """The loader oracle in batch: many files, one child process, one fork per file.
 
-``tests.oracle.run_loader`` starts a fresh interpreter per file (0.3-2 s each, most of it importing numpy and
+``tests.scan.oracle.run_loader`` starts a fresh interpreter per file (0.3-2 s each, most of it importing numpy and
 torch). Here one child imports the libraries once, installs the same kind of audit hook, and forks a grandchild
 per file, so each file still loads in a process of its own (an import one file's payload triggers does not
 hide the next file's) at the cost of a fork. Used by the round-two corpus tests and the differential fuzzers.

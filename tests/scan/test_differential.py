@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 import assay
 from assay.scan._pickle.verdict import classify
 from tests.fixtures.round2 import _npy
-from tests.oracle_batch import run_batch
+from tests.scan.oracle_batch import run_batch
 
 EXAMPLES = int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "60"))
 BATCH = 30

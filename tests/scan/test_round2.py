@@ -1,7 +1,7 @@
 """Issue 11, round two: each malicious sample runs its payload under its real loader and assay blocks it; each
 benign file real libraries write loads cleanly and assay passes it.
 
-The loader oracle (tests/oracle_batch.py: one child, a fork per file) proves every label; the scans then
+The loader oracle (tests/scan/oracle_batch.py: one child, a fork per file) proves every label; the scans then
 assert what a user sees: exit code 1 for malicious files, exit code 0 and nothing at medium or above for
 benign ones.
 """
@@ -18,7 +18,7 @@ import assay
 from assay.scan import Severity
 from tests.fixtures.round2 import MALICIOUS_BUILDERS, Sample, build_malicious
 from tests.fixtures.round2_benign import BENIGN_BUILDERS
-from tests.oracle_batch import BatchResult, run_batch
+from tests.scan.oracle_batch import BatchResult, run_batch
 
 CLASSES = ("names", "callables", "parsing", "containers", "templates", "remote-code")
 

@@ -1,6 +1,6 @@
 """Default deny, exact allow-list names, argument contracts, symbolic getattr and CPython's number parsing.
 
-Each malicious sample is proven by the loader oracle (tests/oracle.py) to reach its payload with the real
+Each malicious sample is proven by the loader oracle (tests/scan/oracle.py) to reach its payload with the real
 loader; each benign one is written by the real pickler and loads cleanly.
 """
 
@@ -20,7 +20,7 @@ import assay
 from assay.scan import Severity
 from assay.scan._pickle.verdict import classify
 from tests.fixtures.opcodes import STOP, glob, proto, sbu, stack_global
-from tests.oracle import run_loader
+from tests.scan.oracle import run_loader
 
 PAYLOAD = "echo assay-test"
 EXAMPLES = int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "60"))

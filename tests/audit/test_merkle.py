@@ -32,7 +32,7 @@ from assay.audit import (
     verify_subtree_inclusion,
 )
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
 if not VECTORS.is_dir():  # a checkout beside shared/, as on every developer and CI machine
     VECTORS = Path("/work/shared/vectors")
 TESTDATA = VECTORS / "merkle" / "testdata"

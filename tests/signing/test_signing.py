@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.cli import run
-from tests.test_signing_vectors import KEYS, assert_valid_oms_bundle
+from tests.signing.test_signing_vectors import KEYS, assert_valid_oms_bundle
 
 METHODS = ["key", "certificate"]
 LAYOUTS = [("files", "sha256"), ("shards", "sha256"), ("files", "blake3"), ("shards", "blake3")]

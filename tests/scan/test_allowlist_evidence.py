@@ -23,10 +23,10 @@ from assay.scan._pickle.safe_harvested import EXCLUDED, HARVESTED
 from assay.scan._pickle.verdict import classify
 from tests.fixtures.harvest import TORCH_BUILDERS, BuildLog, Built, dump_joblib
 from tests.fixtures.harvest_data import DATA_BUILDERS, build_numpy, build_scipy, build_sklearn, build_stdlib
-from tests.oracle import OracleResult, run_loader
+from tests.scan.oracle import OracleResult, run_loader
 
 FULL = os.environ.get("ASSAY_HARVEST_FULL") == "1"
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "harvest_allowlist.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "harvest_allowlist.py"
 
 # One file per family, chosen for the names earlier rounds got wrong: methods pickled as getattr(type, name)
 # (tz-aware datetimes, str.split tokenizers), TensorDataset, a compiled module, random-state constructors.

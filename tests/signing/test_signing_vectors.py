@@ -12,7 +12,7 @@ import pytest
 
 from tests.fixtures.cli import run
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
 if not VECTORS.is_dir():  # a checkout beside shared/, as on every developer and CI machine
     VECTORS = Path("/work/shared/vectors")
 MT = VECTORS / "oms-model-transparency"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from assay.scan import scan
 from assay.scan._formats.npy_descr import OBJECT, UNKNOWN, classify_descr
-from tests.oracle import run_loader
+from tests.scan.oracle import run_loader
 
 np = pytest.importorskip("numpy")
 joblib = pytest.importorskip("joblib")
