@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import posixpath
 import struct
+from collections.abc import Callable
 
 from assay.scan._context import ScanContext
 from assay.scan._findings import Severity
@@ -85,73 +86,80 @@ def _element_size(storage_type: object) -> int | None:
     return None
 
 
-def scan_storages(blob: Blob, ctx: ScanContext) -> None:
-    """The ``storages`` member: pickles interleaved with raw storage bytes."""
+def _records(blob: Blob, ctx: ScanContext, what: str, skip: Callable[[int, object, int], int | None]) -> int | None:
+    """Read a count pickle, then that many records, each a pickle followed by raw bytes, as the loader does.
+
+    ``skip(index, value, pos)`` gets each record's unpickled description and the position after it, and returns
+    where the next record starts (None: the loader stops here). Returns the position after the last record, or
+    None when the loader would stop before it.
+    """
     from assay.scan._pickle.stream import run_one_pickle
 
     step = run_one_pickle(blob, ctx, 0)
     if step is None:
-        return
+        return None
     value, pos = step
     number = _count(value)
     if number is None:
-        _unknown(ctx, f"the number of storages is {render(value)}, not an integer", pos, blob)
-        return
+        _unknown(ctx, f"the number of {what} is {render(value)}, not an integer", pos, blob)
+        return None
     for index in range(number):
         if pos >= blob.size:
-            return  # the loader fails here (end of file) before reading anything else
+            return None  # the loader fails here (end of file) before reading anything else
         step = run_one_pickle(blob, ctx, pos)
         if step is None:
-            return
+            return None
         value, pos = step
+        after = skip(index, value, pos)
+        if after is None:
+            return None
+        pos = after
+    return pos
+
+
+def scan_storages(blob: Blob, ctx: ScanContext) -> None:
+    """The ``storages`` member: pickles interleaved with raw storage bytes."""
+    from assay.scan._pickle.stream import run_one_pickle
+
+    def skip_storage(index: int, value: object, pos: int) -> int | None:
         fields = _unpack3(value)
         if fields is None:
             _unknown(ctx, f"storage {index} is described by {render(value)}, not (key, location, type)", pos, blob)
-            return
+            return None
         size = _element_size(fields[2])
         if size is None:
             _unknown(ctx, f"storage {index} has type {render(fields[2])}, whose element size assay does not know",
                      pos, blob)
-            return
+            return None
         raw = blob.read_at(pos, 8)
         if len(raw) < 8:
-            return
+            return None
         (elements,) = struct.unpack("<q", raw)
         if elements < 0:
-            return  # torch refuses a negative size
-        pos += 8 + elements * size
-    step = run_one_pickle(blob, ctx, pos) if pos < blob.size else None  # the storage views
+            return None  # torch refuses a negative size
+        return pos + 8 + elements * size
+
+    pos = _records(blob, ctx, "storages", skip_storage)
+    step = run_one_pickle(blob, ctx, pos) if pos is not None and pos < blob.size else None  # the storage views
     if step is not None:
         _scan_rest(blob, ctx, step[1])
 
 
 def scan_tensors(blob: Blob, ctx: ScanContext) -> None:
     """The ``tensors`` member: pickles interleaved with fixed-layout tensor headers."""
-    from assay.scan._pickle.stream import run_one_pickle
 
-    step = run_one_pickle(blob, ctx, 0)
-    if step is None:
-        return
-    value, pos = step
-    number = _count(value)
-    if number is None:
-        _unknown(ctx, f"the number of tensors is {render(value)}, not an integer", pos, blob)
-        return
-    for _ in range(number):
-        if pos >= blob.size:
-            return
-        step = run_one_pickle(blob, ctx, pos)
-        if step is None:
-            return
-        _, pos = step
+    def skip_tensor(_index: int, _value: object, pos: int) -> int | None:
         raw = blob.read_at(pos, 4)
         if len(raw) < 4:
-            return
+            return None
         (ndim,) = struct.unpack("<i", raw)
         if ndim < 0:
-            return  # struct.unpack(f"<{ndim}q") raises: the loader stops
-        pos += 8 + 16 * ndim + 8
-    _scan_rest(blob, ctx, pos)
+            return None  # struct.unpack(f"<{ndim}q") raises: the loader stops
+        return pos + 8 + 16 * ndim + 8
+
+    pos = _records(blob, ctx, "tensors", skip_tensor)
+    if pos is not None:
+        _scan_rest(blob, ctx, pos)
 
 
 def scan_legacy_member(role: str, blob: Blob, ctx: ScanContext) -> None:
