@@ -3,7 +3,7 @@
 Public: ``Registry`` (open with ``Registry.open(assay.config.load_settings())``), ``intake`` with
 ``IntakeRequest``/``IntakeResult``, ``register_dataset``, ``add_artifact``, the queries ``list_models``,
 ``show``, ``lineage``, ``where``, ``doctor``; the reference resolver (``parse_ref``, ``find_version``,
-``find_dataset``, ``find_artifact``, ``find_release``, ``resolve``, answering with ``Record`` rows); the one
+``find_dataset``, ``find_artifact``, ``find_release``, ``resolve``, answering with ``Row`` rows); the one
 read path (``Reader`` on an ``Sql`` connection: ``Sql.connect(url)`` for the read commands, ``Sql.of(session)``
 inside a transaction); the audit log in the database (``verify_audit_log``, ``audit_proof``,
 ``sign_audit_checkpoint``, ``export_audit_bundle``, ``audit_log_verifier``); and, for the release service, the mapped rows (``ModelRow``, ``VersionRow``,
@@ -44,13 +44,13 @@ if TYPE_CHECKING:
         VersionRow,
         WaiverRow,
     )
-    from assay.registry._sql import Record, Sql
+    from assay.registry._sql import Row, Sql
     from assay.registry._store import Registry, must_get, now
 
 _WHERE = {"Registry": "_store", "now": "_store", "must_get": "_store", "intake": "_ingest", "IntakeRequest": "_ingest",
           "IntakeResult": "_ingest", "register_dataset": "_catalog", "add_artifact": "_catalog", "list_models": "_queries",
           "show": "_queries", "lineage": "_queries", "where": "_queries", "doctor": "_queries", "NotFound": "_interface",
-          "check_name": "_interface", "Sql": "_sql", "Record": "_sql", "Reader": "_reader", "parse_ref": "_refs",
+          "check_name": "_interface", "Sql": "_sql", "Row": "_sql", "Reader": "_reader", "parse_ref": "_refs",
           "find_version": "_refs", "find_dataset": "_refs", "find_artifact": "_refs", "find_release": "_refs",
           "resolve": "_refs", "ApprovalRow": "_schema", "ArtifactRow": "_schema", "DeploymentRow": "_schema",
           "EnvironmentRow": "_schema", "EvidenceRow": "_schema", "LineageRow": "_schema", "ModelRow": "_schema",
@@ -60,7 +60,7 @@ _WHERE = {"Registry": "_store", "now": "_store", "must_get": "_store", "intake":
           "export_audit_bundle": "_auditlog:export"}
 __all__ = ["Registry", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "add_artifact",
            "list_models", "show", "lineage", "where", "doctor", "NotFound", "check_name", "now", "must_get", "Sql",
-           "Record", "Reader", "parse_ref", "find_version", "find_dataset", "find_artifact", "find_release",
+           "Row", "Reader", "parse_ref", "find_version", "find_dataset", "find_artifact", "find_release",
            "resolve", "ApprovalRow", "ArtifactRow", "DeploymentRow", "EnvironmentRow", "EvidenceRow", "LineageRow",
            "ModelRow", "ReleaseArtifactRow", "ReleaseRow", "VersionRow", "WaiverRow", "audit_log_verifier",
            "verify_audit_log", "audit_proof", "sign_audit_checkpoint", "export_audit_bundle"]

@@ -14,7 +14,7 @@ from typing import Any
 from assay.errors import InputError
 from assay.registry._interface import EvidenceInfo, LineageLink, LineageTree, ModelSummary, VersionInfo, WhereHit
 from assay.registry._refs import find_version, resolve
-from assay.registry._sql import Record, Sql
+from assay.registry._sql import Row, Sql
 
 MAX_LINEAGE_DEPTH = 32
 """Ancestor and descendant chains are followed this far (a cycle cannot arise from intake, but rows can be edited)."""
@@ -82,7 +82,7 @@ class Reader:
         """Everything known about ``NAME[@VERSION]``, evidence and parents included."""
         return self.version_info(*find_version(self.sql, ref))
 
-    def version_info(self, model: Record, v: Record) -> VersionInfo:
+    def version_info(self, model: Row, v: Row) -> VersionInfo:
         """The value type for a version (``refs.find_version``'s rows), with its evidence and parents."""
         evidence = tuple(EvidenceInfo(e.kind, e.name, e.digest, e.media_type, e.size) for e in self.sql.rows(
             "SELECT kind, name, digest, media_type, size FROM evidence WHERE subject_kind = 'version' "
@@ -182,18 +182,18 @@ class Reader:
                       d=d):
             hits.append(WhereHit("evidence", self.subject(e.subject_kind, e.subject_id), f"cites {e.name} as {e.kind}"))
 
-    def _artifact_hits(self, a: Record, hits: list[WhereHit]) -> None:
+    def _artifact_hits(self, a: Row, hits: list[WhereHit]) -> None:
         """An artifact and the releases that include it."""
         hits.append(WhereHit("artifact", f"{a.name}@{a.number}", f"{a.kind} content"))
         for r in self.sql.rows("SELECT r.name FROM releases r JOIN release_artifacts ra ON ra.release_id = r.id "
                                "WHERE ra.artifact_id = :a ORDER BY r.id", a=a.id):
             hits.append(WhereHit("release", r.name, f"includes {a.kind} {a.name}@{a.number}"))
 
-    def _edges(self, condition: str, **params: Any) -> list[Record]:
+    def _edges(self, condition: str, **params: Any) -> list[Row]:
         """Lineage rows matching ``condition``, oldest first."""
         return self.sql.rows(_EDGES + condition + " ORDER BY id", **params)
 
-    def _link(self, edge: Record, *, up: bool) -> LineageLink:
+    def _link(self, edge: Row, *, up: bool) -> LineageLink:
         if not up:
             return LineageLink("model", self.version_ref(edge.child_version_id), edge.relation, True, edge.source)
         if edge.parent_version_id is not None:
@@ -219,7 +219,7 @@ class Reader:
                     roots.append(e.child_version_id)
             depth += 1
 
-    def _release_hits(self, releases: list[Record], hits: list[WhereHit]) -> None:
+    def _release_hits(self, releases: list[Row], hits: list[WhereHit]) -> None:
         """Each release (with the version it uses) and where it is deployed now or was."""
         if not releases:
             return

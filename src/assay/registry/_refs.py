@@ -15,7 +15,7 @@ everywhere:
 The lookups are text SQL on ``_sql.Sql`` (why not SQLAlchemy: see ``_sql.py``), so the read commands resolve
 without importing SQLAlchemy and a write path resolves inside its own transaction: every function takes an
 ``Sql`` or a SQLAlchemy ``Session`` (``Sql.of(session)``: its pending rows are flushed first). Rows come back as
-``_sql.Record`` (columns by name, as keys or attributes); a write path that needs the mapped object loads it by
+``_sql.Row`` (columns by name, as keys or attributes); a write path that needs the mapped object loads it by
 id (``session.get(VersionRow, row.id)``).
 """
 
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from assay.errors import UsageError
 from assay.registry._interface import MAX_NUMBER, NotFound, Ref, check_name
-from assay.registry._sql import Record, Sql
+from assay.registry._sql import Row, Sql
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -66,14 +66,14 @@ def _db(db: Sql | Session) -> Sql:
     return db if isinstance(db, Sql) else Sql.of(db)
 
 
-def _one(ref: str, what: str, matches: list[Record]) -> Record | None:
+def _one(ref: str, what: str, matches: list[Row]) -> Row | None:
     """The single row a prefix selects; two or more is ambiguous."""
     if len(matches) > 1:
         raise Ambiguous(f"{ref!r} is ambiguous: {len(matches)} {what} start with it")
     return matches[0] if matches else None
 
 
-def find_model(db: Sql | Session, name: str) -> Record | None:
+def find_model(db: Sql | Session, name: str) -> Row | None:
     """The model named ``name`` (a name, not a reference), or None."""
     return _db(db).row("SELECT * FROM models WHERE name = :n", n=name)
 
@@ -86,7 +86,7 @@ _NUMBERED = {"datasets": ("SELECT * FROM datasets WHERE name = :owner", "identit
 
 
 def _select(sql: Sql, base: str, digest_column: str, owner: object, r: Ref, ref: str, what: str,
-            default_order: str) -> Record | None:
+            default_order: str) -> Row | None:
     """The row ``r``'s selector picks among ``base``'s rows (those of one model, or of one name)."""
     if r.number is not None:
         return sql.row(base + " AND number = :k", owner=owner, k=r.number)
@@ -97,7 +97,7 @@ def _select(sql: Sql, base: str, digest_column: str, owner: object, r: Ref, ref:
     return sql.row(base + f" ORDER BY {order} LIMIT 1", owner=owner)
 
 
-def find_version(db: Sql | Session, ref: str) -> tuple[Record, Record]:
+def find_version(db: Sql | Session, ref: str) -> tuple[Row, Row]:
     """The model and version ``ref`` names (see the module docstring)."""
     sql = _db(db)
     r = parse_ref(ref)
@@ -112,7 +112,7 @@ def find_version(db: Sql | Session, ref: str) -> tuple[Record, Record]:
     return model, row
 
 
-def find_dataset(db: Sql | Session, ref: str) -> Record:
+def find_dataset(db: Sql | Session, ref: str) -> Row:
     """The dataset version ``ref`` names."""
     row = _numbered(_db(db), "datasets", ref, "dataset versions")
     if row is None:
@@ -120,7 +120,7 @@ def find_dataset(db: Sql | Session, ref: str) -> Record:
     return row
 
 
-def find_artifact(db: Sql | Session, ref: str) -> Record:
+def find_artifact(db: Sql | Session, ref: str) -> Row:
     """The artifact version ``ref`` names (a prefix selects by content digest)."""
     row = _numbered(_db(db), "artifacts", ref, "artifact versions")
     if row is None:
@@ -128,7 +128,7 @@ def find_artifact(db: Sql | Session, ref: str) -> Record:
     return row
 
 
-def find_release(db: Sql | Session, ref: str) -> Record:
+def find_release(db: Sql | Session, ref: str) -> Row:
     """The release named ``ref`` (anything that is not a release name is NotFound, as an unknown name is)."""
     try:
         r: Ref | None = parse_ref(ref)
@@ -140,11 +140,11 @@ def find_release(db: Sql | Session, ref: str) -> Record:
     return row
 
 
-def _release(sql: Sql, name: str) -> Record | None:
+def _release(sql: Sql, name: str) -> Row | None:
     return sql.row("SELECT * FROM releases WHERE name = :n", n=name)
 
 
-def _numbered(sql: Sql, table: str, ref: str, what: str) -> Record | None:
+def _numbered(sql: Sql, table: str, ref: str, what: str) -> Row | None:
     """Datasets and artifacts: numbered per name, the newest by default."""
     r = parse_ref(ref)
     base, digest_column = _NUMBERED[table]
@@ -155,10 +155,10 @@ def _numbered(sql: Sql, table: str, ref: str, what: str) -> Record | None:
 class Resolved:
     """What one reference names, kind by kind; ``resolve`` returns it with at least one set."""
 
-    version: tuple[Record, Record] | None = None
-    dataset: Record | None = None
-    artifact: Record | None = None
-    release: Record | None = None
+    version: tuple[Row, Row] | None = None
+    dataset: Row | None = None
+    artifact: Row | None = None
+    release: Row | None = None
 
 
 def resolve(db: Sql | Session, ref: str) -> Resolved:

@@ -12,7 +12,7 @@ Why these are not SQLAlchemy statements (measured on the 2-core development mach
   DB-API cursor of the same transaction (``benchmarks/release_bench.py``; the target is >= 2,000/s).
 
 So each SQL text is written once, with ``:name`` parameters, in the subset both databases share; ``Sql``
-rewrites it for psycopg2 (``%(name)s``) and returns rows as ``Record`` (columns by name). There are two ways
+rewrites it for psycopg2 (``%(name)s``) and returns rows as ``Row`` (columns by name). There are two ways
 to get one: ``Sql.connect(url)`` for a command that only reads (no SQLAlchemy imported unless the database
 must first be created or migrated), and ``Sql.of(session)``, the DB-API connection of a SQLAlchemy session's
 current transaction, so that a write path (intake, releases, rollback, the audit log) reads its own
@@ -42,7 +42,7 @@ _TIME_COLUMNS = frozenset({"created_at", "expires_at"})
 """Columns of the schema's DateTime type: SQLite hands them back as ISO text, psycopg2 as datetime."""
 
 
-class Record(dict[str, Any]):
+class Row(dict[str, Any]):
     """One row: its columns by name, as keys or attributes (``row["number"]`` or ``row.number``)."""
 
     __slots__ = ()
@@ -192,8 +192,8 @@ class Sql:
             cursor.close()
             raise
 
-    def rows(self, sql: str, **params: Any) -> list[Record]:
-        """Every row of ``sql`` as a ``Record``; JSON and time columns decoded alike on both databases."""
+    def rows(self, sql: str, **params: Any) -> list[Row]:
+        """Every row of ``sql`` as a ``Row``; JSON and time columns decoded alike on both databases."""
         try:
             cursor = self._run(sql, params)
             try:
@@ -214,10 +214,10 @@ class Sql:
                 for i, decode in decoders:
                     if isinstance(values[i], str):
                         values[i] = decode(values[i])
-            out.append(Record(zip(names, values, strict=True)))
+            out.append(Row(zip(names, values, strict=True)))
         return out
 
-    def row(self, sql: str, **params: Any) -> Record | None:
+    def row(self, sql: str, **params: Any) -> Row | None:
         """The first row of ``sql``, or None."""
         found = self.rows(sql, **params)
         return found[0] if found else None

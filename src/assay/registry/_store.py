@@ -22,7 +22,7 @@ from assay.registry import _refs as refs
 from assay.registry._db import READ_ONLY, insert_or_ignore, open_engine
 from assay.registry._interface import ArtifactInfo, DatasetInfo, VersionInfo
 from assay.registry._schema import ArtifactRow, DatasetRow, EvidenceRow, ModelRow
-from assay.registry._sql import Record, Sql
+from assay.registry._sql import Row, Sql
 
 T = TypeVar("T")
 
@@ -105,7 +105,7 @@ class Registry:
 
     # -- versions -----------------------------------------------------------------------------------------
     @staticmethod
-    def find_version(session: Session, ref: str) -> tuple[Record, Record]:
+    def find_version(session: Session, ref: str) -> tuple[Row, Row]:
         """Resolve a model version reference (``refs.find_version``): the model's and the version's columns."""
         return refs.find_version(session, ref)
 
@@ -127,7 +127,7 @@ class Registry:
 
     # -- datasets and artifacts ---------------------------------------------------------------------------
     @staticmethod
-    def find_dataset(session: Session, ref: str) -> Record:
+    def find_dataset(session: Session, ref: str) -> Row:
         """Resolve a dataset reference (``refs.find_dataset``): the dataset's columns."""
         return refs.find_dataset(session, ref)
 

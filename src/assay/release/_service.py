@@ -25,10 +25,10 @@ from assay.registry import (
     DeploymentRow,
     EnvironmentRow,
     EvidenceRow,
-    Record,
     Registry,
     ReleaseArtifactRow,
     ReleaseRow,
+    Row,
     WaiverRow,
     check_name,
     find_artifact,
@@ -154,7 +154,7 @@ def create_release(reg: Registry, name: str, model_ref: str, *, artifacts: tuple
         return doc
 
 
-def _artifact(session: Session, spec: str) -> Record:
+def _artifact(session: Session, spec: str) -> Row:
     kind, sep, ref = spec.partition(":")
     if not sep:
         kind, ref = "", spec
