@@ -130,25 +130,29 @@ def _edit_statement(payload: bytes, op: str, a: int) -> bytes:
         resources = _resources(statement)
     except (ValueError, TypeError, KeyError, AttributeError):  # an earlier edit broke the statement already
         return payload
-    if not resources or not statement["subject"]:
+    subject = statement.get("subject")
+    if not resources or not isinstance(subject, list) or not subject:  # an earlier edit renamed or emptied it
         return payload
-    i = a % len(resources)
-    if op == "edit-resource-digest":
-        digest = resources[i]["digest"]
-        if isinstance(digest, dict):
-            digest["sha256"] = _flip_hex(digest["sha256"], a)
-        else:
-            resources[i]["digest"] = _flip_hex(digest, a)
-    elif op == "drop-resource":
-        del resources[i]
-    elif op == "duplicate-resource":
-        resources.append(dict(resources[i]))
-    elif op == "rename-resource":
-        resources[i]["name"] += "x"
-    elif op == "edit-subject-digest":
-        statement["subject"][0]["digest"]["sha256"] = _flip_hex(statement["subject"][0]["digest"]["sha256"], a)
-    else:  # reorder-resources
-        resources.reverse()
+    try:
+        i = a % len(resources)
+        if op == "edit-resource-digest":
+            digest = resources[i]["digest"]
+            if isinstance(digest, dict):
+                digest["sha256"] = _flip_hex(digest["sha256"], a)
+            else:
+                resources[i]["digest"] = _flip_hex(digest, a)
+        elif op == "drop-resource":
+            del resources[i]
+        elif op == "duplicate-resource":
+            resources.append(dict(resources[i]))
+        elif op == "rename-resource":
+            resources[i]["name"] += "x"
+        elif op == "edit-subject-digest":
+            statement["subject"][0]["digest"]["sha256"] = _flip_hex(statement["subject"][0]["digest"]["sha256"], a)
+        else:  # reorder-resources
+            resources.reverse()
+    except (KeyError, TypeError, IndexError, AttributeError, ZeroDivisionError):  # an earlier edit broke this part
+        return payload
     return json.dumps(statement, indent=2).encode()
 
 
