@@ -23,17 +23,79 @@ from pathlib import Path
 
 LOADERS = ("pickle", "torch", "torch-jit", "joblib", "numpy", "jinja", "python")
 
-_CHILD = r'''
+LOADER_SOURCE = r"""
+BLOCK = ("os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.kill", "os.remove",
+         "os.unlink", "os.rmdir", "os.rename", "os.truncate", "os.chmod", "os.chown", "os.symlink", "os.link",
+         "os.mkdir", "os.putenv", "os.unsetenv", "subprocess.Popen", "pty.spawn", "socket.connect", "socket.bind",
+         "socket.sendto", "socket.getaddrinfo", "urllib.Request", "ctypes.dlopen", "ctypes.dlsym", "shutil.rmtree",
+         "shutil.move", "shutil.copyfile", "webbrowser.open", "code.__new__", "cpython.run_command",
+         "cpython.run_file", "os.startfile")
+
+def preload():
+    # Libraries a loader imports lazily set process state of their own when first imported (OpenBLAS sets an
+    # environment variable); importing them before arming keeps the record to what the file caused.
+    for name in os.environ.get("ASSAY_ORACLE_PRELOAD", "").split(","):
+        try:
+            if name:
+                __import__(name)
+        except Exception:
+            pass
+
+def load(loader, path, arm):
+    # Open path with the real loader; arm() runs right before the loader reads the file's content.
+    if loader == "pickle":
+        import pickle
+        with open(path, "rb") as fh:
+            arm()
+            pickle.load(fh)
+    elif loader == "torch":
+        import torch
+        arm()
+        torch.load(path, weights_only=False)
+    elif loader == "torch-jit":
+        import torch
+        arm()
+        torch.jit.load(path)
+    elif loader == "joblib":
+        import joblib
+        arm()
+        joblib.load(path)
+    elif loader == "numpy":
+        import numpy
+        arm()
+        value = numpy.load(path, allow_pickle=True)
+        if hasattr(value, "files"):
+            for name in value.files:
+                value[name]
+    elif loader == "jinja":
+        import jinja2
+        with open(path, encoding="utf-8") as fh:
+            source = fh.read()
+        env = jinja2.Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"])
+        arm()
+        env.from_string(source).render(messages=[{"role": "system", "content": "Be brief."},
+                                                 {"role": "user", "content": "Hello"}],
+                                       add_generation_prompt=True, bos_token="<s>", eos_token="</s>", tools=None)
+    elif loader == "python":
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("assay_oracle_module", path)
+        module = importlib.util.module_from_spec(spec)
+        arm()
+        spec.loader.exec_module(module)
+    else:
+        raise SystemExit(f"unknown loader {loader}")
+"""
+"""The part of both oracle children that knows the loaders and the events to block (``oracle_batch`` uses it)."""
+
+_CHILD = r"""
 import json, os, sys
+""" + LOADER_SOURCE + r"""
 events, blocked = [], []
-BLOCK_PREFIXES = ("os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.kill",
-                  "os.remove", "os.unlink", "os.rmdir", "os.rename", "os.truncate", "os.chmod", "os.chown",
-                  "os.symlink", "os.link", "os.mkdir", "os.putenv", "os.unsetenv", "subprocess.Popen", "pty.spawn",
-                  "socket.connect", "socket.bind", "socket.sendto", "socket.getaddrinfo", "urllib.Request",
-                  "ctypes.dlopen", "ctypes.dlsym", "shutil.rmtree", "shutil.move", "shutil.copyfile", "webbrowser.open",
-                  "sys._getframe", "code.__new__", "cpython.run_command", "cpython.run_file", "os.startfile")
 OUT = os.environ["ASSAY_ORACLE_OUT"]
 armed = [False]
+
+def arm():
+    armed[0] = True
 
 def hook(event, args):
     if not armed[0]:
@@ -46,69 +108,22 @@ def hook(event, args):
         if not target.startswith(os.environ.get("ASSAY_ORACLE_TMP", "/nonexistent")):
             blocked.append(["open-write", target[:200]])
             raise PermissionError("assay oracle: file write blocked")
-    if event.startswith(BLOCK_PREFIXES) and event != "sys._getframe":
+    if event.startswith(BLOCK):
         blocked.append([event, repr(args)[:200]])
         raise PermissionError(f"assay oracle: {event} blocked")
 
-# Libraries a loader imports lazily set process state of their own when first imported (OpenBLAS sets an
-# environment variable); importing them before arming keeps the record to what the file caused.
-for _name in os.environ.get("ASSAY_ORACLE_PRELOAD", "").split(","):
-    try:
-        if _name:
-            __import__(_name)
-    except Exception:
-        pass
+preload()
 sys.addaudithook(hook)
 loader, path = sys.argv[1], sys.argv[2]
 error = None
 try:
-    if loader == "pickle":
-        import pickle
-        with open(path, "rb") as fh:
-            armed[0] = True
-            pickle.load(fh)
-    elif loader == "torch":
-        import torch
-        armed[0] = True
-        torch.load(path, weights_only=False)
-    elif loader == "torch-jit":
-        import torch
-        armed[0] = True
-        torch.jit.load(path)
-    elif loader == "joblib":
-        import joblib
-        armed[0] = True
-        joblib.load(path)
-    elif loader == "numpy":
-        import numpy
-        armed[0] = True
-        value = numpy.load(path, allow_pickle=True)
-        if hasattr(value, "files"):
-            for name in value.files:
-                value[name]
-    elif loader == "jinja":
-        import jinja2
-        with open(path, encoding="utf-8") as fh:
-            source = fh.read()
-        env = jinja2.Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"])
-        armed[0] = True
-        env.from_string(source).render(messages=[{"role": "system", "content": "Be brief."},
-                                                 {"role": "user", "content": "Hello"}],
-                                       add_generation_prompt=True, bos_token="<s>", eos_token="</s>", tools=None)
-    elif loader == "python":
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("assay_oracle_module", path)
-        module = importlib.util.module_from_spec(spec)
-        armed[0] = True
-        spec.loader.exec_module(module)
-    else:
-        raise SystemExit(f"unknown loader {loader}")
+    load(loader, path, arm)
 except BaseException as exc:
     error = f"{type(exc).__name__}: {str(exc)[:300]}"
 armed[0] = False
 with open(OUT, "w") as fh:
     json.dump({"events": events, "blocked": blocked, "error": error}, fh)
-'''
+"""
 
 
 @dataclass(frozen=True)

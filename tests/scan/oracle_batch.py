@@ -21,14 +21,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-_CHILD = r'''
+from tests.scan.oracle import LOADER_SOURCE
+
+_CHILD = r"""
 import json, os, signal, sys, tempfile
-BLOCK = ("os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.kill", "os.remove",
-         "os.unlink", "os.rmdir", "os.rename", "os.truncate", "os.chmod", "os.chown", "os.symlink", "os.link",
-         "os.mkdir", "os.putenv", "os.unsetenv", "subprocess.Popen", "pty.spawn", "socket.connect", "socket.bind",
-         "socket.sendto", "socket.getaddrinfo", "urllib.Request", "ctypes.dlopen", "ctypes.dlsym", "shutil.rmtree",
-         "shutil.move", "shutil.copyfile", "webbrowser.open", "code.__new__", "cpython.run_command",
-         "cpython.run_file", "os.startfile")
+""" + LOADER_SOURCE + r"""
 PATH_EVENTS = ("os.mkdir", "os.remove", "os.unlink", "os.rmdir", "os.rename", "shutil.rmtree", "os.chmod", "os.chown",
                "os.utime")
 SCRATCH = os.environ["TMPDIR"]
@@ -57,55 +54,10 @@ def hook(event, args):
         state["blocked"].append([event, repr(args)[:200]])
         raise PermissionError(f"assay oracle: {event} blocked")
 
-def load(loader, path):
-    if loader == "pickle":
-        import pickle
-        with open(path, "rb") as fh:
-            state["armed"] = True
-            pickle.load(fh)
-    elif loader == "torch":
-        import torch
-        state["armed"] = True
-        torch.load(path, weights_only=False)
-    elif loader == "torch-jit":
-        import torch
-        state["armed"] = True
-        torch.jit.load(path)
-    elif loader == "joblib":
-        import joblib
-        state["armed"] = True
-        joblib.load(path)
-    elif loader == "numpy":
-        import numpy
-        state["armed"] = True
-        value = numpy.load(path, allow_pickle=True)
-        if hasattr(value, "files"):
-            for name in value.files:
-                value[name]
-    elif loader == "jinja":
-        import jinja2
-        with open(path, encoding="utf-8") as fh:
-            source = fh.read()
-        env = jinja2.Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"])
-        state["armed"] = True
-        env.from_string(source).render(messages=[{"role": "system", "content": "Be brief."},
-                                                 {"role": "user", "content": "Hello"}],
-                                       add_generation_prompt=True, bos_token="<s>", eos_token="</s>", tools=None)
-    elif loader == "python":
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("assay_oracle_module", path)
-        module = importlib.util.module_from_spec(spec)
-        state["armed"] = True
-        spec.loader.exec_module(module)
-    else:
-        raise SystemExit(f"unknown loader {loader}")
+def arm():
+    state["armed"] = True
 
-for name in os.environ.get("ASSAY_ORACLE_PRELOAD", "").split(","):
-    try:
-        if name:
-            __import__(name)
-    except Exception:
-        pass
+preload()
 sys.addaudithook(hook)
 jobs = json.load(open(sys.argv[1]))
 results = []
@@ -118,7 +70,7 @@ for i, (loader, path) in enumerate(jobs):
         os.chdir(os.path.dirname(os.path.abspath(path)))  # relative names in a payload point beside the file
         error = None
         try:
-            load(loader, path)
+            load(loader, path, arm)
         except BaseException as exc:
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
         state["armed"] = False
@@ -133,7 +85,7 @@ for i, (loader, path) in enumerate(jobs):
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         results.append({"events": [], "blocked": [], "error": f"child died (status {status})", "signal": sig})
 json.dump(results, open(os.environ["ASSAY_ORACLE_OUT"], "w"))
-'''
+"""
 
 _PRELOAD = ("numpy", "torch", "joblib", "sklearn", "jinja2", "dill")
 
