@@ -6,6 +6,8 @@ What is generated, and from where:
   (``assay.scan.rules``, or ``assay.scan._rules`` once private).
 - ``docs/architecture.md``, between the ``package-tree`` markers: the package tree of ``src/assay``, one line
   per module with the first sentence of its docstring (read with ``ast``; nothing is imported).
+- ``docs/cli.md``, between the ``commands`` markers: every command, its usage line and its arguments and
+  options, from the one argparse parser (``assay.cli.main.build_parser``).
 - ``docs/release.md``, between the ``default-policy``, ``rollback-policy`` and ``evidence-document`` markers:
   the shipped policies (``default.yaml``, ``rollback.yaml`` in ``assay.release.policy``) and the evidence
   document table (``EVIDENCE_SCHEMA_DOC``).
@@ -193,6 +195,103 @@ def render_evidence_document() -> str:
 # --- files and markers -------------------------------------------------------------------------------------
 
 
+# --- command reference -----------------------------------------------------------------------------
+
+
+def _commands(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...],
+                                                                                        argparse.ArgumentParser, str]]:
+    """Every command that runs something, in the order ``--help`` lists them: (words, parser, one-line help)."""
+    found = []
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        summaries = {choice.dest: choice.help or "" for choice in action._choices_actions}
+        for name, sub in action.choices.items():
+            if any(isinstance(a, argparse._SubParsersAction) for a in sub._actions):
+                found += _commands(sub, (*words, name))
+            else:
+                found.append(((*words, name), sub, summaries.get(name, "")))
+    return found
+
+
+def _value(action: argparse.Action) -> str:
+    """What an argument or option takes: its choices, its metavar, or nothing for a flag."""
+    if action.nargs == 0:
+        return ""
+    if action.choices is not None:
+        return " \\| ".join(f"`{c}`" for c in action.choices)
+    metavar = action.metavar or (action.dest if not action.option_strings else action.dest.upper())
+    return f"`{metavar}`"
+
+
+def _usage(words: tuple[str, ...], parser: argparse.ArgumentParser) -> str:
+    parts = ["assay", *words]
+    has_options = False
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        if action.option_strings:
+            if action.required:
+                parts.append(f"{action.option_strings[0]} {(_value(action) or '').strip('`')}".strip())
+            else:
+                has_options = True
+        else:
+            name = str(action.metavar or action.dest)
+            parts.append(f"{name} [{name} ...]" if action.nargs == "+" else name)
+    if has_options:
+        parts.insert(len(words) + 1, "[OPTIONS]")
+    return " ".join(parts)
+
+
+def _row(action: argparse.Action) -> str:
+    if action.option_strings:
+        names = ", ".join(f"`{o}`" for o in sorted(action.option_strings, key=len, reverse=True))
+        value = _value(action)
+    else:  # a positional: its name, and its choices if it has any
+        names = f"`{action.metavar or action.dest}`"
+        value = _value(action) if action.choices is not None else ""
+    notes = []
+    if action.required and action.option_strings:
+        notes.append("Required.")
+    if isinstance(action, argparse._AppendAction) and "repeatable" not in (action.help or "").lower():
+        notes.append("Repeatable.")
+    elif action.nargs == "+":
+        notes.append("One or more.")
+    help_text = action.help or ""
+    if (action.option_strings and action.nargs != 0 and action.default not in (None, [], False)
+            and "[default:" not in help_text):
+        notes.append(f"Default: `{action.default}`.")
+    return f"| {names} | {value} | {_cell(' '.join([help_text, *notes]).strip())} |"
+
+
+def render_cli() -> str:
+    """The command reference: the command table, then a section per command, from the one argparse parser
+    (``assay.cli.main.build_parser``). Built from the parser's actions, not argparse's help formatter, whose
+    layout changes between Python versions and terminal widths."""
+    if str(SRC) not in sys.path:
+        sys.path.insert(0, str(SRC))
+    from assay.cli.main import build_parser
+
+    commands = _commands(build_parser(every_command=True))
+    lines = ["| command | what it does |", "|---|---|"]
+    for words, _sub, summary in commands:
+        heading = f"`assay {' '.join(words)}`"
+        lines.append(f"| [{heading}](#{_slug(heading)}) | {_cell(summary)} |")
+    for words, sub, _summary in commands:
+        lines += ["", f"### `assay {' '.join(words)}`", "", " ".join((sub.description or "").split()), "",
+                  "```", _usage(words, sub), "```", ""]
+        actions = [a for a in sub._actions if not isinstance(a, argparse._HelpAction)]
+        if actions:
+            lines += ["| argument or option | value | meaning |", "|---|---|---|"]
+            lines += [_row(a) for a in actions]
+        else:
+            lines.append("No arguments or options (`--help` only).")
+    return "\n".join(lines) + "\n"
+
+
+# --- markers and files -----------------------------------------------------------------------------
+
+
 def _markers(section: str) -> tuple[str, str]:
     return (f"<!-- BEGIN GENERATED {section} by {GENERATOR}: do not edit by hand -->",
             f"<!-- END GENERATED {section} -->")
@@ -212,6 +311,7 @@ def expected_files() -> dict[Path, str]:
     out: dict[Path, str] = {DOCS / "rules.md": render_rules()}
     sections: dict[str, list[tuple[str, Callable[[], str]]]] = {
         "architecture.md": [("package-tree", render_tree)],
+        "cli.md": [("commands", render_cli)],
         "release.md": [("default-policy", lambda: _policy_table("default.yaml")),
                        ("rollback-policy", lambda: _policy_table("rollback.yaml")),
                        ("evidence-document", render_evidence_document)],

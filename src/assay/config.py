@@ -1,9 +1,7 @@
-"""Settings: the scan configuration from flags, ``assay.toml`` or ``[tool.assay]`` in pyproject.toml.
+"""Settings: where the registry lives (``ASSAY_HOME``, ``ASSAY_DATABASE_URL``) and who is acting.
 
-Configuration is looked up in the current directory (or the file ``--config`` names), never in the
-folder being scanned: a model repository must not be able to configure its own inspection. The value type,
-``ScanConfig``, belongs to the scanner (``assay.scan``); this module reads it from files and depends on the
-scanner, never the other way round.
+The scan's own configuration (flags, ``assay.toml``, ``[tool.assay.scan]``) is the scanner's: ``assay.scan``
+(``load_scan_config``, ``find_config_file``).
 """
 
 from __future__ import annotations
@@ -12,99 +10,10 @@ import os
 from dataclasses import dataclass
 
 from assay.errors import ConfigError
-from assay.scan import ScanConfig, Severity
 
-TYPE_CHECKING = False  # pathlib costs milliseconds of start-up; the scan's paths are strings
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
-
-
-_KEYS = {"fail-on", "fail_on", "strict", "allow", "limits", "skip-dirs", "skip_dirs", "jobs"}
-
-
-def _scan_table(path: str | os.PathLike[str]) -> dict[str, object]:
-    import tomllib  # only when a config file exists: start-up time matters
-
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = tomllib.loads(handle.read())
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    if os.path.basename(path) == "pyproject.toml":
-        table = data.get("tool", {}).get("assay", {}).get("scan", {})
-    else:
-        table = data.get("scan", data.get("tool", {}).get("assay", {}).get("scan", {}))
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: the scan settings must be a table")
-    return table
-
-
-def find_config_file(cwd: str | os.PathLike[str] | None = None) -> str | None:
-    """``assay.toml`` in the working directory, else a pyproject.toml there with ``[tool.assay]``."""
-    here = os.fspath(cwd) if cwd is not None else os.getcwd()
-    candidate = os.path.join(here, "assay.toml")
-    if os.path.isfile(candidate):
-        return candidate
-    candidate = os.path.join(here, "pyproject.toml")
-    if os.path.isfile(candidate):
-        try:
-            with open(candidate, encoding="utf-8") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError):
-            return None
-        if "tool.assay" not in text:  # most projects: no need to parse TOML at start-up
-            return None
-        import tomllib
-
-        try:
-            if "assay" in tomllib.loads(text).get("tool", {}):
-                return candidate
-        except tomllib.TOMLDecodeError:
-            return None
-    return None
-
-
-def load_scan_config(path: str | os.PathLike[str] | None) -> ScanConfig:
-    """Read a ScanConfig from a config file (None: defaults). Raise ConfigError with file and reason."""
-    if path is None:
-        return ScanConfig()
-    table = _scan_table(path)
-    unknown = set(table) - _KEYS
-    if unknown:
-        raise ConfigError(f"{path}: unknown scan setting(s): {', '.join(sorted(unknown))}")
-    config = ScanConfig()
-    try:
-        fail_on = table.get("fail-on", table.get("fail_on"))
-        if fail_on is not None:
-            config = ScanConfig(Severity.parse(str(fail_on)), config.strict, config.allow, config.limits)
-        strict = table.get("strict", config.strict)
-        if not isinstance(strict, bool):
-            raise ValueError("strict must be true or false")
-        allow = table.get("allow", [])
-        if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
-            raise ValueError("allow must be a list of MODULE.NAME strings")
-        limits_table = table.get("limits", {})
-        if not isinstance(limits_table, dict):
-            raise ValueError("limits must be a table")
-        skip = table.get("skip-dirs", table.get("skip_dirs", sorted(config.skip_dirs)))
-        if not isinstance(skip, list):
-            raise ValueError("skip-dirs must be a list of folder names")
-        jobs = table.get("jobs", config.jobs)
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or not 0 <= jobs <= 1024:
-            raise ValueError("jobs must be a whole number from 0 (one per CPU) to 1024")
-        return ScanConfig(
-            fail_on=config.fail_on,
-            strict=strict,
-            allow=frozenset(a.strip() for a in allow),
-            limits=config.limits.with_values(limits_table),
-            skip_dirs=frozenset(str(s) for s in skip),
-            jobs=jobs,
-        )
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -401,11 +401,9 @@ def test_audit_export_json(tmp_path: Path) -> None:
 
 
 def test_the_command_reference_is_up_to_date() -> None:
-    """docs/cli.md holds what scripts/gen_cli_docs.py makes of the parser (rerun the script after a flag change)."""
+    """docs/cli.md names every command (scripts/gen_docs.py writes it from the parser; tests/test_docs.py checks
+    that it is up to date)."""
     root = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, str(root / "scripts" / "gen_cli_docs.py"), "--check"],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
     reference = (root / "docs" / "cli.md").read_text(encoding="utf-8")
     for words in _commands():
         assert f"`assay {' '.join(words)}`" in reference or any(w[:len(words)] == words and len(w) > len(words)

@@ -7,6 +7,7 @@ Also the log's offline verification (``verify_log``, ``entry_body``) and, import
 
 from __future__ import annotations
 
+from assay._lazy import lazy_exports
 from assay.audit._checkpoint import (
     MAX_NOTE_BYTES,
     MAX_SIGNATURES,
@@ -65,12 +66,8 @@ if TYPE_CHECKING:
     from assay.audit._bundle import verify_bundle
 
 
-def __getattr__(name: str) -> object:
-    if name != "verify_bundle":  # zipfile and the bundle reader load only for a bundle to verify
-        raise AttributeError(f"module 'assay.audit' has no attribute {name!r}")
-    from assay.audit._bundle import verify_bundle
-
-    return verify_bundle
+# zipfile and the bundle reader load only for a bundle to verify
+__getattr__ = lazy_exports(__name__, {"verify_bundle": "_bundle"})
 
 
 __all__ = [

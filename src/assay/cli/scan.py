@@ -53,8 +53,7 @@ def _jobs(text: str) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from assay.config import find_config_file, load_scan_config
-    from assay.scan import renderer_for, scan
+    from assay.scan import find_config_file, load_scan_config, renderer_for, scan
 
     if args.config_file is not None and not os.path.isfile(args.config_file):
         raise UsageError(f"config file {args.config_file} does not exist")

@@ -16,8 +16,9 @@ first use (PEP 562), so importing the package costs nothing until one is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from assay._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from assay.registry._auditlog import checkpoint as sign_audit_checkpoint
@@ -66,11 +67,4 @@ __all__ = ["Registry", "intake", "IntakeRequest", "IntakeResult", "register_data
            "verify_audit_log", "audit_proof", "sign_audit_checkpoint", "export_audit_bundle"]
 
 
-def __getattr__(name: str) -> Any:
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module 'assay.registry' has no attribute {name!r}")
-    module, _, attribute = where.partition(":")
-    value = getattr(importlib.import_module(f"assay.registry.{module}"), attribute or name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE)

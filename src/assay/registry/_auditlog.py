@@ -13,9 +13,10 @@ import os
 import re
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -142,7 +143,8 @@ def append(session: Session, kind: str, actor: str, payload: dict[str, Any], *, 
 _SIGNERS: dict[Path, NoteSigner] = {}
 
 
-class SignedCheckpoint(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class SignedCheckpoint:
     """A stored checkpoint: tree size, root (hex) and the signed note."""
 
     size: int

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from assay.config import ScanConfig
 from assay.errors import InputError, UsageError
 from assay.registry._interface import DATA_SENSITIVITIES, RISK_TIERS, NotFound, VersionInfo, check_name
 from assay.registry._refs import find_dataset, find_version
 from assay.registry._schema import LineageRow, VersionFileRow, VersionRow
 from assay.registry._store import Registry, now
+from assay.scan import ScanConfig
 
 MAX_TRAINING_BYTES = 1 << 20
 """A ``--training`` record larger than this is refused."""

@@ -1,6 +1,6 @@
 """The model-file scanner: tells whether loading a file can run code, without loading it.
 
-Public surface: ``scan``, the value types ``ScanConfig``, ``ScanReport``, ``FileReport``, ``Finding``,
+Public surface: ``scan``, ``load_scan_config`` and ``find_config_file`` (``assay.toml``), the value types ``ScanConfig``, ``ScanReport``, ``FileReport``, ``Finding``,
 ``Location``, ``ScanError``, ``Severity``, ``ScanLimits``, and, imported on first use, ``renderer_for``
 and ``Renderer`` (text, JSON and SARIF reports) and ``RULES`` (every rule, by id) with ``Rule``.
 Everything else here is private to the scanner (modules and packages named ``_*``).
@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
-from assay.scan._config import ScanConfig
+from assay._lazy import lazy_exports
+from assay.scan._config import ScanConfig, find_config_file, load_scan_config
 from assay.scan._findings import FileReport, Finding, Location, ScanError, ScanReport, Severity
 from assay.scan._limits import ScanLimits
 
@@ -32,7 +33,7 @@ def scan(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, fa
     ``strict`` also fails on medium findings (the same as ``fail_on="medium"`` when that is
     stricter). A callable that is not on the allow-list is high with or without it (default deny); ``allow`` adds ``MODULE.NAME`` entries (or
     ``MODULE.*``) to the allow-list (it cannot silence a callable on the dangerous table).
-    A ``config`` (from ``assay.config.load_scan_config``) supplies all of these at once; explicit
+    A ``config`` (from ``load_scan_config``) supplies all of these at once; explicit
     arguments are merged into it. ``jobs`` processes scan files side by side (default: the config's,
     else 0: one per CPU when the scan is big enough to pay for them, see ``assay.scan._parallel``; 1 scans in
     this process). ``on_file(path)`` is called as each file is taken (one
@@ -60,18 +61,12 @@ def _strictest(level: Severity, strict: bool) -> Severity:
 
 
 # Names whose modules a scan does not need: imported when first asked for, so start-up stays small.
-_LAZY = {"renderer_for": "assay.scan._render", "Renderer": "assay.scan._render",
-         "RULES": "assay.scan._rules", "Rule": "assay.scan._rules"}
+_LAZY = {"renderer_for": "_render", "Renderer": "_render",
+         "RULES": "_rules", "Rule": "_rules"}
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'assay.scan' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
-__all__ = ["scan", "ScanConfig", "ScanReport", "FileReport", "Finding", "Location", "ScanError", "Severity",
+__all__ = ["scan", "ScanConfig", "load_scan_config", "find_config_file", "ScanReport", "FileReport", "Finding", "Location", "ScanError", "Severity",
            "ScanLimits", "renderer_for", "Renderer", "RULES", "Rule"]

@@ -1,13 +1,14 @@
 """Value types of a scan: severities, findings, per-file reports and the whole report.
 
-Everything here is a frozen dataclass that turns into plain JSON with ``to_dict``; the JSON schema version is ``SCHEMA_VERSION`` and is
+Everything here is a frozen ``Record`` (``assay.scan._record``) that turns into plain JSON with ``to_dict``; the JSON schema version is ``SCHEMA_VERSION`` and is
 documented in docs/scan.md.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from assay.scan._record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,8 +41,7 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(Record):
     """Where a finding is: the path given by the user, the member chain inside archives, a byte offset.
 
     ``member`` joins nested archive members with ``!`` (``outer.zip!inner.tar!model/data.pkl``).
@@ -70,8 +70,7 @@ class Location:
         return cls(data["path"], data["member"], data["offset"])
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(Record):
     """One thing the scanner found. ``rule`` is a stable id from ``assay.scan._rules``."""
 
     rule: str
@@ -97,8 +96,7 @@ class Finding:
                    Location.from_dict(data["location"]), data["detail"])
 
 
-@dataclass(frozen=True, slots=True)
-class ScanError:
+class ScanError(Record):
     """A file, or part of one, that could not be scanned (unreadable, or a named limit was hit)."""
 
     location: Location
@@ -115,8 +113,7 @@ class ScanError:
         return cls(Location.from_dict(data["location"]), data["message"], data["limit"])
 
 
-@dataclass(frozen=True, slots=True)
-class FileReport:
+class FileReport(Record):
     """The result for one file the user named or that a folder walk found."""
 
     path: str
@@ -148,8 +145,7 @@ class FileReport:
                    tuple(ScanError.from_dict(e) for e in data["errors"]))
 
 
-@dataclass(frozen=True, slots=True)
-class ScanReport:
+class ScanReport(Record):
     """The result of one ``assay.scan`` call over one or more paths."""
 
     files: tuple[FileReport, ...]

@@ -6,15 +6,14 @@ with the field names below (dashes or underscores).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from assay.scan._record import Record, fields, replace
 
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
 
-@dataclass(frozen=True, slots=True)
-class ScanLimits:
+class ScanLimits(Record):
     """Named, configurable bounds on the work and memory one scan may spend."""
 
     max_file_bytes: int = 1024 * GiB
@@ -68,7 +67,7 @@ class ScanLimits:
     @classmethod
     def names(cls) -> tuple[str, ...]:
         """Every limit's field name."""
-        return tuple(f.name for f in fields(cls))
+        return fields(cls)
 
     def with_values(self, values: dict[str, object]) -> ScanLimits:
         """A copy with some limits changed; names may use dashes. Raise ValueError on bad input."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from assay.scan._record import Record
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(Record):
     """One kind of finding."""
 
     id: str

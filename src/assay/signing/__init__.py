@@ -10,6 +10,7 @@ Other domains import these from ``assay.signing`` only.
 
 from __future__ import annotations
 
+from assay._lazy import lazy_exports
 from assay.signing._interface import BundleError, Problem, Signer, Verification, Verifier
 from assay.signing.api import sign, verify
 from assay.signing.methods import signer_for, verifier_for
@@ -23,21 +24,15 @@ if TYPE_CHECKING:
     from assay.signing._sigstore_keyless import SigstoreVerifier
 
 _LAZY = {
-    "keygen": "assay.signing._keys", "load_private_key": "assay.signing._keys",
-    "load_public_key": "assay.signing._keys", "load_certificates": "assay.signing._keys",
-    "KeySigner": "assay.signing._key", "KeyVerifier": "assay.signing._key",
-    "CertificateSigner": "assay.signing._certificate", "CertificateVerifier": "assay.signing._certificate",
-    "SigstoreVerifier": "assay.signing._sigstore_keyless",
+    "keygen": "_keys", "load_private_key": "_keys",
+    "load_public_key": "_keys", "load_certificates": "_keys",
+    "KeySigner": "_key", "KeyVerifier": "_key",
+    "CertificateSigner": "_certificate", "CertificateVerifier": "_certificate",
+    "SigstoreVerifier": "_sigstore_keyless",
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'assay.signing' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["sign_model", "verify_model", "sign", "verify", "signer_for", "verifier_for", "Verification", "Problem",

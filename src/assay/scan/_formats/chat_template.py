@@ -10,7 +10,6 @@ literal is reported too. Jinja is imported only when a template is found, so oth
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from assay.scan._context import ScanContext
 from assay.scan._findings import Severity
@@ -24,16 +23,18 @@ _MAX_REASONS = 6
 _DEFAULT_STEPS = 200_000
 
 
-@dataclass
 class TemplateAnalysis:
-    """What the checker found in one template."""
+    """What the checker found in one template (filled in as it checks)."""
 
-    problems: dict[str, Severity] = field(default_factory=dict)
-    """Each reason the template can reach Python internals, with how bad it is."""
-    parse_error: str | None = None
-    """Why Jinja's parser refused the template, or None."""
-    over_budget: str | None = None
-    """Set when the template needs more evaluation steps than allowed (then it was not fully checked)."""
+    __slots__ = ("problems", "parse_error", "over_budget")
+
+    def __init__(self) -> None:
+        self.problems: dict[str, Severity] = {}
+        """Each reason the template can reach Python internals, with how bad it is."""
+        self.parse_error: str | None = None
+        """Why Jinja's parser refused the template, or None."""
+        self.over_budget: str | None = None
+        """Set when the template needs more evaluation steps than allowed (then it was not fully checked)."""
 
     @property
     def reasons(self) -> list[str]:

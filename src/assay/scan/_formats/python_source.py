@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import ast
 import warnings
-from typing import NamedTuple
 
 from assay.scan._context import ScanContext
 from assay.scan._findings import Severity
 from assay.scan._formats.interface import FormatScanner
+from assay.scan._record import Record
 from assay.scan._source import Blob
 
 TYPE_CHECKING = False
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 _LINES_SHOWN = 6
 
 
-class PythonAnalysis(NamedTuple):
+class PythonAnalysis(Record):
     """What one Python file would do: its dangerous calls, grouped; the sibling modules it imports."""
 
     calls: tuple[CallGroup, ...]
@@ -29,7 +29,7 @@ class PythonAnalysis(NamedTuple):
     """Why the file could not be analysed (it does not parse), or None."""
 
 
-class CallGroup(NamedTuple):
+class CallGroup(Record):
     """Every call to one target: the worst severity, what it does, the lines."""
 
     target: str

@@ -12,7 +12,6 @@ level, and the loader then calls into the rest.
 from __future__ import annotations
 
 import ast
-from typing import NamedTuple
 
 from assay.scan._findings import Severity
 from assay.scan._formats import python_calls as table
@@ -20,9 +19,10 @@ from assay.scan._formats.python_ast import enclosing_function, escapes, is_self,
 from assay.scan._formats.python_fold import UNKNOWN, Folder
 from assay.scan._formats.python_values import Getter, Ns, NsGet, Sym, attribute, interesting, normalise
 from assay.scan._limits import LimitExceeded
+from assay.scan._record import Record, replace
 
 
-class PyCall(NamedTuple):
+class PyCall(Record):
     """One dangerous call (or a dangerous callable passed on) found in the source."""
 
     line: int
@@ -93,7 +93,7 @@ class Analyser:
         for i, call in enumerate(self.calls):
             fn = call.function
             if fn and fn.startswith("save") and fn not in used and call.what.startswith(table.WRITE[1]):
-                self.calls[i] = call._replace(severity=Severity.LOW, what=f"{call.what} in {fn}(), which runs when "
+                self.calls[i] = replace(call, severity=Severity.LOW, what=f"{call.what} in {fn}(), which runs when "
                                               "the model is saved, not when it loads (nothing here calls it)")
 
     def _bind_value(self, name: str, value: object, const: bool = False) -> None:

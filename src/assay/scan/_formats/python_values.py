@@ -3,35 +3,30 @@ getters; how an attribute of each resolves; which values matter when a name hold
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from assay.scan._formats import python_calls as table
+from assay.scan._record import Record
 
 
-@dataclass(frozen=True)
-class Sym:
+class Sym(Record):
     """A module, a member or an instance (``()`` marks a call result) by dotted name; ``<tuple>`` marks an
     element of a literal tuple or list."""
 
     path: str
 
 
-@dataclass(frozen=True)
-class Ns:
+class Ns(Record):
     """A namespace dict: ``vars(os)``, ``os.__dict__``, ``globals()`` (``<module>``), ``sys.modules``."""
 
     path: str
 
 
-@dataclass(frozen=True)
-class NsGet:
+class NsGet(Record):
     """The bound ``.get`` of a namespace dict."""
 
     path: str
 
 
-@dataclass(frozen=True)
-class Getter:
+class Getter(Record):
     """``operator.attrgetter(names)`` (kind ``attr``) or ``operator.methodcaller(name)`` (``method``)."""
 
     kind: str

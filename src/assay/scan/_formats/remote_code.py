@@ -11,10 +11,10 @@ that code runs it, so each reference is high, with what the code calls (from ``p
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from assay.scan._context import ScanContext
 from assay.scan._findings import Severity
+from assay.scan._record import Record
 
 # Keys whose string value transformers and friends resolve as "module.Class" when it has a dot.
 _CLASS_KEYS = {"tokenizer_class", "processor_class", "feature_extractor_type", "image_processor_type",
@@ -27,7 +27,7 @@ _ROOTS_NOT_CODE = {"transformers", "torch", "sentence_transformers", "diffusers"
 _MAX_WALK = 1_000_000  # JSON values visited (the document itself is bounded by max_json_bytes)
 
 
-class CodeRef(NamedTuple):
+class CodeRef(Record):
     """One reference to code: where in the document, as written, the files it may be, another repository."""
 
     key: str

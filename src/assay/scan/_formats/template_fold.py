@@ -12,7 +12,8 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+
+from assay.scan._record import Record
 
 MAX_CHOICES = 32
 """Possible values tracked for one expression; more become opaque (reported if used as a name)."""
@@ -20,8 +21,7 @@ MAX_TEXT = 4096
 """Longest string folded; longer results are opaque (a '_' * 10**9 must not be built)."""
 
 
-@dataclass(frozen=True)
-class Val:
+class Val(Record):
     """An abstract value. ``choices`` set: one of these concrete values; else ``kind`` says what it is."""
 
     choices: frozenset | None = None

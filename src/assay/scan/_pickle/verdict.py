@@ -11,12 +11,12 @@ from __future__ import annotations
 import _compat_pickle
 import fnmatch
 import sys
-from dataclasses import dataclass
 from functools import lru_cache
 
 from assay.scan._findings import Severity
 from assay.scan._pickle.dangerous import CATEGORIES, DANGEROUS, SUSPICIOUS_NAMES
 from assay.scan._pickle.safe import safe_reason
+from assay.scan._record import Record
 
 ALIASES = {
     "posix": "os", "nt": "os", "_operator": "operator", "_io": "io", "_pyio": "io", "_pickle": "pickle",
@@ -29,8 +29,7 @@ ALIASES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(Record):
     """What a callable is: ``kind`` is "safe", "dangerous" or "unknown"."""
 
     kind: str
