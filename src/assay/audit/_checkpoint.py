@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -397,15 +399,41 @@ def load_public_key_pem(data: bytes) -> Ed25519PublicKey:
 
 
 def save_private_key(path: Path, key: Ed25519PrivateKey, password: bytes | None = None) -> None:
-    """Write the key as PEM to a new file readable by its owner only; refuses to overwrite."""
+    """Write the key as PEM to a new file readable by its owner only; refuses to overwrite.
+
+    Atomic: the PEM is written and synced to a temporary file beside ``path``, which is then hard-linked to
+    ``path`` (a link, unlike a rename, fails when ``path`` exists). A crash leaves either no key or the whole key,
+    never an empty file that would stop every later write."""
+    if path.exists():
+        raise AuditInputError(f"{path} already exists; refusing to overwrite a key")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise AuditInputError(f"{path} already exists; refusing to overwrite a key") from None
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise AuditInputError(f"cannot create {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(private_key_pem(key, password))
+    try:
+        with os.fdopen(fd, "wb") as handle:  # mkstemp makes the file 0600
+            handle.write(private_key_pem(key, password))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise AuditInputError(f"{path} already exists; refusing to overwrite a key") from None
+        except OSError as exc:
+            raise AuditInputError(f"cannot create {path}: {exc.strerror}") from None
+        _sync_folder(path.parent)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _sync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system lets a folder be opened and synced
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def load_private_key(path: Path, password: bytes | None = None) -> Ed25519PrivateKey:

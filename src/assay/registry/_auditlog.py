@@ -53,15 +53,23 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def key_path(home: Path) -> Path:
-    """Where the registry's Ed25519 log key lives: ``ASSAY_HOME/keys/audit-log.pem`` (mode 0600); the public
-    half is ``audit-log.pub.pem`` beside it, to hand to auditors."""
-    return home / "keys" / "audit-log.pem"
+    """Where the registry's Ed25519 log key lives: ``ASSAY_LOG_KEY`` when set (a path outside ``ASSAY_HOME``, so
+    the key need not sit beside the rows it protects), else ``ASSAY_HOME/keys/audit-log.pem`` (mode 0600); the
+    public half is ``audit-log.pub.pem`` beside it, to hand to auditors."""
+    override = os.environ.get("ASSAY_LOG_KEY")
+    return Path(override).expanduser() if override else home / "keys" / "audit-log.pem"
 
 
-def log_signer(home: Path) -> NoteSigner:
-    """The checkpoint signer, creating the key pair on first use (``audit-log.pem`` and ``audit-log.pub.pem``)."""
+def log_signer(home: Path, *, signed_before: bool = False) -> NoteSigner:
+    """The checkpoint signer, creating the key pair on first use (``audit-log.pem`` and ``audit-log.pub.pem``).
+
+    ``signed_before``: the log already holds checkpoints, so a missing key is lost, not new. Then nothing is
+    created: a silently replaced key would make every earlier checkpoint read as forged."""
     path = key_path(home)
     if not path.is_file():
+        if signed_before:
+            raise InputError(f"the audit-log key {path} is missing, but the log holds checkpoints signed with it: "
+                             "restore the key (or set ASSAY_LOG_KEY to where it is); a new key is not made")
         path.parent.mkdir(parents=True, exist_ok=True)
         key = generate_key()
         try:
@@ -70,7 +78,7 @@ def log_signer(home: Path) -> NoteSigner:
             if not path.is_file():  # not "another process made it first": a real failure
                 raise
         else:
-            path.with_name("audit-log.pub.pem").write_bytes(public_key_pem(key))
+            path.with_name(path.stem + ".pub.pem").write_bytes(public_key_pem(key))
     return NoteSigner(LOG_KEY_NAME, load_private_key(path))
 
 
@@ -140,7 +148,7 @@ def append(session: Session, kind: str, actor: str, payload: dict[str, Any], *, 
     return index
 
 
-_SIGNERS: dict[Path, NoteSigner] = {}
+_SIGNERS: dict[Path, NoteSigner] = {}  # by key file
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +162,10 @@ class SignedCheckpoint:
 
 def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
     """Sign the current log head (logging the key's creation first, when this is the first checkpoint)."""
-    signer = _SIGNERS.get(home) or _SIGNERS.setdefault(home, log_signer(home))
     sql = Sql.of(session)
     last = sql.row(_NEWEST_CHECKPOINT)
+    path = key_path(home)
+    signer = _SIGNERS.get(path) or _SIGNERS.setdefault(path, log_signer(home, signed_before=last is not None))
     if last is None:  # the first checkpoint publishes the key
         append(session, "log-key-created", actor, {"verifier_key": signer.verifier().key_string(),
                                                    "public_key_pem": public_key_pem(signer.private_key).decode()})
