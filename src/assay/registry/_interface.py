@@ -69,6 +69,18 @@ class _Json:
         return _jsonable(self)
 
 
+class _Numbered(_Json):
+    """A registered thing with a name and a number (datasets, artifacts): ``ref`` is ``name@number``."""
+
+    name: str
+    number: int
+
+    @property
+    def ref(self) -> str:
+        """``name@number``."""
+        return f"{self.name}@{self.number}"
+
+
 @dataclass(frozen=True)
 class EvidenceInfo(_Json):
     """A cited evidence blob."""
@@ -168,7 +180,7 @@ class WhereHit(_Json):
 
 
 @dataclass(frozen=True)
-class DatasetInfo(_Json):
+class DatasetInfo(_Numbered):
     """A registered dataset version."""
 
     name: str
@@ -185,14 +197,9 @@ class DatasetInfo(_Json):
     created_at: datetime
     created: bool = True
 
-    @property
-    def ref(self) -> str:
-        """``name@number``."""
-        return f"{self.name}@{self.number}"
-
 
 @dataclass(frozen=True)
-class ArtifactInfo(_Json):
+class ArtifactInfo(_Numbered):
     """A registered, content-addressed artifact."""
 
     name: str
@@ -204,11 +211,6 @@ class ArtifactInfo(_Json):
     created_by: str
     created_at: datetime
     created: bool = True
-
-    @property
-    def ref(self) -> str:
-        """``name@number``."""
-        return f"{self.name}@{self.number}"
 
 
 @dataclass(frozen=True)
