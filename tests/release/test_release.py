@@ -372,3 +372,42 @@ def test_eval_results_in_an_eval_set_artifact_are_judged(reg: Registry, tmp_path
     result, evidence = gate_check(reg, "e1", "dev")
     assert [(e["name"], e["passed"]) for e in evidence["evals"]] == [("support-qa", True), ("toxicity", False)]
     assert [r.id for r in result.failures if r.blocking] == ["evals-pass"]
+
+
+def test_a_policy_naming_an_unknown_environment_is_refused(two_releases: Registry, tmp_path: Path) -> None:
+    """A misspelled environment used to make its rule apply nowhere: a gate that silently let everything pass."""
+    from assay.release.policy import load_policy
+
+    misspelled = tmp_path / "typo.yaml"
+    misspelled.write_text("version: 1\nrules:\n  - id: never\n    description: nothing reaches production\n"
+                          "    severity: deny\n    environments: [prodution]\n    expr: 'false'\n")
+    for attempt in (lambda p: promote(two_releases, "r1", "dev", policy=p),
+                    lambda p: gate_check(two_releases, "r1", "dev", policy=p)):
+        with pytest.raises(UsageError, match="unknown environment.*'prodution'"):
+            attempt(load_policy(misspelled))
+    assert _active(two_releases, "dev") is None
+
+
+def test_rollback_to_reaches_only_a_release_that_was_active_there(two_releases: Registry) -> None:
+    """``rollback --to`` used to deploy any release, even one no gate had let into the environment."""
+    reg = two_releases
+    promote(reg, "r1", "dev")
+    with pytest.raises(UsageError, match="never active in dev"):
+        rollback(reg, "dev", to="r2")  # r2 never passed the dev gate
+    promote(reg, "r2", "dev")
+    assert rollback(reg, "dev", to="r1").release == "r1"
+    assert [d["action"] for d in history(reg, "dev")] == ["promote", "promote", "rollback"]
+
+
+def test_known_good_skips_a_release_that_was_rolled_back(two_releases: Registry) -> None:
+    """promote r1, r2; roll back to r1: a second plain rollback used to pick r2, the release the first rollback
+    left because it misbehaved."""
+    reg = two_releases
+    for name in ("r1", "r2"):
+        promote(reg, name, "dev")
+    assert rollback(reg, "dev").release == "r1"
+    with pytest.raises(UsageError, match="no earlier release"):
+        rollback(reg, "dev")  # r2 was rolled back from, r1 is active: nothing else is known-good
+    assert _active(reg, "dev") == "r1"
+    promote(reg, "r2", "dev")  # through the gate again
+    assert rollback(reg, "dev").release == "r1"

@@ -32,6 +32,8 @@ from assay.release._service import (
     _commit_deployment,
     _env,
     _release,
+    check_policy_environments,
+    environment_names,
     environments,
     relied_on_evidence,
 )
@@ -93,6 +95,7 @@ def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = 
              policy: Policy | None = None) -> Outcome:
     """Switch ``env`` back to ``to`` or to the release the active one replaced, if the target still checks out."""
     policy = policy or load_rollback_policy()
+    check_policy_environments(policy, environment_names())
     with reg.read() as session:
         environment, envs = _env(reg, session, env)
         seen_seq = environment.deploy_seq
@@ -100,7 +103,7 @@ def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = 
         if active is None:
             raise UsageError(f"nothing is deployed in {env}: there is nothing to roll back")
         current = must_get(session, ReleaseRow, active.release_id)
-        target = _release(session, to) if to else _previous_release(session, active)
+        target = _chosen_target(session, active, env, to) if to else _previous_release(session, active)
         if target is None:
             raise UsageError(f"{env} has no earlier release to roll back to (give --to RELEASE)")
         if target.id == current.id:
@@ -127,14 +130,38 @@ def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = 
     return Outcome("rollback", env, target_name, current_name, result, evidence_digest=blob)
 
 
+def _earlier_deployments(session: Session, active: DeploymentRow) -> list[DeploymentRow]:
+    """Full deployments (promotions and rollbacks, not canaries) of the active one's environment before it, newest
+    first."""
+    return list(session.scalars(select(DeploymentRow).where(DeploymentRow.environment_id == active.environment_id,
+                                                            DeploymentRow.action != "canary",
+                                                            DeploymentRow.seq < active.seq)
+                                .order_by(DeploymentRow.seq.desc())))
+
+
+def _chosen_target(session: Session, active: DeploymentRow, env: str, to: str) -> ReleaseRow:
+    """``--to``: only a release that was active in this environment before (a rollback never deploys a release
+    that no gate let into ``env``)."""
+    target = _release(session, to)
+    earlier = {row.release_id for row in _earlier_deployments(session, active)}
+    if target.id not in earlier and target.id != active.release_id:
+        raise UsageError(f"{target.name} was never active in {env}: a rollback only returns to a release that was "
+                         f"(promote it through the gate instead)")
+    return target
+
+
 def _previous_release(session: Session, active: DeploymentRow) -> ReleaseRow | None:
-    """The newest earlier full deployment in the same environment whose release differs from the active one."""
-    rows = session.scalars(select(DeploymentRow).where(DeploymentRow.environment_id == active.environment_id,
-                                                       DeploymentRow.action != "canary",
-                                                       DeploymentRow.seq < active.seq)
-                           .order_by(DeploymentRow.seq.desc())).all()
+    """The known-good release before the active one: the newest earlier full deployment in the same environment
+    whose release differs from the active one and was never rolled back from (a release a rollback left is not
+    known-good)."""
+    rows = _earlier_deployments(session, active)
+    left = {row.replaces_id for row in rows if row.action == "rollback"}
+    if active.action == "rollback":
+        left.add(active.replaces_id)
+    rolled_back = {row.release_id for row in session.scalars(select(DeploymentRow).where(DeploymentRow.id.in_(left)))} \
+        if left else set()
     for row in rows:
-        if row.release_id is not None and row.release_id != active.release_id:
+        if row.release_id is not None and row.release_id != active.release_id and row.release_id not in rolled_back:
             return must_get(session, ReleaseRow, row.release_id)
     return None
 

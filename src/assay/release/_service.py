@@ -111,6 +111,23 @@ def _env(reg: Registry, session: Session, name: str) -> tuple[EnvironmentRow, li
                      "(set ASSAY_ENVIRONMENTS to change them)")
 
 
+def policy_in_force(reg: Registry, policy: Policy | None = None) -> Policy:
+    """``policy`` (else the gate policy of ``load_gate_policy``), refused when a rule names an environment that
+    is not configured: a misspelled name would silently apply that rule nowhere."""
+    chosen = policy or load_gate_policy(reg)
+    check_policy_environments(chosen, environment_names())
+    return chosen
+
+
+def check_policy_environments(policy: Policy, names: tuple[str, ...]) -> None:
+    """Raise UsageError when a rule of ``policy`` names an environment outside ``names``."""
+    for rule in policy.rules:
+        unknown = [e for e in rule.environments or () if e not in names]
+        if unknown:
+            raise UsageError(f"policy {policy.name!r}: rule {rule.id!r} names unknown environment(s) "
+                             f"{', '.join(map(repr, unknown))}; environments: {', '.join(names)}")
+
+
 def load_gate_policy(reg: Registry, path: Path | None = None) -> Policy:
     """``path``, else ``ASSAY_POLICY``, else ``ASSAY_HOME/policy.yaml`` when present, else the shipped default."""
     chosen = path or (Path(os.environ["ASSAY_POLICY"]) if os.environ.get("ASSAY_POLICY") else None)
@@ -198,7 +215,7 @@ def waive(reg: Registry, rule_id: str, release: str, env: str, *, reason: str, e
         raise UsageError(f"--expires {expires:%Y-%m-%d} is not in the future")
     if expires > datetime.now(UTC) + timedelta(days=max_days):
         raise UsageError(f"a waiver may last at most {max_days} days (max_waiver_days)")
-    policy = policy or load_gate_policy(reg)
+    policy = policy_in_force(reg, policy)
     if rule_id not in {r.id for r in policy.rules}:
         raise UsageError(f"no rule {rule_id!r} in the policy; rules: {', '.join(r.id for r in policy.rules)}")
     with reg.write() as session:
@@ -223,7 +240,7 @@ def _waivers(session: Session, rel: ReleaseRow, env: str) -> list[Waiver]:
 def gate_check(reg: Registry, release: str, env: str, *, policy: Policy | None = None
                ) -> tuple[GateResult, dict[str, Any]]:
     """Judge ``release`` for ``env`` now; changes nothing. Returns the result and the evidence document."""
-    policy = policy or load_gate_policy(reg)
+    policy = policy_in_force(reg, policy)
     with reg.read() as session:
         rel = _release(session, release)
         environment, envs = _env(reg, session, env)
@@ -288,7 +305,7 @@ def promote(reg: Registry, release: str, env: str, *, canary: int | None = None,
     """Make ``release`` active in ``env`` (or a canary with ``canary`` percent of traffic) if the gate passes."""
     if canary is not None and not 1 <= canary <= 99:
         raise UsageError("--canary must be a percentage from 1 to 99")
-    policy = policy or load_gate_policy(reg)
+    policy = policy_in_force(reg, policy)
     with reg.read() as session:
         rel = _release(session, release)
         environment, envs = _env(reg, session, env)
