@@ -172,11 +172,13 @@ def _policy_rules(name: str) -> list[dict[str, Any]]:
 
 
 def _policy_table(name: str) -> str:
-    lines = ["| rule | severity | environments | risk tiers | description |", "|---|---|---|---|---|"]
+    lines = ["| rule | severity | environments | risk tiers | waivable | description |", "|---|---|---|---|---|---|"]
     for rule in _policy_rules(name):
         envs = ", ".join(rule.get("environments") or []) or "all"
         tiers = ", ".join(rule.get("risk_tiers") or []) or "all"
-        lines.append(f"| `{rule['id']}` | {rule['severity']} | {envs} | {tiers} | {_cell(str(rule['description']))} |")
+        waivable = "yes" if rule.get("waivable", True) else "**no**"
+        lines.append(f"| `{rule['id']}` | {rule['severity']} | {envs} | {tiers} | {waivable} | "
+                     f"{_cell(str(rule['description']))} |")
     return "\n".join(lines) + "\n"
 
 

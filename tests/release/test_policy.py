@@ -220,17 +220,18 @@ def test_unusable_evidence_fails_every_rule_without_crashing() -> None:
 
 
 def waiver(**kwargs: Any) -> Waiver:
-    fields: dict[str, Any] = {"rule_id": "approvals-production", "release": "rel-0001", "environment": "production",
-                              "approver": "ciso@example.com", "reason": "hotfix, second approver on leave",
+    fields: dict[str, Any] = {"rule_id": "license-allowed-production", "release": "rel-0001",
+                              "environment": "production", "approver": "ciso@example.com",
+                              "reason": "legal cleared this use of the network-copyleft license",
                               "expires_at": NOW + timedelta(days=1)}
     fields.update(kwargs)
     return Waiver(**fields)
 
 
 def test_waiver_excuses_its_rule_for_its_release_and_environment() -> None:
-    ev = evidence_with(**{"approvals.distinct": 1})
+    ev = evidence_with(**{"license.class": "network-copyleft"})
     result = gate(ev, waivers=[waiver()])
-    (r,) = [r for r in result.results if r.id == "approvals-production"]
+    (r,) = [r for r in result.results if r.id == "license-allowed-production"]
     assert result.passed and r.waived and r.waiver == waiver() and not r.passed
     assert "waived by ciso@example.com" in r.message
     assert result.to_json()["summary"]["waived"] == 1
@@ -239,15 +240,21 @@ def test_waiver_excuses_its_rule_for_its_release_and_environment() -> None:
 @pytest.mark.parametrize("kwargs", [{"environment": "staging"}, {"release": "rel-9999"}, {"rule_id": "scan-clean"}],
                          ids=["wrong environment", "wrong release", "wrong rule"])
 def test_waiver_for_something_else_is_ignored(kwargs: dict[str, Any]) -> None:
-    result = gate(evidence_with(**{"approvals.distinct": 1}), waivers=[waiver(**kwargs)])
+    result = gate(evidence_with(**{"license.class": "network-copyleft"}), waivers=[waiver(**kwargs)])
     assert not result.passed and not any(r.waived for r in result.results)
 
 
 def test_expired_waiver_is_ignored_and_says_so() -> None:
-    result = gate(evidence_with(**{"approvals.distinct": 1}),
+    result = gate(evidence_with(**{"license.class": "network-copyleft"}),
                   waivers=[waiver(expires_at=datetime(2024, 6, 1, 0, 0))])  # naive = UTC, before NOW
-    (r,) = [r for r in result.results if r.id == "approvals-production"]
+    (r,) = [r for r in result.results if r.id == "license-allowed-production"]
     assert not result.passed and not r.waived and "expired" in r.message and "ignored" in r.message
+
+
+def test_a_waiver_for_an_unwaivable_rule_is_ignored_and_says_so() -> None:
+    result = gate(evidence_with(**{"approvals.distinct": 1}), waivers=[waiver(rule_id="approvals-production")])
+    (r,) = [r for r in result.results if r.id == "approvals-production"]
+    assert not result.passed and not r.waived and "cannot be waived" in r.message
 
 
 def test_results_render_as_json_and_text() -> None:

@@ -411,3 +411,27 @@ def test_known_good_skips_a_release_that_was_rolled_back(two_releases: Registry)
     assert _active(reg, "dev") == "r1"
     promote(reg, "r2", "dev")  # through the gate again
     assert rollback(reg, "dev").release == "r1"
+
+
+def test_approval_and_order_rules_cannot_be_waived(reg: Registry, tmp_path: Path) -> None:
+    """A waiver used to open any deny rule, the approval rules included: production with zero approvals. The
+    refusal holds for ``assay waive`` and for a waiver row written straight into the database."""
+    folder = write_model(tmp_path / "m", card=card("apache-2.0"))
+    intake(reg, IntakeRequest(folder, "acme/solo", owner="x", risk_tier="low"))
+    create_release(reg, "solo1", "acme/solo@1")
+    bob = _as(reg, "bob")
+    until = datetime.now(UTC) + timedelta(days=5)
+    for rule in ("approvals-staging", "approvals-production", "no-self-approval", "promoted-through-previous"):
+        with pytest.raises(UsageError, match="cannot be waived"):
+            waive(bob, rule, "solo1", "staging", reason="ship it", expires=until)
+    promote(reg, "solo1", "dev")
+    with reg.write() as session:  # forged: the row a waive command would have written, had it been allowed
+        release_id = session.execute(text("SELECT id FROM releases WHERE name = 'solo1'")).scalar_one()
+        session.execute(text("INSERT INTO waivers (release_id, environment, rule_id, reason, approver, expires_at,"
+                             " created_at) VALUES (:r, 'staging', 'approvals-staging', 'forged', 'mallory', :x, :n)"),
+                        {"r": release_id, "x": until, "n": datetime.now(UTC)})
+    with pytest.raises(GateFailed, match="approvals-staging"):
+        promote(reg, "solo1", "staging")
+    result, _ = gate_check(reg, "solo1", "staging")
+    staging = next(r for r in result.results if r.id == "approvals-staging")
+    assert not staging.passed and not staging.waived and "cannot be waived" in staging.message

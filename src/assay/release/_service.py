@@ -216,8 +216,11 @@ def waive(reg: Registry, rule_id: str, release: str, env: str, *, reason: str, e
     if expires > datetime.now(UTC) + timedelta(days=max_days):
         raise UsageError(f"a waiver may last at most {max_days} days (max_waiver_days)")
     policy = policy_in_force(reg, policy)
-    if rule_id not in {r.id for r in policy.rules}:
+    rule = next((r for r in policy.rules if r.id == rule_id), None)
+    if rule is None:
         raise UsageError(f"no rule {rule_id!r} in the policy; rules: {', '.join(r.id for r in policy.rules)}")
+    if not rule.waivable:
+        raise UsageError(f"rule {rule_id!r} cannot be waived (the policy marks it waivable: false)")
     with reg.write() as session:
         rel = _release(session, release)
         _env(reg, session, env)

@@ -16,7 +16,7 @@ from typing import Any
 
 import cel
 
-from .interface import GateResult, Policy, RuleResult, SkippedRule, Waiver
+from .interface import GateResult, Policy, Rule, RuleResult, SkippedRule, Waiver
 from .template import render_template
 
 _NON_FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit)
@@ -65,7 +65,7 @@ def evaluate(policy: Policy, evidence: Any, *, environment: str, risk_tier: str,
             message = f"{rule.description}: could not evaluate ({error})"
         else:
             message = render_template(rule.message, variables) if rule.message else rule.description
-        results.append(_waive(rule.id, rule.description, rule.severity, passed, message, error,
+        results.append(_waive(rule, passed, message, error,
                               waiver_list, release_id, environment, now))
     return GateResult(policy=policy.name, policy_digest=policy.digest, environment=str(environment),
                       risk_tier=str(risk_tier), evaluated_at=now, results=tuple(results), skipped=tuple(skipped),
@@ -84,13 +84,17 @@ def _run(program: Any, context: Any) -> tuple[bool, str | None]:
     return value, None
 
 
-def _waive(rule_id: str, description: str, severity: Any, passed: bool, message: str, error: str | None,
-           waivers: tuple[Waiver, ...], release_id: str | None, environment: str, now: datetime) -> RuleResult:
+def _waive(rule: Rule, passed: bool, message: str, error: str | None, waivers: tuple[Waiver, ...],
+           release_id: str | None, environment: str, now: datetime) -> RuleResult:
+    rule_id, description, severity = rule.id, rule.description, rule.severity
     if passed:
         return RuleResult(rule_id, description, severity, True, message=message)
     notes: list[str] = []
     for waiver in waivers:
         if waiver.rule_id != rule_id:
+            continue
+        if not rule.waivable:
+            notes.append(f"waiver by {waiver.approver} ignored: the rule cannot be waived")
             continue
         if waiver.environment != environment or release_id is None or waiver.release != release_id:
             continue  # a waiver for another release or environment says nothing about this one

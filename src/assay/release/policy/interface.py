@@ -68,6 +68,9 @@ class Rule:
     environments: tuple[str, ...] | None = None
     risk_tiers: tuple[str, ...] | None = None
     message: str | None = None
+    waivable: bool = True
+    """False for the rules a waiver must never open (approvals, separation of duty, the promotion order): a
+    waiver for such a rule is refused when asked for and ignored by the gate if one is found anyway."""
     line: int = 0
     program: Any = field(default=None, compare=False, repr=False, hash=False)
 

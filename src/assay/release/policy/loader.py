@@ -19,7 +19,8 @@ from .template import template_problem
 
 VARIABLES: tuple[str, ...] = ("evidence", "environment", "risk_tier", "now")
 """The variables a rule expression may use (see ``schema.py``)."""
-RULE_KEYS: tuple[str, ...] = ("id", "description", "severity", "environments", "risk_tiers", "expr", "message")
+RULE_KEYS: tuple[str, ...] = ("id", "description", "severity", "environments", "risk_tiers", "expr", "message",
+                             "waivable")
 REQUIRED_RULE_KEYS: tuple[str, ...] = ("id", "description", "severity", "expr")
 TOP_KEYS: tuple[str, ...] = ("version", "description", "rules")
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
@@ -194,12 +195,18 @@ class _Checker:
             problem = template_problem(message)
             if problem:
                 raise self.fail(fields["message"][1], f"{what}: {problem}")
+        waivable = True
+        if "waivable" in fields:
+            flag = fields["waivable"][1]
+            if not isinstance(flag, yaml.ScalarNode) or flag.tag != "tag:yaml.org,2002:bool":
+                raise self.fail(flag, f"{what} waivable must be true or false")
+            waivable = flag.value.lower() in ("true", "yes", "on")
         expr_node = fields["expr"][1]
         expr = self.string(expr_node, f"{what} expr", self.limits.max_expression_chars)
         program = self.compile(expr, expr_node, what)
         return Rule(id=rule_id, description=description, severity=severity,  # type: ignore[arg-type]
                     expr=expr, environments=environments, risk_tiers=risk_tiers, message=message,
-                    line=node.start_mark.line + 1, program=program)
+                    waivable=waivable, line=node.start_mark.line + 1, program=program)
 
     def compile(self, expr: str, node: yaml.Node, what: str) -> object:
         try:
