@@ -435,3 +435,52 @@ def test_approval_and_order_rules_cannot_be_waived(reg: Registry, tmp_path: Path
     result, _ = gate_check(reg, "solo1", "staging")
     staging = next(r for r in result.results if r.id == "approvals-staging")
     assert not staging.passed and not staging.waived and "cannot be waived" in staging.message
+
+
+@pytest.mark.parametrize("content", [
+    "not json", "[]", '{"results": []}', '{"results": null}', '{"results": 3}', '{"result": [{}]}',
+    '{"results": [{"name": "a", "value": true, "threshold": 1}]}',
+    '{"results": [{"name": "a", "value": 1}]}', '{"results": [{"value": 1, "threshold": 1}]}',
+    '{"results": [{"name": "a", "value": 1, "threshold": 1, "higher_is_better": "no"}]}',
+], ids=["not-json", "a-list", "empty", "null", "number", "misnamed", "bool-value", "no-threshold", "no-name",
+        "bad-direction"])
+def test_a_malformed_eval_set_is_refused_when_added(reg: Registry, tmp_path: Path, content: str) -> None:
+    from assay.errors import InputError
+    from assay.registry import add_artifact
+
+    bad = tmp_path / "evals.json"
+    bad.write_text(content)
+    with pytest.raises(InputError, match="not an eval-set"):
+        add_artifact(reg, bad, kind="eval-set", name="broken")
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated", "edited", "emptied"])
+def test_an_eval_set_damaged_after_it_was_added_fails_the_gate(reg: Registry, tmp_path: Path, damage: str) -> None:
+    """Gate inputs fail closed: an eval-set whose blob was deleted, truncated or edited (even into other passing
+    results) used to read as no evaluation at all, and ``evals-pass`` passed on nothing."""
+    from assay.registry import add_artifact
+
+    intake(reg, IntakeRequest(write_model(tmp_path / "m", card=card("mit")), "acme/evaluated", owner="x",
+                              risk_tier="low"))
+    results = tmp_path / "evals.json"
+    results.write_text(json.dumps({"results": [{"name": "qa", "metric": "accuracy", "value": 0.5,
+                                                "threshold": 0.9}]}))
+    info = add_artifact(reg, results, kind="eval-set", name="qa-evals")
+    create_release(reg, "e1", "acme/evaluated@1", artifacts=("eval-set:qa-evals@1",))
+    hexdigest = info.digest.split(":")[1]
+    blob = reg.blobs.root / "sha256" / hexdigest[:2] / hexdigest[2:]  # the evidence store's layout
+    assert blob.is_file()
+    if damage == "deleted":
+        blob.unlink()
+    elif damage == "truncated":
+        blob.write_bytes(blob.read_bytes()[:20])
+    elif damage == "edited":  # the failing result rewritten to pass, and valid JSON
+        blob.write_text(json.dumps({"results": [{"name": "qa", "metric": "accuracy", "value": 0.95,
+                                                 "threshold": 0.9}]}))
+    else:
+        blob.write_bytes(b"")
+    result, evidence = gate_check(reg, "e1", "dev")
+    assert [(e["name"], e["passed"]) for e in evidence["evals"]] == [("qa-evals@1", False)]
+    assert "evals-pass" in [r.id for r in result.failures if r.blocking] and not result.passed
+    with pytest.raises(GateFailed, match="evals-pass"):
+        promote(reg, "e1", "dev")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from assay.registry._auditlog import proof as audit_proof
     from assay.registry._auditlog import verify as verify_audit_log
     from assay.registry._catalog import add_artifact, register_dataset
+    from assay.registry._evalset import read_eval_set
     from assay.registry._ingest import IntakeRequest, IntakeResult, intake
     from assay.registry._interface import NotFound, check_name
     from assay.registry._queries import doctor, lineage, list_models, show, where
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from assay.registry._sql import Row, Sql
     from assay.registry._store import Registry, must_get, now
 
-_WHERE = {"Registry": "_store", "now": "_store", "must_get": "_store", "intake": "_ingest", "IntakeRequest": "_ingest",
+_WHERE = {"Registry": "_store", "read_eval_set": "_evalset", "now": "_store", "must_get": "_store", "intake": "_ingest", "IntakeRequest": "_ingest",
           "IntakeResult": "_ingest", "register_dataset": "_catalog", "add_artifact": "_catalog", "list_models": "_queries",
           "show": "_queries", "lineage": "_queries", "where": "_queries", "doctor": "_queries", "NotFound": "_interface",
           "check_name": "_interface", "Sql": "_sql", "Row": "_sql", "Reader": "_reader", "parse_ref": "_refs",
@@ -59,7 +60,7 @@ _WHERE = {"Registry": "_store", "now": "_store", "must_get": "_store", "intake":
           "audit_log_verifier": "_auditlog:log_verifier", "verify_audit_log": "_auditlog:verify",
           "audit_proof": "_auditlog:proof", "sign_audit_checkpoint": "_auditlog:checkpoint",
           "export_audit_bundle": "_auditlog:export"}
-__all__ = ["Registry", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "add_artifact",
+__all__ = ["Registry", "read_eval_set", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "add_artifact",
            "list_models", "show", "lineage", "where", "doctor", "NotFound", "check_name", "now", "must_get", "Sql",
            "Row", "Reader", "parse_ref", "find_version", "find_dataset", "find_artifact", "find_release",
            "resolve", "ApprovalRow", "ArtifactRow", "DeploymentRow", "EnvironmentRow", "EvidenceRow", "LineageRow",

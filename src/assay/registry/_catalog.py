@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from assay.errors import InputError, UsageError
+from assay.registry._evalset import read_eval_set
 from assay.registry._interface import ARTIFACT_KINDS, ArtifactInfo, DatasetInfo, check_name
 from assay.registry._schema import ArtifactRow, DatasetRow
 from assay.registry._store import Registry, now
@@ -69,6 +70,11 @@ def add_artifact(reg: Registry, path: Path, *, kind: str, name: str, max_bytes: 
             json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: a {kind} file named .json must be valid JSON ({exc})") from None
+    if kind == "eval-set":
+        try:
+            read_eval_set(data)
+        except InputError as exc:
+            raise InputError(f"{path}: not an eval-set: {exc}") from None
     media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     with reg.write() as session:
         reg.lock_name(session, "artifact", name)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assay.errors import InputError
 from assay.registry import (
     ApprovalRow,
     ArtifactRow,
@@ -23,6 +24,7 @@ from assay.registry import (
     ReleaseRow,
     VersionRow,
     must_get,
+    read_eval_set,
 )
 
 UNSET_RISK_TIER = "high"
@@ -100,27 +102,17 @@ def version_evidence(reg: Registry, session: Session, version: VersionRow) -> di
 
 
 def _evals(reg: Registry, artifacts: list[ArtifactRow]) -> list[dict[str, Any]]:
-    """Eval results carried by eval-set artifacts: ``{"results": [{name, metric, value, threshold}]}``."""
+    """Eval results carried by eval-set artifacts (``registry.read_eval_set``). One that is missing, altered or
+    malformed counts as a failed evaluation named after it: a gate input fails closed."""
     out = []
     for art in artifacts:
-        if art.kind != "eval-set" or not reg.blobs.exists(art.digest):
+        if art.kind != "eval-set":
             continue
         try:
-            doc = json.loads(reg.blobs.get(art.digest))
-        except ValueError:
-            continue
-        for r in doc.get("results", []) if isinstance(doc, dict) else []:
-            if not isinstance(r, dict):
-                continue
-            value, threshold = r.get("value"), r.get("threshold")
-            higher = r.get("higher_is_better", True) is not False
-            passed = False
-            if isinstance(value, int | float) and isinstance(threshold, int | float):
-                passed = value >= threshold if higher else value <= threshold
-            out.append({"name": str(r.get("name", art.name)), "metric": str(r.get("metric", "")),
-                        "value": value if isinstance(value, int | float) else None,
-                        "threshold": threshold if isinstance(threshold, int | float) else None,
-                        "passed": bool(passed)})
+            out += read_eval_set(reg.blobs.get(art.digest), art.digest)
+        except InputError as exc:
+            out.append({"name": f"{art.name}@{art.number}", "metric": "unreadable eval-set", "value": None,
+                        "threshold": None, "passed": False, "problem": str(exc)})
     return out
 
 

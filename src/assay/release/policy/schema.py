@@ -31,7 +31,7 @@ card.present / license / pipeline_tag     bool / card front-matter license / tas
 card.base_models / datasets               lists of ids from the card
 lineage.complete / missing                bool / list of what could not be resolved
 lineage.base_models / datasets            lists of registry identities or hub ids
-evals[]                                   {name, metric, value, threshold, passed}; may be empty
+evals[]                                   {name, metric, value, threshold, passed, problem?}; an unreadable eval-set is one failed entry with its problem
 approvals.count                           approval records for this release and environment
 approvals.distinct                        distinct approvers OTHER than the submitter
 approvals.approvers / roles               lists of approver identities / their roles
@@ -83,7 +83,8 @@ EVIDENCE_JSON_SCHEMA: dict[str, Any] = _obj({
     "evals": {"type": "array", "items": _obj({"name": {"type": "string"}, "metric": {"type": "string"},
                                               "value": {"type": ["number", "null"]},
                                               "threshold": {"type": ["number", "null"]},
-                                              "passed": {"type": "boolean"}})},
+                                              "passed": {"type": "boolean"}, "problem": {"type": "string"}},
+                                             required=["name", "metric", "value", "threshold", "passed"])},
     "approvals": _obj({"count": _COUNT, "distinct": _COUNT, "approvers": _STRS, "roles": _STRS,
                        "by_submitter": {"type": "boolean"}}),
     "deployment": _obj({"environment": {"type": "string"}, "previous_environment": _STR_OR_NULL,
@@ -126,7 +127,7 @@ EVIDENCE_SCHEMA_DOC = """\
 | `lineage.complete` | bool | every base model and dataset is known |
 | `lineage.base_models`, `lineage.datasets`, `lineage.missing` | [string] | resolved lineage; \
 what could not be resolved |
-| `evals[]` | [{name, metric, value, threshold, passed}] | evaluation results; may be empty |
+| `evals[]` | [{name, metric, value, threshold, passed, problem?}] | evaluation results; may be empty; an eval-set that is missing, altered or malformed is one failed entry whose `problem` says why |
 | `approvals.count` | int | approval records for this release and environment |
 | `approvals.distinct` | int | distinct approvers other than the submitter |
 | `approvals.approvers`, `approvals.roles` | [string] | approver identities and roles |
