@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from assay.errors import AssayError
 from assay.registry import (
@@ -226,3 +227,59 @@ def test_write_side_lookups_share_the_reference_rules(reg: Registry, tmp_path: P
                 reg.find_version(session, ref)
         with pytest.raises(NotFound):
             reg.find_dataset(session, "ds@99999999999999999999999")
+
+
+def test_re_intake_of_the_same_bytes_changes_nothing_but_evidence(reg: Registry, tmp_path: Path) -> None:
+    """Intake of the same bytes used to rewrite owner, risk tier, data sensitivity and intended use silently."""
+    folder = write_model(tmp_path / "m", card=card("mit"))
+    intake(reg, IntakeRequest(folder, "acme/fixed", owner="ml-team", risk_tier="high", intended_use="support",
+                              data_sensitivity="internal"))
+    for change in ({"owner": "mallory"}, {"risk_tier": "low"}, {"intended_use": "anything"},
+                   {"data_sensitivity": "public"}):
+        with pytest.raises(AssayError, match="assay model set acme/fixed"):
+            intake(reg, IntakeRequest(folder, "acme/fixed", **change))
+    again = intake(reg, IntakeRequest(folder, "acme/fixed", owner="ml-team"))  # same values, or none: fine
+    assert not again.created and again.version is not None
+    shown = show(reg, "acme/fixed")
+    assert (shown.owner, shown.risk_tier, shown.intended_use, shown.data_sensitivity) == \
+        ("ml-team", "high", "support", "internal")
+    assert [e.kind for e in again.version.evidence].count("scan-report") == 2  # the rescan is fresh evidence
+
+
+def test_model_attributes_change_only_on_the_record(reg: Registry, tmp_path: Path, assay_env: dict[str, str]) -> None:
+    from assay.registry import set_model_metadata
+
+    intake(reg, IntakeRequest(write_model(tmp_path / "m", card=card("mit")), "acme/owned", owner="a",
+                              risk_tier="high"))
+    done = set_model_metadata(reg, "acme/owned", {"owner": "b", "risk_tier": "high"})
+    assert done["changes"] == {"owner": {"from": "a", "to": "b"}}  # an unchanged value is not a change
+    with reg.read() as session:
+        (body,) = session.execute(text("SELECT body FROM audit_entries WHERE kind = 'model-changed'")).one()
+    entry = json.loads(body)
+    assert entry["actor"] == "alice" and entry["payload"]["changes"] == {"owner": {"from": "a", "to": "b"}}
+    cli = subprocess.run([sys.executable, "-m", "assay.cli.main", "model", "set", "acme/owned", "--risk-tier",
+                          "medium", "--actor", "bob"], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0 and cli.stdout == "acme/owned: risk tier 'high' -> 'medium'\n", cli.stderr
+    bad = subprocess.run([sys.executable, "-m", "assay.cli.main", "model", "set", "acme/owned", "--risk-tier",
+                          "tiny"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "risk-tier" in bad.stderr
+    assert show(reg, "acme/owned").risk_tier == "medium"
+
+
+def test_a_signature_given_later_is_attached_and_recorded(reg: Registry, tmp_path: Path) -> None:
+    """A signature given at re-intake used to be reported verified and then dropped: the version stayed unsigned
+    and could never pass signature-trusted."""
+    import assay
+    from assay.signing import keygen
+
+    priv, pub = keygen(tmp_path / "team")
+    folder = write_model(tmp_path / "m", card=card("mit"))
+    first = intake(reg, IntakeRequest(folder, "acme/late", owner="x", risk_tier="low"))
+    assert first.version.signature_status == "unsigned"
+    assay.sign(folder, key=priv)
+    again = intake(reg, IntakeRequest(folder, "acme/late", public_key=pub))
+    assert not again.created and again.version.signature_status == "verified"
+    assert {"signature", "verification-key"} <= {e.kind for e in again.version.evidence}
+    with reg.read() as session:
+        (body,) = session.execute(text("SELECT body FROM audit_entries WHERE kind = 'signature-attached'")).one()
+    assert json.loads(body)["payload"]["from"] == "unsigned"

@@ -484,3 +484,17 @@ def test_an_eval_set_damaged_after_it_was_added_fails_the_gate(reg: Registry, tm
     assert "evals-pass" in [r.id for r in result.failures if r.blocking] and not result.passed
     with pytest.raises(GateFailed, match="evals-pass"):
         promote(reg, "e1", "dev")
+
+
+def test_a_risk_tier_change_re_opens_approvals(two_releases: Registry) -> None:
+    """Approvals given for one risk tier do not carry over to another: the change is recorded and the gate counts
+    only approvals given after it."""
+    from assay.registry import set_model_metadata
+
+    reg = two_releases
+    promote(reg, "r1", "dev")
+    set_model_metadata(_as(reg, "dana"), "acme/classifier", {"risk_tier": "critical"})
+    with pytest.raises(GateFailed, match="approvals-staging"):
+        promote(reg, "r1", "staging")
+    approve(_as(reg, "bob"), "r1", "staging")
+    assert promote(reg, "r1", "staging").gate.passed

@@ -1,4 +1,4 @@
-"""``assay intake``, ``dataset register``, ``artifact add``, ``license``, ``bom`` and ``doctor``: the registry from
+"""``assay intake``, ``model set``, ``dataset register``, ``artifact add``, ``license``, ``bom`` and ``doctor``: the registry from
 the command line. Parses, calls the registry, renders. The read commands (``models``, ``show``, ``lineage``,
 ``where``) are in ``reads.py``."""
 
@@ -60,6 +60,18 @@ def register(subparsers: Any) -> None:
     doctor = command(subparsers, "doctor", "Check every evidence blob against the database: missing, altered, "
                      "orphaned. Exit 1 when a blob is missing or altered.", doctor_cmd)
     add_format(doctor)
+
+    models = group(subparsers, "model", "Models: change a model's attributes on the record.")
+    model_set = command(models, "set", "Change a model's owner, risk tier, intended use or data sensitivity; the audit "
+                        "log records old and new values and who changed them. A risk-tier change re-opens approvals "
+                        "(the gate counts only those given after it).", model_set_cmd)
+    model_set.add_argument("name", metavar="NAME", help="The registered model.")
+    model_set.add_argument("--owner", help="The person or team answerable for it here.")
+    model_set.add_argument("--intended-use", help="What it will be used for.")
+    model_set.add_argument("--data-sensitivity", help="public|internal|confidential|restricted")
+    model_set.add_argument("--risk-tier", help="low|medium|high|critical")
+    add_actor(model_set)
+    add_format(model_set)
 
     datasets = group(subparsers, "dataset", "Datasets: register a dataset folder with its terms.")
     dataset = command(datasets, "register", "Hash a dataset folder and record it with its source, license and "
@@ -159,6 +171,19 @@ def artifact_add_cmd(args: argparse.Namespace) -> int:
         a = add_artifact(reg, args.file, kind=args.kind, name=args.name)
     emit(args.fmt, {"schema": "assay.artifact/1.0", **a.to_json()},
          f"{'added' if a.created else 'already stored'} {a.kind} {a.ref}  {a.digest}  ({a.size} bytes)\n")
+    return 0
+
+
+def model_set_cmd(args: argparse.Namespace) -> int:
+    """Change a model's attributes on the record."""
+    from assay.registry import set_model_metadata
+
+    changes = {k: getattr(args, k) for k in ("owner", "risk_tier", "intended_use", "data_sensitivity")
+               if getattr(args, k) is not None}
+    with open_registry(args.actor) as reg:
+        done = set_model_metadata(reg, args.name, changes)
+    lines = [f"{args.name}: {k.replace('_', ' ')} {c['from']!r} -> {c['to']!r}\n" for k, c in done["changes"].items()]
+    emit(args.fmt, {"schema": "assay.model-change/1.0", **done}, "".join(lines) or f"{args.name}: no change\n")
     return 0
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from assay.registry._auditlog import log_verifier as audit_log_verifier
     from assay.registry._auditlog import proof as audit_proof
     from assay.registry._auditlog import verify as verify_audit_log
-    from assay.registry._catalog import add_artifact, register_dataset
+    from assay.registry._catalog import add_artifact, register_dataset, set_model_metadata
     from assay.registry._evalset import read_eval_set
     from assay.registry._ingest import IntakeRequest, IntakeResult, intake
     from assay.registry._interface import NotFound, check_name
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from assay.registry._schema import (
         ApprovalRow,
         ArtifactRow,
+        AuditEntryRow,
         DeploymentRow,
         EnvironmentRow,
         EvidenceRow,
@@ -50,20 +51,20 @@ if TYPE_CHECKING:
     from assay.registry._store import Registry, must_get, now
 
 _WHERE = {"Registry": "_store", "read_eval_set": "_evalset", "now": "_store", "must_get": "_store", "intake": "_ingest", "IntakeRequest": "_ingest",
-          "IntakeResult": "_ingest", "register_dataset": "_catalog", "add_artifact": "_catalog", "list_models": "_queries",
+          "IntakeResult": "_ingest", "register_dataset": "_catalog", "set_model_metadata": "_catalog", "add_artifact": "_catalog", "list_models": "_queries",
           "show": "_queries", "lineage": "_queries", "where": "_queries", "doctor": "_queries", "NotFound": "_interface",
           "check_name": "_interface", "Sql": "_sql", "Row": "_sql", "Reader": "_reader", "parse_ref": "_refs",
           "find_version": "_refs", "find_dataset": "_refs", "find_artifact": "_refs", "find_release": "_refs",
-          "resolve": "_refs", "ApprovalRow": "_schema", "ArtifactRow": "_schema", "DeploymentRow": "_schema",
+          "resolve": "_refs", "ApprovalRow": "_schema", "AuditEntryRow": "_schema", "ArtifactRow": "_schema", "DeploymentRow": "_schema",
           "EnvironmentRow": "_schema", "EvidenceRow": "_schema", "LineageRow": "_schema", "ModelRow": "_schema",
           "ReleaseArtifactRow": "_schema", "ReleaseRow": "_schema", "VersionRow": "_schema", "WaiverRow": "_schema",
           "audit_log_verifier": "_auditlog:log_verifier", "verify_audit_log": "_auditlog:verify",
           "audit_proof": "_auditlog:proof", "sign_audit_checkpoint": "_auditlog:checkpoint",
           "export_audit_bundle": "_auditlog:export"}
-__all__ = ["Registry", "read_eval_set", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "add_artifact",
+__all__ = ["Registry", "read_eval_set", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "set_model_metadata", "add_artifact",
            "list_models", "show", "lineage", "where", "doctor", "NotFound", "check_name", "now", "must_get", "Sql",
            "Row", "Reader", "parse_ref", "find_version", "find_dataset", "find_artifact", "find_release",
-           "resolve", "ApprovalRow", "ArtifactRow", "DeploymentRow", "EnvironmentRow", "EvidenceRow", "LineageRow",
+           "resolve", "ApprovalRow", "AuditEntryRow", "ArtifactRow", "DeploymentRow", "EnvironmentRow", "EvidenceRow", "LineageRow",
            "ModelRow", "ReleaseArtifactRow", "ReleaseRow", "VersionRow", "WaiverRow", "audit_log_verifier",
            "verify_audit_log", "audit_proof", "sign_audit_checkpoint", "export_audit_bundle"]
 

@@ -1,17 +1,27 @@
-"""Registering datasets and artifacts: content-addressed, idempotent, numbered per name."""
+"""Registering datasets and artifacts (content-addressed, idempotent, numbered per name); changing a model's
+attributes on the record."""
 
 from __future__ import annotations
 
 import json
 import mimetypes
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from assay.errors import InputError, UsageError
 from assay.registry._evalset import read_eval_set
-from assay.registry._interface import ARTIFACT_KINDS, ArtifactInfo, DatasetInfo, check_name
-from assay.registry._schema import ArtifactRow, DatasetRow
+from assay.registry._interface import (
+    ARTIFACT_KINDS,
+    DATA_SENSITIVITIES,
+    RISK_TIERS,
+    ArtifactInfo,
+    DatasetInfo,
+    NotFound,
+    check_name,
+)
+from assay.registry._schema import ArtifactRow, DatasetRow, ModelRow
 from assay.registry._store import Registry, now
 
 MAX_ARTIFACT_BYTES = 64 << 20
@@ -96,3 +106,34 @@ def _total_bytes(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+MODEL_ATTRIBUTES = ("owner", "risk_tier", "intended_use", "data_sensitivity")
+"""The attributes of a model that ``set_model_metadata`` changes (intake sets them only on a new model)."""
+
+
+def set_model_metadata(reg: Registry, name: str, changes: dict[str, str]) -> dict[str, Any]:
+    """Change some of a model's attributes, recording old and new values and who changed them in the audit log
+    (entry ``model-changed``). A risk-tier change re-opens approvals: the gate counts only approvals given after
+    it (``assay.release``). Returns ``{"model", "changes": {attribute: {"from", "to"}}}``."""
+    unknown = set(changes) - set(MODEL_ATTRIBUTES)
+    if unknown or not changes:
+        raise UsageError(f"give at least one of {', '.join(MODEL_ATTRIBUTES)}" if not changes
+                         else f"unknown model attribute(s): {', '.join(sorted(unknown))}")
+    if "risk_tier" in changes and changes["risk_tier"] not in RISK_TIERS:
+        raise UsageError(f"--risk-tier must be one of {', '.join(RISK_TIERS)}")
+    if "data_sensitivity" in changes and changes["data_sensitivity"] not in DATA_SENSITIVITIES:
+        raise UsageError(f"--data-sensitivity must be one of {', '.join(DATA_SENSITIVITIES)}")
+    for key, value in changes.items():
+        if not value.strip():
+            raise UsageError(f"--{key.replace('_', '-')} must not be empty")
+    with reg.write() as session:
+        row = session.scalars(select(ModelRow).where(ModelRow.name == name).with_for_update()).one_or_none()
+        if row is None:
+            raise NotFound(f"no model {name!r}")
+        done = {k: {"from": getattr(row, k), "to": v} for k, v in changes.items() if getattr(row, k) != v}
+        for key, change in done.items():
+            setattr(row, key, change["to"])
+        if done:
+            reg.log(session, "model-changed", {"model": name, "changes": done})
+    return {"model": name, "changes": done}

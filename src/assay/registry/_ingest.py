@@ -247,6 +247,8 @@ def record(reg: Registry, req: IntakeRequest, insp: Inspection) -> IntakeResult:
             reg.log(session, "reinspection", {"version": f"{model.name}@{existing.number}",
                                               "identity": existing.identity, "scan_verdict": insp.verdict,
                                               "scan_counts": insp.counts})
+            if sig["status"] == "verified" and existing.signature_status != "verified":
+                _attach_signature(reg, session, existing, f"{model.name}@{existing.number}", req, insp)
             session.flush()
             info = reg.describe(session, f"{model.name}@{existing.number}")
             return IntakeResult(existing.status == "accepted" and insp.accepted, False,
@@ -318,6 +320,22 @@ def record(reg: Registry, req: IntakeRequest, insp: Inspection) -> IntakeResult:
                                     "evidence": {e.kind: e.digest for e in info.evidence}})
     return IntakeResult(insp.accepted, True, insp.reasons, insp.missing, manifest.identity, info,
                         lineage=tuple(p.to_json() for p in info.parents), **insp.summary())
+
+
+def _attach_signature(reg: Registry, session: Any, version: VersionRow, ref: str, req: IntakeRequest,
+                      insp: Inspection) -> None:
+    """A signature given after intake, verified over the same bytes: recorded on the version with its bundle and
+    the key that vouched (so rollback can verify it again), and logged with the status it replaces."""
+    items = [(kind, key_file.name, key_file.read_bytes(), "application/x-pem-file")
+             for key_file, kind in ((req.public_key, "verification-key"), (req.cert_chain, "verification-certs"))
+             if key_file is not None]
+    if insp.signature_bytes is not None:
+        items.insert(0, ("signature", "model.sig", insp.signature_bytes, "application/vnd.dev.sigstore.bundle.v0.3+json"))
+    reg.evidence_rows(session, "version", version.id, items)
+    previous = version.signature_status
+    version.signature_status, version.signer = "verified", insp.signature.get("signer")
+    reg.log(session, "signature-attached", {"version": ref, "identity": version.identity, "from": previous,
+                                            "signer": version.signer})
 
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}")

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from assay.config import Settings
-from assay.errors import InputError
+from assay.errors import InputError, UsageError
 from assay.evidence import LocalBlobStore
 from assay.registry import _refs as refs
 from assay.registry._db import READ_ONLY, insert_or_ignore, open_engine
@@ -93,14 +93,19 @@ class Registry:
 
     # -- models -------------------------------------------------------------------------------------------
     def lock_model(self, session: Session, name: str, attrs: dict[str, str | None]) -> ModelRow:
-        """The model row, created if new, locked for the rest of the transaction; given attributes are set."""
+        """The model row, created with ``attrs`` if new, locked for the rest of the transaction. An existing model
+        keeps its attributes: one given here that differs is refused (``set_model_metadata`` changes them, on
+        the record), so an intake can never rewrite who owns a model or how risky it is."""
         values = {"name": name, "created_by": self.actor, "created_at": now(),
                   **{k: v for k, v in attrs.items() if v is not None}}
         insert_or_ignore(session.connection(), ModelRow, values, "name")
         row = session.scalars(select(ModelRow).where(ModelRow.name == name).with_for_update()).one()
-        for key, value in attrs.items():
-            if value is not None and getattr(row, key) != value:
-                setattr(row, key, value)
+        changed = [k for k, v in attrs.items() if v is not None and getattr(row, k) != v]
+        if changed:
+            flags = " ".join(f"--{k.replace('_', '-')} {attrs[k]!r}" for k in changed)
+            stored = ", ".join(f"{k.replace('_', ' ')} {getattr(row, k)!r}" for k in changed)
+            raise UsageError(f"{name} already has {stored}; intake does not change a model's attributes "
+                             f"(run: assay model set {name} {flags})")
         return row
 
     # -- versions -----------------------------------------------------------------------------------------

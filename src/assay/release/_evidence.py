@@ -14,6 +14,7 @@ from assay.errors import InputError
 from assay.registry import (
     ApprovalRow,
     ArtifactRow,
+    AuditEntryRow,
     DeploymentRow,
     EnvironmentRow,
     EvidenceRow,
@@ -116,6 +117,18 @@ def _evals(reg: Registry, artifacts: list[ArtifactRow]) -> list[dict[str, Any]]:
     return out
 
 
+def _risk_tier_changed_at(session: Session, model: str) -> datetime | None:
+    """When the model's risk tier last changed (``set_model_metadata``'s ``model-changed`` entry), or None."""
+    bodies = session.execute(select(AuditEntryRow.body).where(AuditEntryRow.kind == "model-changed")
+                             .order_by(AuditEntryRow.idx.desc())).scalars()
+    for body in bodies:
+        entry = json.loads(body)
+        payload = entry.get("payload") or {}
+        if payload.get("model") == model and "risk_tier" in (payload.get("changes") or {}):
+            return _aware(datetime.fromisoformat(entry["time"]))
+    return None
+
+
 def release_evidence(reg: Registry, session: Session, release: ReleaseRow, env: EnvironmentRow,
                      envs: list[EnvironmentRow]) -> dict[str, Any]:
     """The full evidence document for promoting ``release`` into ``env``."""
@@ -126,6 +139,9 @@ def release_evidence(reg: Registry, session: Session, release: ReleaseRow, env: 
                                      .where(ReleaseArtifactRow.release_id == release.id)))
     approvals = session.scalars(select(ApprovalRow).where(ApprovalRow.release_id == release.id,
                                                           ApprovalRow.environment == env.name)).all()
+    tier_changed = _risk_tier_changed_at(session, must_get(session, ModelRow, version.model_id).name)
+    if tier_changed is not None:  # approvals were given for the old risk tier: they are re-opened
+        approvals = [a for a in approvals if _aware(a.created_at) > tier_changed]
     others = {a.approver for a in approvals if a.approver != release.created_by}
     previous_env = next((e for e in reversed(envs) if e.position < env.position), None)
     active = active_deployment(session, env)

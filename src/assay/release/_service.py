@@ -25,10 +25,12 @@ from assay.registry import (
     DeploymentRow,
     EnvironmentRow,
     EvidenceRow,
+    ModelRow,
     Registry,
     ReleaseArtifactRow,
     ReleaseRow,
     Row,
+    VersionRow,
     WaiverRow,
     check_name,
     find_artifact,
@@ -37,7 +39,7 @@ from assay.registry import (
     must_get,
     now,
 )
-from assay.release._evidence import _aware, active_deployment, release_evidence
+from assay.release._evidence import _aware, _risk_tier_changed_at, active_deployment, release_evidence
 from assay.release.policy import GateResult, Policy, Waiver, evaluate, load_default_policy, load_policy
 
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "production")
@@ -194,13 +196,21 @@ def approve(reg: Registry, release: str, env: str, *, comment: str | None = None
         environment, _ = _env(reg, session, env)
         if rel.created_by == reg.actor:
             raise UsageError(f"{reg.actor} submitted {release} and cannot approve it (four eyes: another person must)")
-        if session.scalars(select(ApprovalRow.id).where(ApprovalRow.release_id == rel.id,
-                                                        ApprovalRow.environment == environment.name,
-                                                        ApprovalRow.approver == reg.actor)).first():
-            raise UsageError(f"{reg.actor} has already approved {release} for {env}")
-        session.add(ApprovalRow(release_id=rel.id, environment=environment.name, approver=reg.actor, role=role,
-                                comment=comment, created_at=now()))
-        doc = {"release": release, "environment": env, "approver": reg.actor, "role": role, "comment": comment}
+        earlier = session.scalars(select(ApprovalRow).where(ApprovalRow.release_id == rel.id,
+                                                            ApprovalRow.environment == environment.name,
+                                                            ApprovalRow.approver == reg.actor)).first()
+        renewed = False
+        if earlier is not None:  # one approval per person; one given before a risk-tier change is renewed
+            version = must_get(session, VersionRow, rel.version_id)
+            changed = _risk_tier_changed_at(session, must_get(session, ModelRow, version.model_id).name)
+            if changed is None or _aware(earlier.created_at) > changed:
+                raise UsageError(f"{reg.actor} has already approved {release} for {env}")
+            earlier.role, earlier.comment, earlier.created_at, renewed = role, comment, now(), True
+        else:
+            session.add(ApprovalRow(release_id=rel.id, environment=environment.name, approver=reg.actor, role=role,
+                                    comment=comment, created_at=now()))
+        doc = {"release": release, "environment": env, "approver": reg.actor, "role": role, "comment": comment,
+               **({"renewed": True} if renewed else {})}
         reg.log(session, "approval", doc)
         return doc
 
