@@ -26,6 +26,8 @@ for n in 1 2; do
       --public-key "$WORK/team.pub.pem"
   run $A release create "r$n" --model "acme/classifier@$n"
 done
+run $A role grant alice admin                  # the first admin: while there is none, an actor may name themself
+for who in alice bob carol; do run $A role grant "$who" approver; done
 echo "+ $A approve r1 --env staging   # alice submitted r1: refused"
 if $A approve r1 --env staging; then echo "submitter approval was accepted" >&2; exit 1; fi
 for who in bob carol; do

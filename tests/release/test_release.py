@@ -18,6 +18,7 @@ import assay
 from assay.errors import UsageError
 from assay.registry import IntakeRequest, Registry, intake, where  # noqa: F401
 from assay.registry import _auditlog as auditlog
+from assay.release import grant_role, list_roles, set_policy
 from assay.release._rollback import history, rollback, status
 from assay.release._service import (
     ConcurrentChange,
@@ -37,9 +38,20 @@ def _as(reg: Registry, who: str) -> Registry:
     return Registry(reg.engine, reg.blobs, who, reg.home)
 
 
+def _approvers(reg: Registry, *names: str) -> None:
+    """``reg``'s actor becomes the first admin (if nobody is yet) and grants the approver role to ``names``."""
+
+    if not any("admin" in held for held in list_roles(reg).values()):
+        grant_role(reg, reg.actor, "admin")
+    for name in names:
+        grant_role(reg, name, "approver")
+
+
 @pytest.fixture
 def two_releases(reg: Registry, tmp_path: Path) -> Registry:
-    """Two signed versions of acme/classifier (key trusted), released as r1 and r2 by alice, approved by bob+carol."""
+    """Two signed versions of acme/classifier (key trusted), released as r1 and r2 by alice, approved by bob+carol.
+    alice is the first admin and made herself, bob and carol approvers."""
+    _approvers(reg, "alice", "bob", "carol")
     priv, pub = keygen(tmp_path / "team")
     (reg.home / "trust").mkdir(parents=True, exist_ok=True)
     (reg.home / "trust" / "team.pub.pem").write_bytes(pub.read_bytes())
@@ -111,6 +123,7 @@ def test_gate_failure_leaves_the_environment_untouched_and_is_logged(reg: Regist
 
 
 def test_waivers_apply_to_one_rule_release_and_environment_until_they_expire(reg: Registry, tmp_path: Path) -> None:
+    _approvers(reg, "alice", "bob", "carol")
     folder = write_model(tmp_path / "m", card=card("mit"))
     intake(reg, IntakeRequest(folder, "acme/unsigned", owner="x", risk_tier="low"))
     create_release(reg, "u1", "acme/unsigned@1")
@@ -198,25 +211,26 @@ def test_audit_verify_names_tampering_done_directly_in_the_database(two_releases
     promote(reg, "r1", "dev")
     with reg.read() as session:
         assert auditlog.verify(session, auditlog.log_verifier(reg.home)).ok
-    with reg.write() as session:
+    with reg.write() as session:  # the first approval (by bob): an entry a forger would want to change
+        idx = session.execute(text("SELECT min(idx) FROM audit_entries WHERE kind = 'approval'")).scalar()
         if tamper == "edit-body":
-            session.execute(text("UPDATE audit_entries SET body = replace(body, 'bob', 'eve') WHERE idx = 5"))
+            session.execute(text("UPDATE audit_entries SET body = replace(body, 'bob', 'eve') WHERE idx = :i"), {"i": idx})
         elif tamper == "edit-body-and-leaf":
             from assay.audit import leaf_hash
 
-            body = session.execute(text("SELECT body FROM audit_entries WHERE idx = 5")).scalar()
+            body = session.execute(text("SELECT body FROM audit_entries WHERE idx = :i"), {"i": idx}).scalar()
             forged = body.replace("bob", "eve")
-            session.execute(text("UPDATE audit_entries SET body = :b, leaf_hash = :h WHERE idx = 5"),
-                            {"b": forged, "h": leaf_hash(forged.encode()).hex()})
+            session.execute(text("UPDATE audit_entries SET body = :b, leaf_hash = :h WHERE idx = :i"),
+                            {"b": forged, "h": leaf_hash(forged.encode()).hex(), "i": idx})
         elif tamper == "delete":
-            session.execute(text("DELETE FROM audit_entries WHERE idx = 5"))
+            session.execute(text("DELETE FROM audit_entries WHERE idx = :i"), {"i": idx})
         else:
-            a = session.execute(text("SELECT body, leaf_hash FROM audit_entries WHERE idx = 5")).one()
-            b = session.execute(text("SELECT body, leaf_hash FROM audit_entries WHERE idx = 6")).one()
-            session.execute(text("UPDATE audit_entries SET body = :b, leaf_hash = :h WHERE idx = 5"),
-                            {"b": b[0], "h": b[1]})
-            session.execute(text("UPDATE audit_entries SET body = :b, leaf_hash = :h WHERE idx = 6"),
-                            {"b": a[0], "h": a[1]})
+            a = session.execute(text("SELECT body, leaf_hash FROM audit_entries WHERE idx = :i"), {"i": idx}).one()
+            b = session.execute(text("SELECT body, leaf_hash FROM audit_entries WHERE idx = :i"), {"i": idx + 1}).one()
+            session.execute(text("UPDATE audit_entries SET body = :b, leaf_hash = :h WHERE idx = :i"),
+                            {"b": b[0], "h": b[1], "i": idx})
+            session.execute(text("UPDATE audit_entries SET body = :b, leaf_hash = :h WHERE idx = :i"),
+                            {"b": a[0], "h": a[1], "i": idx + 1})
     with reg.read() as session:
         report = auditlog.verify(session, auditlog.log_verifier(reg.home))
     assert not report.ok
@@ -225,7 +239,7 @@ def test_audit_verify_names_tampering_done_directly_in_the_database(two_releases
                 "reorder": "misplaced-entry"}[tamper]
     assert first.kind == expected, report.problems
     if tamper != "edit-body-and-leaf":
-        assert first.entry == 5
+        assert first.entry == idx
     else:
         assert "between" in first.message
 
@@ -350,7 +364,8 @@ def test_a_new_policy_is_logged_when_it_first_decides(two_releases: Registry, tm
     custom = tmp_path / "strict.yaml"
     custom.write_text("version: 1\nrules:\n  - id: owner-set\n    description: every model has an owner\n"
                       "    severity: deny\n    expr: evidence.model.owner != null\n")
-    promote(reg, "r2", "dev", policy=load_policy(custom))
+    set_policy(reg, custom, ("dev",))  # alice is the admin: the policy of dev is registered, not passed in
+    promote(reg, "r2", "dev")
     with reg.read() as session:
         rows = [json.loads(b)["payload"] for (b,) in session.execute(
             text("SELECT body FROM audit_entries WHERE kind = 'policy-changed' ORDER BY idx"))]
@@ -381,10 +396,10 @@ def test_a_policy_naming_an_unknown_environment_is_refused(two_releases: Registr
     misspelled = tmp_path / "typo.yaml"
     misspelled.write_text("version: 1\nrules:\n  - id: never\n    description: nothing reaches production\n"
                           "    severity: deny\n    environments: [prodution]\n    expr: 'false'\n")
-    for attempt in (lambda p: promote(two_releases, "r1", "dev", policy=p),
-                    lambda p: gate_check(two_releases, "r1", "dev", policy=p)):
-        with pytest.raises(UsageError, match="unknown environment.*'prodution'"):
-            attempt(load_policy(misspelled))
+    with pytest.raises(UsageError, match="unknown environment.*'prodution'"):
+        set_policy(two_releases, misspelled)
+    with pytest.raises(UsageError, match="unknown environment.*'prodution'"):
+        gate_check(two_releases, "r1", "dev", policy=load_policy(misspelled))
     assert _active(two_releases, "dev") is None
 
 
@@ -416,6 +431,7 @@ def test_known_good_skips_a_release_that_was_rolled_back(two_releases: Registry)
 def test_approval_and_order_rules_cannot_be_waived(reg: Registry, tmp_path: Path) -> None:
     """A waiver used to open any deny rule, the approval rules included: production with zero approvals. The
     refusal holds for ``assay waive`` and for a waiver row written straight into the database."""
+    _approvers(reg, "bob")
     folder = write_model(tmp_path / "m", card=card("apache-2.0"))
     intake(reg, IntakeRequest(folder, "acme/solo", owner="x", risk_tier="low"))
     create_release(reg, "solo1", "acme/solo@1")

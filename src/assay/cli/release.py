@@ -14,9 +14,9 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-_ENV_HELP = "The environment (default order: dev, staging, production)."
-_POLICY_HELP = ("Policy file [default: $ASSAY_POLICY, else ASSAY_HOME/policy.yaml, else the shipped default "
-                "policy].")
+_ENV_HELP = "The environment (the order an admin registered; built in: dev, staging, production)."
+_WHAT_IF_HELP = ("What-if: judge under this policy file (or $ASSAY_POLICY) instead of the one registered for ENV. "
+                 "promote never reads either.")
 
 
 def register(subparsers: Any) -> None:
@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
                     gate_check_cmd)
     check.add_argument("release", metavar="RELEASE")
     _env(check)
-    _policy_option(check)
+    check.add_argument("--policy", type=path, metavar="FILE", help=_WHAT_IF_HELP)
     check.add_argument("--save-evidence", dest="evidence_out", type=path, metavar="FILE",
                        help="Also write the evidence document (for `assay policy test`).")
     add_format(check)
@@ -59,7 +59,6 @@ def register(subparsers: Any) -> None:
     _env(waive)
     waive.add_argument("--reason", required=True)
     waive.add_argument("--expires", required=True, help="YYYY-MM-DD (through that day, UTC) or ISO time.")
-    _policy_option(waive)
     add_actor(waive)
     add_format(waive)
 
@@ -69,7 +68,6 @@ def register(subparsers: Any) -> None:
     _env(promote)
     promote.add_argument("--canary", type=int, metavar="PERCENT", help="Deploy as a canary with this percent of "
                          "traffic (1-99).")
-    _policy_option(promote)
     add_actor(promote)
     add_format(promote)
 
@@ -78,7 +76,6 @@ def register(subparsers: Any) -> None:
     _env(rollback)
     rollback.add_argument("--to", help="Target release [default: the one the active release replaced].")
     rollback.add_argument("--dry-run", action="store_true", help="Run every check, change nothing.")
-    rollback.add_argument("--policy", type=path, metavar="FILE", help="Rollback policy [default: shipped].")
     add_actor(rollback)
     add_format(rollback)
 
@@ -90,7 +87,15 @@ def register(subparsers: Any) -> None:
     _env(history)
     add_format(history)
 
-    policies = group(subparsers, "policy", "Policies: test a policy file against a saved evidence document.")
+    policies = group(subparsers, "policy", "Policies: register the gate policy of environments; test a policy "
+                     "file against a saved evidence document.")
+    policy_set = command(policies, "set", "Register POLICY_FILE as the gate policy of the environments named (default: "
+                         "every environment). Needs the admin role; recorded in the audit log.", policy_set_cmd)
+    policy_set.add_argument("policy_file", type=path, metavar="POLICY_FILE")
+    policy_set.add_argument("--env", action="append", default=[], metavar="ENV",
+                            help="An environment it governs; repeatable [default: every environment].")
+    add_actor(policy_set)
+    add_format(policy_set)
     test = command(policies, "test", "Run POLICY_FILE against EVIDENCE.json. Exit 0 pass, 1 fail, 2 bad input.",
                    policy_test_cmd)
     test.add_argument("policy_file", type=path, metavar="POLICY_FILE")
@@ -103,16 +108,16 @@ def _env(parser: Arguments) -> None:
     parser.add_argument("--env", required=True, help=_ENV_HELP)
 
 
-def _policy_option(parser: Arguments) -> None:
-    parser.add_argument("--policy", type=path, metavar="FILE", help=_POLICY_HELP)
+def _what_if(path: Path | None) -> tuple[Any, str | None]:
+    """The policy of a what-if gate check (``--policy``, else ``ASSAY_POLICY``) and where it came from."""
+    import os
 
-
-def _policy(path: Path | None) -> Any:
-    if path is None:
-        return None
+    source = str(path) if path is not None else os.environ.get("ASSAY_POLICY") or None
+    if source is None:
+        return None, None
     from assay.release import load_policy
 
-    return load_policy(path)
+    return load_policy(source), source
 
 
 def release_create_cmd(args: argparse.Namespace) -> int:
@@ -141,11 +146,14 @@ def gate_check_cmd(args: argparse.Namespace) -> int:
 
     from assay.release import gate_check
 
+    policy, source = _what_if(args.policy)
     with open_registry() as reg:
-        result, evidence = gate_check(reg, args.release, args.env, policy=_policy(args.policy))
+        result, evidence = gate_check(reg, args.release, args.env, policy=policy)
     if args.evidence_out is not None:
         args.evidence_out.write_text(json.dumps(evidence, indent=2, default=str) + "\n")
-    emit(args.fmt, result.to_json(), _gate_text(result, f"{args.release} -> {args.env}"))
+    note = "" if source is None else (f"WHAT-IF: judged under {source}, not the policy registered for {args.env}; "
+                                      "promote uses the registered one\n")
+    emit(args.fmt, {**result.to_json(), "what_if_policy": source}, note + _gate_text(result, f"{args.release} -> {args.env}"))
     return 0 if result.passed else 1
 
 
@@ -177,10 +185,11 @@ def waive_cmd(args: argparse.Namespace) -> int:
     from assay.release import waive
 
     with open_registry(args.actor) as reg:
-        doc = waive(reg, args.rule_id, args.release, args.env, reason=args.reason, expires=_date(args.expires),
-                    policy=_policy(args.policy))
+        doc = waive(reg, args.rule_id, args.release, args.env, reason=args.reason, expires=_date(args.expires))
+    pending = "" if doc["effective"] else " (counts once a second approver waives it too)"
     emit(args.fmt, {"schema": "assay.waiver/1.0", **doc},
-         f"{doc['approver']} waived {args.rule_id} for {args.release} in {args.env} until {doc['expires_at']}\n")
+         f"{doc['approver']} waived {args.rule_id} for {args.release} in {args.env} until {doc['expires_at']}"
+         f"{pending}\n")
     return 0
 
 
@@ -201,7 +210,7 @@ def promote_cmd(args: argparse.Namespace) -> int:
     from assay.release import promote
 
     with open_registry(args.actor) as reg:
-        outcome = promote(reg, args.release, args.env, canary=args.canary, policy=_policy(args.policy))
+        outcome = promote(reg, args.release, args.env, canary=args.canary)
     emit(args.fmt, outcome.to_json(), _outcome_text(outcome))
     return 0
 
@@ -211,7 +220,7 @@ def rollback_cmd(args: argparse.Namespace) -> int:
     from assay.release import rollback
 
     with open_registry(args.actor) as reg:
-        outcome = rollback(reg, args.env, to=args.to, dry_run=args.dry_run, policy=_policy(args.policy))
+        outcome = rollback(reg, args.env, to=args.to, dry_run=args.dry_run)
     emit(args.fmt, outcome.to_json(), _outcome_text(outcome))
     return 0 if outcome.gate.passed else 1
 
@@ -245,6 +254,18 @@ def history_cmd(args: argparse.Namespace) -> int:
     text = "".join(f"{d['seq']:>4}  {d['since'][:19]}  {d['action']:<8} {d['release']} ({d['model']}) "
                    f"{d['traffic_percent']}%  by {d['by']}\n" for d in rows) or f"no deployments in {args.env}\n"
     emit(args.fmt, {"schema": "assay.history/1.0", "environment": args.env, "deployments": rows}, text)
+    return 0
+
+
+def policy_set_cmd(args: argparse.Namespace) -> int:
+    """Register a gate policy."""
+    from assay.release import set_policy
+
+    with open_registry(args.actor) as reg:
+        doc = set_policy(reg, args.policy_file, tuple(args.env))
+    where = ", ".join(doc["environments"]) if doc["environments"] else "every environment"
+    emit(args.fmt, {"schema": "assay.policy-set/1.0", **doc},
+         f"registered {args.policy_file} ({doc['digest']}) as the gate policy of {where}\n")
     return 0
 
 

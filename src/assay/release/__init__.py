@@ -1,15 +1,18 @@
 """Releases, environments, gates (policies), approvals, waivers, promotion and rollback.
 
 Public surface: ``create_release``, ``gate_check``, ``approve``, ``waive``, ``promote`` (the service every front
-end calls), ``rollback``, ``status``, ``history``, and the policy names ``load_policy``, ``evaluate``,
-``render_text``. Policy language details live in ``assay.release.policy``.
+end calls), ``rollback``, ``status``, ``history``; what the gates obey, registered by admins on the record:
+``grant_role``, ``revoke_role``, ``list_roles``, ``set_environments``, ``set_policy``; and the policy names
+``load_policy``, ``evaluate``, ``render_text``. Policy language details live in ``assay.release.policy``.
 """
 
 from __future__ import annotations
 
+from assay.release._governance import ROLES, grant_role, list_roles, revoke_role, set_environments, set_policy
 from assay.release._rollback import history, rollback, status
 from assay.release._service import approve, create_release, gate_check, promote, waive
 from assay.release.policy import evaluate, load_policy, render_text
 
-__all__ = ["approve", "create_release", "evaluate", "gate_check", "history", "load_policy", "promote",
-           "render_text", "rollback", "status", "waive"]
+__all__ = ["ROLES", "approve", "create_release", "evaluate", "gate_check", "grant_role", "history", "load_policy",
+           "promote", "render_text", "revoke_role", "list_roles", "rollback", "set_environments", "set_policy",
+           "status", "waive"]

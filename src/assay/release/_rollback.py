@@ -26,18 +26,17 @@ from assay.registry import (
     must_get,
 )
 from assay.release._evidence import _aware, active_deployment, release_evidence
+from assay.release._governance import check_policy_environments, environment_names
 from assay.release._service import (
     GateFailed,
     Outcome,
     _commit_deployment,
     _env,
     _release,
-    check_policy_environments,
-    environment_names,
     environments,
     relied_on_evidence,
 )
-from assay.release.policy import Policy, evaluate, load_rollback_policy
+from assay.release.policy import evaluate, load_rollback_policy
 
 
 def _integrity(reg: Registry, session: Session, version: VersionRow) -> dict[str, Any]:
@@ -91,12 +90,12 @@ def _reverify(reg: Registry, location: Path, bundle: EvidenceRow, key: EvidenceR
     return result.ok
 
 
-def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = False,
-             policy: Policy | None = None) -> Outcome:
-    """Switch ``env`` back to ``to`` or to the release the active one replaced, if the target still checks out."""
-    policy = policy or load_rollback_policy()
-    check_policy_environments(policy, environment_names())
+def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = False) -> Outcome:
+    """Switch ``env`` back to ``to`` or to the previous known-good release, if the target still checks out under
+    the shipped rollback policy (never one the caller chooses)."""
+    policy = load_rollback_policy()
     with reg.read() as session:
+        check_policy_environments(policy, environment_names(session))
         environment, envs = _env(reg, session, env)
         seen_seq = environment.deploy_seq
         active = active_deployment(session, environment)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,10 +39,14 @@ from assay.registry import (
     now,
 )
 from assay.release._evidence import _aware, _risk_tier_changed_at, active_deployment, release_evidence
-from assay.release.policy import GateResult, Policy, Waiver, evaluate, load_default_policy, load_policy
+from assay.release._governance import (
+    check_policy_environments,
+    environment_names,
+    registered_policy,
+    require_role,
+)
+from assay.release.policy import GateResult, Policy, Waiver, evaluate
 
-DEFAULT_ENVIRONMENTS = ("dev", "staging", "production")
-"""The promotion order when ``ASSAY_ENVIRONMENTS`` does not name one (comma-separated, first to last)."""
 MAX_WAIVER_DAYS = 90
 """A waiver may not run longer than this (``max_days`` argument of ``waive``)."""
 
@@ -78,20 +81,9 @@ class Outcome:
                 "dry_run": self.dry_run, "evidence": self.evidence_digest, "gate": self.gate.to_json()}
 
 
-def environment_names() -> tuple[str, ...]:
-    """The configured promotion order."""
-    raw = os.environ.get("ASSAY_ENVIRONMENTS")
-    names = tuple(n.strip() for n in raw.split(",") if n.strip()) if raw else DEFAULT_ENVIRONMENTS
-    for n in names:
-        check_name(n, "environment name")
-    if len(set(names)) != len(names):
-        raise UsageError("ASSAY_ENVIRONMENTS names an environment twice")
-    return names
-
-
 def environments(reg: Registry, session: Session) -> list[EnvironmentRow]:
     """The environments in promotion order, created on first use."""
-    names = environment_names()
+    names = environment_names(session)
     rows = {e.name: e for e in session.scalars(select(EnvironmentRow))}
     for position, name in enumerate(names):
         if name not in rows:
@@ -110,32 +102,15 @@ def _env(reg: Registry, session: Session, name: str) -> tuple[EnvironmentRow, li
         if e.name == name:
             return e, envs
     raise UsageError(f"unknown environment {name!r}; environments: {', '.join(e.name for e in envs)} "
-                     "(set ASSAY_ENVIRONMENTS to change them)")
+                     "(an admin registers them: assay environments set)")
 
 
-def policy_in_force(reg: Registry, policy: Policy | None = None) -> Policy:
-    """``policy`` (else the gate policy of ``load_gate_policy``), refused when a rule names an environment that
-    is not configured: a misspelled name would silently apply that rule nowhere."""
-    chosen = policy or load_gate_policy(reg)
-    check_policy_environments(chosen, environment_names())
+def policy_in_force(reg: Registry, session: Session, env: str, what_if: Policy | None = None) -> Policy:
+    """The policy registered for ``env``; ``what_if`` (``gate check --policy``) replaces it for a check that
+    changes nothing. Either way a rule naming an environment that is not registered is refused."""
+    chosen = what_if or registered_policy(reg, session, env)
+    check_policy_environments(chosen, environment_names(session))
     return chosen
-
-
-def check_policy_environments(policy: Policy, names: tuple[str, ...]) -> None:
-    """Raise UsageError when a rule of ``policy`` names an environment outside ``names``."""
-    for rule in policy.rules:
-        unknown = [e for e in rule.environments or () if e not in names]
-        if unknown:
-            raise UsageError(f"policy {policy.name!r}: rule {rule.id!r} names unknown environment(s) "
-                             f"{', '.join(map(repr, unknown))}; environments: {', '.join(names)}")
-
-
-def load_gate_policy(reg: Registry, path: Path | None = None) -> Policy:
-    """``path``, else ``ASSAY_POLICY``, else ``ASSAY_HOME/policy.yaml`` when present, else the shipped default."""
-    chosen = path or (Path(os.environ["ASSAY_POLICY"]) if os.environ.get("ASSAY_POLICY") else None)
-    if chosen is None and (reg.home / "policy.yaml").is_file():
-        chosen = reg.home / "policy.yaml"
-    return load_policy(chosen) if chosen else load_default_policy()
 
 
 def create_release(reg: Registry, name: str, model_ref: str, *, artifacts: tuple[str, ...] = (),
@@ -192,6 +167,7 @@ def approve(reg: Registry, release: str, env: str, *, comment: str | None = None
             ) -> dict[str, Any]:
     """Record the actor's approval of ``release`` for ``env``; the release's submitter may not approve it."""
     with reg.write() as session:
+        require_role(session, reg.actor, "approver", "approve releases")
         rel = _release(session, release)
         environment, _ = _env(reg, session, env)
         if rel.created_by == reg.actor:
@@ -216,8 +192,11 @@ def approve(reg: Registry, release: str, env: str, *, comment: str | None = None
 
 
 def waive(reg: Registry, rule_id: str, release: str, env: str, *, reason: str, expires: datetime,
-          policy: Policy | None = None, max_days: int = MAX_WAIVER_DAYS) -> dict[str, Any]:
-    """An exception to one rule for one release in one environment, approved by the actor, until ``expires``."""
+          max_days: int = MAX_WAIVER_DAYS) -> dict[str, Any]:
+    """An exception to one rule of the policy registered for ``env``, for one release, approved by the actor (who
+    needs the approver role and is not the submitter), until ``expires``. A rule the policy marks
+    ``waivable: false`` cannot be waived. In the last environment of the order (production) a waiver counts only
+    once a second approver has waived the same rule for the same release."""
     if not reason.strip():
         raise UsageError("a waiver needs a reason")
     expires = _aware(expires)
@@ -225,41 +204,59 @@ def waive(reg: Registry, rule_id: str, release: str, env: str, *, reason: str, e
         raise UsageError(f"--expires {expires:%Y-%m-%d} is not in the future")
     if expires > datetime.now(UTC) + timedelta(days=max_days):
         raise UsageError(f"a waiver may last at most {max_days} days (max_waiver_days)")
-    policy = policy_in_force(reg, policy)
-    rule = next((r for r in policy.rules if r.id == rule_id), None)
-    if rule is None:
-        raise UsageError(f"no rule {rule_id!r} in the policy; rules: {', '.join(r.id for r in policy.rules)}")
-    if not rule.waivable:
-        raise UsageError(f"rule {rule_id!r} cannot be waived (the policy marks it waivable: false)")
     with reg.write() as session:
+        require_role(session, reg.actor, "approver", "waive rules")
         rel = _release(session, release)
-        _env(reg, session, env)
+        _, envs = _env(reg, session, env)
+        policy = policy_in_force(reg, session, env)
+        rule = next((r for r in policy.rules if r.id == rule_id), None)
+        if rule is None:
+            raise UsageError(f"no rule {rule_id!r} in the policy; rules: {', '.join(r.id for r in policy.rules)}")
+        if not rule.waivable:
+            raise UsageError(f"rule {rule_id!r} cannot be waived (the policy marks it waivable: false)")
         if rel.created_by == reg.actor:
             raise UsageError(f"{reg.actor} submitted {release} and cannot waive its rules")
+        if any(w.approver == reg.actor and w.rule_id == rule_id and not w.expired(datetime.now(UTC))
+               for w in _waivers(session, rel, env, envs, every=True)):
+            raise UsageError(f"{reg.actor} has already waived {rule_id} for {release} in {env}")
         session.add(WaiverRow(rule_id=rule_id, release_id=rel.id, environment=env, reason=reason,
                               approver=reg.actor, expires_at=expires, created_at=now()))
+        session.flush()
+        effective = any(w.rule_id == rule_id for w in _waivers(session, rel, env, envs))
         doc = {"rule": rule_id, "release": release, "environment": env, "approver": reg.actor, "reason": reason,
-               "expires_at": expires.isoformat()}
+               "expires_at": expires.isoformat(), "effective": effective}
         reg.log(session, "waiver", doc)
         return doc
 
 
-def _waivers(session: Session, rel: ReleaseRow, env: str) -> list[Waiver]:
-    return [Waiver(w.rule_id, rel.name, w.environment, w.approver, w.reason, _aware(w.expires_at))
-            for w in session.scalars(select(WaiverRow).where(WaiverRow.release_id == rel.id,
-                                                             WaiverRow.environment == env))]
+def _waivers(session: Session, rel: ReleaseRow, env: str, envs: list[EnvironmentRow], *, every: bool = False
+             ) -> list[Waiver]:
+    """The waivers that count for ``rel`` in ``env``: in the last environment of the order, a rule's waivers count
+    only when two different approvers gave one that has not expired (``every``: all of them regardless)."""
+    found = [Waiver(w.rule_id, rel.name, w.environment, w.approver, w.reason, _aware(w.expires_at))
+             for w in session.scalars(select(WaiverRow).where(WaiverRow.release_id == rel.id,
+                                                              WaiverRow.environment == env))]
+    if every or not envs or env != envs[-1].name:
+        return found
+    live = datetime.now(UTC)
+    approvers: dict[str, set[str]] = {}
+    for w in found:
+        if not w.expired(live):
+            approvers.setdefault(w.rule_id, set()).add(w.approver)
+    return [w for w in found if len(approvers.get(w.rule_id, ())) >= 2]
 
 
 def gate_check(reg: Registry, release: str, env: str, *, policy: Policy | None = None
                ) -> tuple[GateResult, dict[str, Any]]:
-    """Judge ``release`` for ``env`` now; changes nothing. Returns the result and the evidence document."""
-    policy = policy_in_force(reg, policy)
+    """Judge ``release`` for ``env`` now; changes nothing. Returns the result and the evidence document.
+    ``policy``: a what-if run under that policy instead of the one registered for ``env``."""
     with reg.read() as session:
+        policy = policy_in_force(reg, session, env, policy)
         rel = _release(session, release)
         environment, envs = _env(reg, session, env)
         evidence = release_evidence(reg, session, rel, environment, envs)
         result = evaluate(policy, evidence, environment=env, risk_tier=evidence["model"]["risk_tier"],
-                          waivers=_waivers(session, rel, env))
+                          waivers=_waivers(session, rel, env, envs))
         session.rollback()  # environments() may have created rows: a check writes nothing
     return result, evidence
 
@@ -313,13 +310,13 @@ def relied_on_evidence(session: Session, rel: ReleaseRow) -> list[str]:
     return list(dict.fromkeys(rows))
 
 
-def promote(reg: Registry, release: str, env: str, *, canary: int | None = None, policy: Policy | None = None
-            ) -> Outcome:
-    """Make ``release`` active in ``env`` (or a canary with ``canary`` percent of traffic) if the gate passes."""
+def promote(reg: Registry, release: str, env: str, *, canary: int | None = None) -> Outcome:
+    """Make ``release`` active in ``env`` (or a canary with ``canary`` percent of traffic) if the gate passes, under
+    the policy registered for ``env`` (never one the caller chooses)."""
     if canary is not None and not 1 <= canary <= 99:
         raise UsageError("--canary must be a percentage from 1 to 99")
-    policy = policy_in_force(reg, policy)
     with reg.read() as session:
+        policy = policy_in_force(reg, session, env)
         rel = _release(session, release)
         environment, envs = _env(reg, session, env)
         seen_seq = environment.deploy_seq
@@ -328,7 +325,7 @@ def promote(reg: Registry, release: str, env: str, *, canary: int | None = None,
             raise UsageError(f"{release} is already active in {env}")
         evidence = release_evidence(reg, session, rel, environment, envs)
         result = evaluate(policy, evidence, environment=env, risk_tier=evidence["model"]["risk_tier"],
-                          waivers=_waivers(session, rel, env))
+                          waivers=_waivers(session, rel, env, envs))
         replaced = evidence["deployment"]["previous_release"]
         relied_on = relied_on_evidence(session, rel)
         release_id = rel.id

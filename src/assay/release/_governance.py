@@ -1,0 +1,186 @@
+"""What the gates obey, registered on the record: roles, the environment order and the policy of each environment.
+
+None of these is chosen by the caller of ``promote`` or ``rollback``. Each is set by an admin command whose audit
+entry is the registration itself (``role-granted``, ``role-revoked``, ``environments-set``, ``policy-set``), and
+the gates derive what is in force from those entries: the log is the one source, so a setting cannot change
+without an entry. Until anything is registered the built-in order (dev, staging, production) and the shipped
+default policy are in force.
+
+Roles start here: ``admin`` (registers roles, environments and policies) and ``approver`` (approves and waives).
+The first admin is bootstrapped: while no admin exists, an actor may grant ``admin`` to themself, and only that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from assay.errors import InputError, UsageError
+from assay.registry import AuditEntryRow, Registry, check_name
+from assay.release.policy import Policy, PolicyError, load_default_policy, load_policy, parse_policy
+
+ROLES = ("admin", "approver")
+"""The roles an admin grants."""
+DEFAULT_ENVIRONMENTS = ("dev", "staging", "production")
+"""The promotion order until ``assay environments set`` registers another."""
+
+
+def _entries(session: Session, *kinds: str) -> list[dict[str, Any]]:
+    """The audit entries of ``kinds``, oldest first, as parsed bodies."""
+    bodies = session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.kind.in_(kinds))
+                             .order_by(AuditEntryRow.idx))
+    return [json.loads(body) for body in bodies]
+
+
+def _newest(session: Session, kind: str) -> dict[str, Any] | None:
+    body = session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.kind == kind)
+                           .order_by(AuditEntryRow.idx.desc()).limit(1)).first()
+    return json.loads(body) if body is not None else None
+
+
+# --- roles ----------------------------------------------------------------------------------------------------
+
+
+def roles(session: Session) -> dict[str, set[str]]:
+    """Actor -> the roles granted and not revoked, replayed from the log."""
+    held: dict[str, set[str]] = {}
+    for entry in _entries(session, "role-granted", "role-revoked"):
+        payload = entry["payload"]
+        bucket = held.setdefault(payload["actor"], set())
+        (bucket.add if entry["kind"] == "role-granted" else bucket.discard)(payload["role"])
+    return {actor: granted for actor, granted in held.items() if granted}
+
+
+def list_roles(reg: Registry) -> dict[str, list[str]]:
+    """Actor -> the roles they hold now."""
+    with reg.snapshot() as session:
+        return {actor: sorted(held) for actor, held in sorted(roles(session).items())}
+
+
+def require_role(session: Session, actor: str, role: str, what: str) -> None:
+    """UsageError (exit 2) unless ``actor`` holds ``role``."""
+    if role not in roles(session).get(actor, set()):
+        raise UsageError(f"{actor} may not {what}: it needs the {role} role (an admin grants it: "
+                         f"assay role grant {actor} {role})")
+
+
+def grant_role(reg: Registry, actor: str, role: str) -> dict[str, Any]:
+    """Grant ``role`` to ``actor``; needs the admin role, except that the first admin may grant it to themself."""
+    return _change_role(reg, actor, role, grant=True)
+
+
+def revoke_role(reg: Registry, actor: str, role: str) -> dict[str, Any]:
+    """Revoke ``role`` from ``actor``; needs the admin role; the last admin cannot be revoked."""
+    return _change_role(reg, actor, role, grant=False)
+
+
+def _change_role(reg: Registry, actor: str, role: str, *, grant: bool) -> dict[str, Any]:
+    check_name(actor, "actor")
+    if role not in ROLES:
+        raise UsageError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    with reg.write() as session:
+        held = roles(session)
+        admins = {a for a, r in held.items() if "admin" in r}
+        bootstrap = grant and not admins and role == "admin" and actor == reg.actor
+        if not bootstrap:
+            require_role(session, reg.actor, "admin", "grant or revoke roles")
+        has = role in held.get(actor, set())
+        if grant == has:
+            raise UsageError(f"{actor} {'already holds' if has else 'does not hold'} the {role} role")
+        if not grant and role == "admin" and admins == {actor}:
+            raise UsageError(f"{actor} is the last admin; grant admin to someone else first")
+        doc = {"actor": actor, "role": role}
+        reg.log(session, "role-granted" if grant else "role-revoked", doc)
+    return doc
+
+
+# --- environments ---------------------------------------------------------------------------------------------
+
+
+def environment_names(session: Session) -> tuple[str, ...]:
+    """The registered promotion order (``assay environments set``), else the built-in one."""
+    if os.environ.get("ASSAY_ENVIRONMENTS"):
+        raise UsageError("ASSAY_ENVIRONMENTS is not read: the environment order is registered by an admin "
+                         "(assay environments set NAME ...)")
+    entry = _newest(session, "environments-set")
+    return tuple(entry["payload"]["names"]) if entry is not None else DEFAULT_ENVIRONMENTS
+
+
+def set_environments(reg: Registry, names: tuple[str, ...]) -> dict[str, Any]:
+    """Register the promotion order, first to last (admin). Environments already used must stay in it."""
+    for name in names:
+        check_name(name, "environment name")
+    if not names or len(set(names)) != len(names):
+        raise UsageError("name each environment once, in promotion order")
+    with reg.write() as session:
+        require_role(session, reg.actor, "admin", "register the environment order")
+        from assay.registry import EnvironmentRow
+
+        used = set(session.scalars(select(EnvironmentRow.name)))
+        dropped = sorted(used - set(names))
+        if dropped:
+            raise UsageError(f"environment(s) {', '.join(dropped)} already have history and must stay in the order")
+        doc = {"names": list(names), "previous": list(environment_names(session))}
+        reg.log(session, "environments-set", doc)
+    return doc
+
+
+# --- policies -------------------------------------------------------------------------------------------------
+
+
+def check_policy_environments(policy: Policy, names: tuple[str, ...]) -> None:
+    """UsageError when a rule of ``policy`` names an environment outside ``names``: a misspelled name would
+    silently apply that rule nowhere."""
+    for rule in policy.rules:
+        unknown = [e for e in rule.environments or () if e not in names]
+        if unknown:
+            raise UsageError(f"policy {policy.name!r}: rule {rule.id!r} names unknown environment(s) "
+                             f"{', '.join(map(repr, unknown))}; environments: {', '.join(names)}")
+
+
+def set_policy(reg: Registry, path: Path, environments: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Register the gate policy at ``path`` for ``environments`` (default: every environment) (admin). The file is
+    stored as evidence by digest; the ``policy-set`` entry names it."""
+    policy = load_policy(path)
+    data = path.read_bytes()
+    with reg.write() as session:
+        require_role(session, reg.actor, "admin", "register a policy")
+        names = environment_names(session)
+        unknown = [e for e in environments if e not in names]
+        if unknown:
+            raise UsageError(f"unknown environment(s) {', '.join(unknown)}; environments: {', '.join(names)}")
+        check_policy_environments(policy, names)
+        blob = reg.blobs.put(data)
+        doc = {"environments": list(environments) or None, "policy": policy.name, "digest": policy.digest,
+               "blob": blob.digest}
+        reg.log(session, "policy-set", doc)
+    return doc
+
+
+def registered_policy(reg: Registry, session: Session, env: str) -> Policy:
+    """The policy registered for ``env`` (the newest ``policy-set`` entry that covers it), else the shipped
+    default. A registered policy whose stored file is missing or altered is an error, never the default."""
+    chosen = None
+    for entry in _entries(session, "policy-set"):
+        covered = entry["payload"]["environments"]
+        if covered is None or env in covered:
+            chosen = entry["payload"]
+    if chosen is None:
+        return load_default_policy()
+    try:
+        data = reg.blobs.get(chosen["blob"])
+        from hashlib import sha256
+
+        if f"sha256:{sha256(data).hexdigest()}" != chosen["blob"]:
+            raise InputError("its bytes no longer match their digest")
+        policy = parse_policy(data, name=f"registered policy {chosen['policy']}")
+        if policy.digest != chosen["digest"]:
+            raise InputError("it no longer parses to the policy that was registered")
+    except (InputError, PolicyError) as exc:
+        raise InputError(f"the policy registered for {env} ({chosen['blob']}) cannot be used: {exc}") from None
+    return policy

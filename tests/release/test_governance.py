@@ -1,0 +1,154 @@
+"""Rules are registered, not chosen by the caller; roles are granted on the record.
+
+Each test performs a bypass that worked before (a flag, an environment variable, a forged row or file) and checks
+that it now fails, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from assay.errors import InputError, UsageError
+from assay.registry import IntakeRequest, Registry, intake
+from assay.release import (
+    approve,
+    create_release,
+    gate_check,
+    grant_role,
+    list_roles,
+    promote,
+    revoke_role,
+    set_environments,
+    set_policy,
+    waive,
+)
+from assay.release._service import GateFailed
+from tests.fixtures.model_folders import card, write_model
+
+ALLOW_ALL = "version: 1\nrules:\n  - id: anything\n    description: lets everything through\n" \
+            "    severity: deny\n    expr: 'true'\n"
+
+
+def _as(reg: Registry, who: str) -> Registry:
+    return Registry(reg.engine, reg.blobs, who, reg.home)
+
+
+@pytest.fixture
+def unapproved(reg: Registry, tmp_path: Path) -> Registry:
+    """An unsigned release u1 nobody approved, never promoted anywhere; alice is the admin."""
+    intake(reg, IntakeRequest(write_model(tmp_path / "m", card=card("mit")), "acme/raw", owner="x",
+                              risk_tier="low"))
+    create_release(reg, "u1", "acme/raw@1")
+    grant_role(reg, "alice", "admin")
+    return reg
+
+
+def _assay(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assay.cli.main", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_the_caller_cannot_pick_the_rules_of_promote(unapproved: Registry, tmp_path: Path) -> None:
+    """``promote --policy allow.yaml`` and ``ASSAY_POLICY=allow.yaml`` used to put an unsigned, unapproved release
+    that had never been in staging into production."""
+    allow = tmp_path / "allow.yaml"
+    allow.write_text(ALLOW_ALL)
+    flag = _assay("promote", "u1", "--env", "production", "--policy", str(allow))
+    assert flag.returncode == 2 and "unrecognized arguments: --policy" in flag.stderr
+    variable = _assay("promote", "u1", "--env", "production", env={"ASSAY_POLICY": str(allow)})
+    assert variable.returncode == 1 and "promoted-through-previous" in variable.stderr
+    (unapproved.home / "policy.yaml").write_text(ALLOW_ALL)  # a file dropped into ASSAY_HOME is not read either
+    with pytest.raises(GateFailed):
+        promote(unapproved, "u1", "production")
+    what_if = _assay("gate", "check", "u1", "--env", "production", env={"ASSAY_POLICY": str(allow)})
+    assert what_if.returncode == 0 and what_if.stdout.startswith(f"WHAT-IF: judged under {allow}")
+    status = _assay("status", "--format", "json")
+    assert all(e["active"] is None for e in json.loads(status.stdout)["environments"])
+
+
+def test_the_environment_order_is_registered_not_taken_from_the_environment(unapproved: Registry) -> None:
+    """``ASSAY_ENVIRONMENTS=production`` used to skip dev and staging."""
+    skip = _assay("promote", "u1", "--env", "production", env={"ASSAY_ENVIRONMENTS": "production"})
+    assert skip.returncode == 2 and "ASSAY_ENVIRONMENTS is not read" in skip.stderr
+    with pytest.raises(UsageError, match="needs the admin role"):
+        set_environments(_as(unapproved, "mallory"), ("production",))
+    promote(unapproved, "u1", "dev")
+    with pytest.raises(UsageError, match="must stay in the order"):
+        set_environments(unapproved, ("staging", "production"))  # dev has history
+    done = set_environments(unapproved, ("dev", "qa", "staging", "production"))
+    assert done["previous"] == ["dev", "staging", "production"]
+    with pytest.raises(GateFailed, match="promoted-through-previous"):
+        promote(unapproved, "u1", "staging")  # qa now comes between dev and staging
+    with unapproved.read() as session:
+        kinds = [k for (k,) in session.execute(text("SELECT kind FROM audit_entries ORDER BY idx"))]
+    assert "environments-set" in kinds
+
+
+def test_only_an_admin_registers_a_policy_and_a_forged_file_fails_closed(unapproved: Registry, tmp_path: Path) -> None:
+    allow = tmp_path / "allow.yaml"
+    allow.write_text(ALLOW_ALL)
+    with pytest.raises(UsageError, match="needs the admin role"):
+        set_policy(_as(unapproved, "mallory"), allow)
+    doc = set_policy(unapproved, allow, ("dev",))
+    assert promote(unapproved, "u1", "dev").gate.policy_digest == doc["digest"]  # registered: in force for dev
+    hexdigest = doc["blob"].split(":")[1]
+    stored = unapproved.blobs.root / "sha256" / hexdigest[:2] / hexdigest[2:]
+    stored.write_text(ALLOW_ALL.replace("lets everything through", "edited on disk"))
+    with pytest.raises(InputError, match="registered for dev"):
+        gate_check(unapproved, "u1", "dev")  # never the shipped default in its place
+
+
+def test_roles_are_granted_by_an_admin_and_recorded(reg: Registry) -> None:
+    with pytest.raises(UsageError, match="needs the admin role"):
+        grant_role(reg, "bob", "approver")  # nobody is admin yet: only self-admin bootstraps
+    grant_role(reg, "alice", "admin")
+    with pytest.raises(UsageError, match="needs the admin role"):
+        grant_role(_as(reg, "bob"), "bob", "admin")  # there is an admin now: no second bootstrap
+    grant_role(reg, "bob", "approver")
+    assert list_roles(reg) == {"alice": ["admin"], "bob": ["approver"]}
+    with pytest.raises(UsageError, match="last admin"):
+        revoke_role(reg, "alice", "admin")
+    revoke_role(reg, "bob", "approver")
+    assert list_roles(reg) == {"alice": ["admin"]}
+    with reg.write() as session:  # a role row written straight into the database: there is none to write
+        tables = {t for (t,) in session.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'table'" if reg.engine.dialect.name == "sqlite" else
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))}
+    assert not any("role" in t for t in tables)  # roles live only in the signed log
+    listed = _assay("role", "list", "--format", "json")
+    assert listed.returncode == 0 and json.loads(listed.stdout)["roles"] == {"alice": ["admin"]}
+
+
+def test_approving_and_waiving_need_the_approver_role(unapproved: Registry) -> None:
+    until = datetime.now(UTC) + timedelta(days=3)
+    with pytest.raises(UsageError, match="needs the approver role"):
+        approve(_as(unapproved, "bob"), "u1", "staging")
+    with pytest.raises(UsageError, match="needs the approver role"):
+        waive(_as(unapproved, "bob"), "signature-trusted", "u1", "staging", reason="r", expires=until)
+
+
+def test_a_production_waiver_needs_a_second_approver(unapproved: Registry) -> None:
+    reg = unapproved
+    for who in ("bob", "carol", "dana"):
+        grant_role(reg, who, "approver")
+    until = datetime.now(UTC) + timedelta(days=3)
+    first = waive(_as(reg, "bob"), "signature-trusted", "u1", "production", reason="INC-7", expires=until)
+    assert first["effective"] is False
+    result, _ = gate_check(reg, "u1", "production")
+    assert not next(r for r in result.results if r.id == "signature-trusted").waived
+    with pytest.raises(UsageError, match="already waived"):
+        waive(_as(reg, "bob"), "signature-trusted", "u1", "production", reason="again", expires=until)
+    second = waive(_as(reg, "carol"), "signature-trusted", "u1", "production", reason="INC-7", expires=until)
+    assert second["effective"] is True
+    result, _ = gate_check(reg, "u1", "production")
+    assert next(r for r in result.results if r.id == "signature-trusted").waived
+    staging = waive(_as(reg, "dana"), "signature-trusted", "u1", "staging", reason="INC-7", expires=until)
+    assert staging["effective"] is True  # one approver is enough before production
