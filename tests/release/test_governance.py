@@ -123,8 +123,12 @@ def test_roles_are_granted_by_an_admin_and_recorded(reg: Registry) -> None:
             "SELECT name FROM sqlite_master WHERE type = 'table'" if reg.engine.dialect.name == "sqlite" else
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))}
     assert not any("role" in t for t in tables)  # roles live only in the signed log
+    granted = _assay("role", "grant", "carol", "approver")  # as alice (ASSAY_ACTOR), the admin
+    assert granted.returncode == 0 and granted.stdout == "granted approver to carol\n", granted.stderr
+    refused = _assay("role", "revoke", "alice", "admin", "--actor", "carol")
+    assert refused.returncode == 2 and "needs the admin role" in refused.stderr and refused.stderr.count("\n") == 1
     listed = _assay("role", "list", "--format", "json")
-    assert listed.returncode == 0 and json.loads(listed.stdout)["roles"] == {"alice": ["admin"]}
+    assert listed.returncode == 0 and json.loads(listed.stdout)["roles"] == {"alice": ["admin"], "carol": ["approver"]}
 
 
 def test_approving_and_waiving_need_the_approver_role(unapproved: Registry) -> None:

@@ -18,9 +18,9 @@ def register(subparsers: Any) -> None:
     roles = group(subparsers, "role", "Roles: admin (registers roles, environments, policies) and approver "
                   "(approves, waives).")
     for verb, what, func in (("grant", "Grant ROLE to ACTOR. Needs the admin role; while no admin exists, an actor "
-                                       "may grant admin to themself (the first admin).", role_grant_cmd),
+                                       "may grant admin to themself (the first admin).", _role_change("grant")),
                              ("revoke", "Revoke ROLE from ACTOR. Needs the admin role; the last admin stays.",
-                              role_revoke_cmd)):
+                              _role_change("revoke"))):
         change = command(roles, verb, what, func)
         change.add_argument("who", metavar="ACTOR")
         change.add_argument("role", metavar="ROLE", choices=("admin", "approver"))
@@ -37,26 +37,20 @@ def register(subparsers: Any) -> None:
     add_format(order)
 
 
-def role_grant_cmd(args: argparse.Namespace) -> int:
-    """Grant a role."""
-    from assay.release import grant_role
+def _role_change(verb: str) -> Any:
+    """The command function of ``role grant`` or ``role revoke``."""
 
-    with open_registry(args.actor) as reg:
-        doc = grant_role(reg, args.who, args.role)
-    emit(args.fmt, {"schema": "assay.role-change/1.0", "change": "granted", **doc},
-         f"granted {args.role} to {args.who}\n")
-    return 0
+    def run(args: argparse.Namespace) -> int:
+        from assay.release import grant_role, revoke_role
 
+        with open_registry(args.actor) as reg:
+            doc = (grant_role if verb == "grant" else revoke_role)(reg, args.who, args.role)
+        done, direction = ("granted", "to") if verb == "grant" else ("revoked", "from")
+        emit(args.fmt, {"schema": "assay.role-change/1.0", "change": done, **doc},
+             f"{done} {args.role} {direction} {args.who}\n")
+        return 0
 
-def role_revoke_cmd(args: argparse.Namespace) -> int:
-    """Revoke a role."""
-    from assay.release import revoke_role
-
-    with open_registry(args.actor) as reg:
-        doc = revoke_role(reg, args.who, args.role)
-    emit(args.fmt, {"schema": "assay.role-change/1.0", "change": "revoked", **doc},
-         f"revoked {args.role} from {args.who}\n")
-    return 0
+    return run
 
 
 def role_list_cmd(args: argparse.Namespace) -> int:
