@@ -6,6 +6,7 @@ is deleted after the log has checkpoints; the key is kept away from the rows it 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -73,3 +74,66 @@ def test_the_key_can_live_outside_assay_home(assay_env: dict[str, str], tmp_path
     # without the variable the registry's own key is missing: writes stop with one line, nothing is replaced
     refused = _add_artifact(assay_env, tmp_path, "second")
     assert refused.returncode == 2 and "ASSAY_LOG_KEY" in refused.stderr
+
+
+def test_a_forged_entry_is_never_blessed_by_the_next_write(assay_env: dict[str, str], tmp_path: Path) -> None:
+    """An entry appended straight into the database used to be covered by the next legitimate write's signed
+    checkpoint, after which ``audit verify`` called the log intact."""
+    from assay.config import load_settings
+    from assay.registry import Registry
+    from assay.registry import _auditlog as auditlog
+
+    assert _add_artifact(assay_env, tmp_path, "first").returncode == 0
+    reg = Registry.open(load_settings())
+    try:
+        with reg.write() as session:  # what a database writer can compute: a well-formed entry, head updated
+            auditlog.append(session, "role-granted", "mallory", {"actor": "mallory", "role": "admin"})
+    finally:
+        reg.close()
+    refused = _add_artifact(assay_env, tmp_path, "second")
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.count("\n") == 1 and "changed outside assay" in refused.stderr
+    checkpoint = _assay(assay_env, "audit", "checkpoint")
+    assert checkpoint.returncode == 1 and "changed outside assay" in checkpoint.stderr
+    listed = _assay(assay_env, "artifact", "add", str(tmp_path / "first.txt"), "--kind", "prompt", "--name", "x")
+    assert listed.returncode == 1  # every write stops, and nothing was written
+    verified = _assay(assay_env, "audit", "verify")
+    assert verified.returncode == 1 and "uncovered-entry" in verified.stdout and "TAMPERED" in verified.stdout, \
+        verified.stdout
+
+
+@pytest.mark.parametrize("forgery", ["truncate-tail", "unsigned-checkpoint"])
+def test_a_rewritten_log_stops_writes(assay_env: dict[str, str], tmp_path: Path, forgery: str) -> None:
+    from sqlalchemy import text
+
+    from assay.audit import TreeBuilder
+    from assay.config import load_settings
+    from assay.registry import Registry
+
+    for name in ("a", "b"):
+        assert _add_artifact(assay_env, tmp_path, name).returncode == 0
+    reg = Registry.open(load_settings())
+    try:
+        with reg.write() as session:
+            if forgery == "truncate-tail":  # drop the newest entries and put the head back where they began
+                keep = session.execute(text("SELECT min(size) FROM audit_checkpoints")).scalar()
+                leaves = [bytes.fromhex(h) for (h,) in session.execute(
+                    text("SELECT leaf_hash FROM audit_entries WHERE idx < :k ORDER BY idx"), {"k": keep})]
+                builder = TreeBuilder()
+                for leaf in leaves:
+                    builder.append(leaf, [])
+                size, peaks = builder.state()
+                session.execute(text("DELETE FROM audit_entries WHERE idx >= :k"), {"k": keep})
+                session.execute(text("UPDATE audit_state SET size = :s, peaks = :p"),
+                                {"s": size, "p": json.dumps([p.hex() for p in peaks])})
+            else:  # a checkpoint row for the current head, with a signature that is not the log key's
+                newest = session.execute(text("SELECT size, root, note FROM audit_checkpoints ORDER BY size DESC"
+                                              " LIMIT 1")).one()
+                session.execute(text("UPDATE audit_checkpoints SET note = :n WHERE size = :s"),
+                                {"n": newest.note.replace(newest.note.splitlines()[-1],
+                                                          "— assay-audit-log AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                                 "s": newest.size})
+    finally:
+        reg.close()
+    refused = _add_artifact(assay_env, tmp_path, "c")
+    assert refused.returncode == 1 and "changed outside assay" in refused.stderr, refused.stderr

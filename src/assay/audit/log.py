@@ -36,7 +36,7 @@ class LogProblem:
     """Something wrong in a log: ``entry`` is the first entry concerned, or None for checkpoint-level problems."""
 
     kind: str  # missing-entry | misplaced-entry | altered-entry | bad-checkpoint | root-mismatch | inconsistent
-    #            | head-mismatch
+    #            | head-mismatch | uncovered-entry
     message: str
     entry: int | None = None
 
@@ -135,12 +135,13 @@ def verify_log(entries: Iterable[tuple[int, str, str]], notes: Sequence[str], ve
         if (head_size, tuple(peaks)) != rebuilt:
             problems.append(LogProblem("head-mismatch", f"the stored log head (size {head_size}) does not match the "
                                        f"{size} entries", min(head_size, size)))
-    warnings = []
+    # assay signs a checkpoint in the same transaction as every change, so entries past the newest checkpoint were
+    # written outside it (or are what remains of a log whose newer checkpoints were dropped): nothing vouches for them
     covered = min(checkpoints[-1].size, size) if checkpoints else 0
     if size and covered < size:
-        warnings.append(f"entries {covered}..{size - 1} are not covered by a signed checkpoint yet "
-                        "(`assay audit checkpoint` signs one)")
-    return LogReport(size, tree.root(size).hex(), len(checkpoints), tuple(problems), tuple(warnings), covered)
+        problems.append(LogProblem("uncovered-entry", f"entries {covered}..{size - 1} are not covered by a signed "
+                                   "checkpoint: nothing proves they are the log's", covered))
+    return LogReport(size, tree.root(size).hex(), len(checkpoints), tuple(problems), (), covered)
 
 
 def _peaks(tree: MemoryTree, size: int) -> list[bytes]:

@@ -36,13 +36,14 @@ from assay.audit import (
     inclusion_proof,
     leaf_hash,
     load_private_key,
+    parse_checkpoint,
     public_key_pem,
     root_from_leaf_hashes,
     save_private_key,
     sign_checkpoint,
     verify_log,
 )
-from assay.errors import InputError
+from assay.errors import AssayError, InputError
 from assay.registry._interface import NotFound
 from assay.registry._schema import AuditEntryRow, AuditNodeRow, AuditStateRow, CheckpointRow
 from assay.registry._sql import Sql
@@ -108,6 +109,14 @@ _INSERT_NODE = "INSERT INTO audit_nodes (level, idx, hash) VALUES (:level, :idx,
 _NEWEST_CHECKPOINT = "SELECT size, root, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
 _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (:size, :root, :note, :at)"
 _HEAD_KEY = "assay.audit_head"  # session.info: the head this transaction wrote last, so a checkpoint need not read it
+_START_KEY = "assay.audit_start"  # session.info: the head as this transaction first read it
+
+
+class LogTampered(AssayError):
+    """The log's head is not what its last signed checkpoint says: entries were written, removed or changed
+    outside assay. Nothing is written (exit 1) until the log is restored."""
+
+    exit_code = 1
 
 
 def _transaction(session: Session) -> Any:
@@ -127,7 +136,9 @@ def _head(session: Session, sql: Sql) -> tuple[int, list[bytes]]:
         sql.execute(_CREATE_HEAD)
         row = sql.row(select_head)
         assert row is not None  # just created, or created by another transaction first
-    return row.size, [bytes.fromhex(p) for p in row.peaks]
+    peaks = [bytes.fromhex(p) for p in row.peaks]
+    session.info[_START_KEY] = (_transaction(session), row.size, peaks)
+    return row.size, peaks
 
 
 def append(session: Session, kind: str, actor: str, payload: dict[str, Any], *, time: datetime | None = None) -> int:
@@ -163,9 +174,11 @@ class SignedCheckpoint:
 def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
     """Sign the current log head (logging the key's creation first, when this is the first checkpoint)."""
     sql = Sql.of(session)
+    _head(session, sql)  # lock the head first: the newest checkpoint is then read as of this transaction
     last = sql.row(_NEWEST_CHECKPOINT)
     path = key_path(home)
     signer = _SIGNERS.get(path) or _SIGNERS.setdefault(path, log_signer(home, signed_before=last is not None))
+    _check_start(session, sql, last, signer)
     if last is None:  # the first checkpoint publishes the key
         append(session, "log-key-created", actor, {"verifier_key": signer.verifier().key_string(),
                                                    "public_key_pem": public_key_pem(signer.private_key).decode()})
@@ -177,6 +190,34 @@ def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
     sql.execute(_INSERT_CHECKPOINT, size=made.size, root=made.root, note=made.note,
                 at=sql.time_param(datetime.now(UTC)))
     return made
+
+
+def _check_start(session: Session, sql: Sql, last: Any, signer: NoteSigner) -> None:
+    """Before signing, the log as this transaction found it must be exactly what the newest checkpoint signed:
+    same size, same root, a valid signature. Otherwise an entry appended (or a tail removed) outside assay would be
+    blessed by the next legitimate checkpoint. Costs one signature check per write."""
+    _, size, peaks = session.info[_START_KEY]  # set by _head, which checkpoint() called first
+    if last is None:
+        if size:
+            raise LogTampered(f"the audit log holds {size} entries but no signed checkpoint: they were written "
+                              "outside assay; nothing was written (run assay audit verify)")
+        return
+    problem = None
+    if size != last.size:
+        problem = (f"entries {last.size}..{size - 1} follow the last signed checkpoint without one of their own"
+                   if size > last.size else f"the log holds {size} entries, fewer than the {last.size} signed")
+    elif TreeBuilder.from_state(size, peaks).root().hex() != last.root:
+        problem = "its head does not hash to the root of the last signed checkpoint"
+    else:
+        try:
+            signed = parse_checkpoint(last.note, signer.verifier())
+        except AuditError:
+            signed = None
+        if signed is None or signed.size != last.size or signed.root.hex() != last.root:
+            problem = "the last checkpoint's signature does not verify with the log key"
+    if problem:
+        raise LogTampered(f"the audit log was changed outside assay: {problem}; nothing was written "
+                          "(run assay audit verify)")
 
 
 def _entries(session: Session) -> Iterator[tuple[int, str, str]]:
