@@ -137,3 +137,31 @@ def test_a_rewritten_log_stops_writes(assay_env: dict[str, str], tmp_path: Path,
         reg.close()
     refused = _add_artifact(assay_env, tmp_path, "c")
     assert refused.returncode == 1 and "changed outside assay" in refused.stderr, refused.stderr
+
+
+def test_verify_never_cries_tampering_while_others_write(assay_env: dict[str, str], tmp_path: Path) -> None:
+    """``audit verify`` on PostgreSQL used to report TAMPERED while other processes wrote: it read the entries and
+    the checkpoints at different moments. It now reads one snapshot (both databases)."""
+    assert _add_artifact(assay_env, tmp_path, "seed").returncode == 0
+    script = (  # a busy writer: one small change (entry + signed checkpoint) after another
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from assay.config import load_settings\n"
+        "from assay.registry import Registry, add_artifact\n"
+        "reg = Registry.open(load_settings())\n"
+        "for i in range(int(sys.argv[1])):\n"
+        "    p = Path(sys.argv[2]) / f'w{i}.txt'\n"
+        "    p.write_text(f'prompt {i}')\n"
+        "    add_artifact(reg, p, kind='prompt', name=f'w{i}')\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", script, "400", str(tmp_path)], env={**os.environ, **assay_env},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        verdicts = []
+        while writer.poll() is None or len(verdicts) < 3:
+            result = _assay(assay_env, "audit", "verify")
+            verdicts.append((result.returncode, result.stdout.strip().splitlines()[-1:]))
+    finally:
+        _, errors = writer.communicate(timeout=300)
+    assert writer.returncode == 0, errors
+    assert all(code == 0 for code, _ in verdicts), verdicts

@@ -277,11 +277,15 @@ def test_edited_audit_bundles_verify_only_unchanged_and_only_under_the_log_key(
     verified = report.ok and report.checkpoints > 0 and not report.warnings
     event("log key: " + ("verified" if verified else "INTACT with a warning" if report.ok
                          else f"verification failed ({report.problems[0].kind})"))
-    if verified:  # soundness: the log and every blob it carries are the ones exported
-        assert _log(members) == _log(audit_bundle)
+    log, exported = _log(members), _log(audit_bundle)
+    prefix = log == exported[:len(log)]
+    if verified:  # soundness: the entries (a prefix of the log: see below) and every blob are the ones exported
+        assert prefix and report.size == len(log), (edits, report)
         assert all(members[n] == audit_bundle[n] for n in members if n.startswith("evidence/"))
-    if _log(members) != _log(audit_bundle):  # soundness: a changed log never verifies, covered or not
+    if not prefix:  # soundness: a changed log never verifies, covered or not
         assert not report.ok, (edits, report)
+    # A bundle cut back to an earlier signed checkpoint, with the later checkpoints dropped, is a true (older) log
+    # and verifies as such: only a witness copy of the newest checkpoint can tell (issue 13, open).
     if unchanged:  # the accepting path is reached: repacking a bundle does not break it
         assert verified, (edits, report.problems, report.warnings)
     other = verify_bundle(folder / "audit.zip", public_key=folder / "other.pub.pem")

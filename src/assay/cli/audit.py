@@ -56,7 +56,7 @@ def verify_cmd(args: argparse.Namespace) -> int:
 
     with open_registry() as reg:
         verifier = audit_log_verifier(reg.home, args.public_key)
-        with reg.read() as session:
+        with reg.snapshot() as session:  # one consistent view: writers may go on meanwhile
             report = verify_audit_log(session, verifier)
     return _report(report, args.fmt, "(database)")
 
@@ -65,7 +65,7 @@ def proof_cmd(args: argparse.Namespace) -> int:
     """Print an inclusion proof."""
     from assay.registry import audit_proof
 
-    with open_registry() as reg, reg.read() as session:
+    with open_registry() as reg, reg.snapshot() as session:
         doc = audit_proof(session, args.entry)
     p = doc["proof"]
     text = (f"entry {args.entry} of {p['size']}: leaf {doc['leaf']}\n  root {doc['root']}\n"
@@ -92,7 +92,7 @@ def export_cmd(args: argparse.Namespace) -> int:
     with open_registry(args.actor) as reg:
         with reg.write() as session:
             sign_audit_checkpoint(session, reg.home, reg.actor)
-        with reg.read() as session:
+        with reg.snapshot() as session:
             counts = export_audit_bundle(session, reg.blobs, reg.home, args.output)
     doc = {"schema": "assay.audit-export/1.0", "output": str(args.output), "entries": counts["entries"],
            "checkpoints": counts["checkpoints"], "evidence": counts["evidence"]}

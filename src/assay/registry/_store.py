@@ -84,8 +84,14 @@ class Registry:
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Session]:
-        """A read-only session on one consistent view of the registry; on SQLite it never waits for a writer."""
-        with Session(self.engine.execution_options(**{READ_ONLY: True})) as session:
+        """A read-only session on one consistent view of the registry: every statement sees the same committed
+        state however many writers commit meanwhile (SQLite: a deferred transaction in WAL mode, which never waits
+        for a writer; PostgreSQL: REPEATABLE READ, whose default READ COMMITTED would let a long read such as
+        ``audit verify`` see entries newer than the checkpoints it read and cry tampering)."""
+        options: dict[str, object] = {READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with Session(self.engine.execution_options(**options)) as session:
             try:
                 yield session
             finally:
