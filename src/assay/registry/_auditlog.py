@@ -189,6 +189,7 @@ def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
     made = SignedCheckpoint(size, root.hex(), sign_checkpoint(LOG_ORIGIN, size, root, signer))
     sql.execute(_INSERT_CHECKPOINT, size=made.size, root=made.root, note=made.note,
                 at=sql.time_param(datetime.now(UTC)))
+    session.info[_START_KEY] = (_transaction(session), size, list(peaks))  # the next checkpoint starts from here
     return made
 
 
