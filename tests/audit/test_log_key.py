@@ -165,3 +165,53 @@ def test_verify_never_cries_tampering_while_others_write(assay_env: dict[str, st
         _, errors = writer.communicate(timeout=300)
     assert writer.returncode == 0, errors
     assert all(code == 0 for code, _ in verdicts), verdicts
+
+
+def test_a_corrupted_tree_node_is_named_by_verify_and_stops_proofs(assay_env: dict[str, str], tmp_path: Path) -> None:
+    """A stored tree node edited in the database used to leave ``audit verify`` INTACT while ``audit proof`` broke
+    (or printed a proof that does not verify)."""
+    from sqlalchemy import text
+
+    from assay.config import load_settings
+    from assay.registry import Registry
+
+    for name in ("a", "b", "c"):
+        assert _add_artifact(assay_env, tmp_path, name).returncode == 0
+    reg = Registry.open(load_settings())
+    try:
+        with reg.write() as session:
+            level, idx, value = session.execute(text("SELECT level, idx, hash FROM audit_nodes ORDER BY level, idx"
+                                                     " LIMIT 1")).one()
+            session.execute(text("UPDATE audit_nodes SET hash = :h WHERE level = :l AND idx = :i"),
+                            {"h": ("0" if value[0] != "0" else "1") + value[1:], "l": level, "i": idx})
+    finally:
+        reg.close()
+    verified = _assay(assay_env, "audit", "verify")
+    assert verified.returncode == 1 and "altered-node" in verified.stdout, verified.stdout
+    proof = _assay(assay_env, "audit", "proof", str((idx ^ 1) << level))  # an entry whose proof uses the node
+    assert proof.returncode == 1 and "does not reach the signed root" in proof.stderr, proof.stdout + proof.stderr
+
+
+def test_a_checkpoint_row_relabelled_to_cover_a_forged_entry_is_refused_in_the_same_process(reg, tmp_path: Path
+                                                                                          ) -> None:  # noqa: ANN001
+    """The writing process remembers the checkpoint it signed last; a forger who appends an entry and rewrites that
+    row's size and root (keeping its note) must not ride on that memory."""
+    from sqlalchemy import text
+
+    from assay.audit import TreeBuilder
+    from assay.registry import _auditlog as auditlog
+    from assay.registry import add_artifact
+
+    prompt = tmp_path / "p.txt"
+    prompt.write_text("hello")
+    add_artifact(reg, prompt, kind="prompt", name="p")
+    with reg.write() as session:
+        auditlog.append(session, "role-granted", "mallory", {"actor": "mallory", "role": "admin"})
+        size, peaks = session.execute(text("SELECT size, peaks FROM audit_state")).one()
+        peaks = json.loads(peaks) if isinstance(peaks, str) else peaks
+        root = TreeBuilder.from_state(size, [bytes.fromhex(p) for p in peaks]).root().hex()
+        session.execute(text("UPDATE audit_checkpoints SET size = :s, root = :r WHERE size = "
+                             "(SELECT max(size) FROM audit_checkpoints)"), {"s": size, "r": root})
+    prompt.write_text("again")
+    with pytest.raises(auditlog.LogTampered, match="signature does not verify"):
+        add_artifact(reg, prompt, kind="prompt", name="q")

@@ -36,7 +36,7 @@ class LogProblem:
     """Something wrong in a log: ``entry`` is the first entry concerned, or None for checkpoint-level problems."""
 
     kind: str  # missing-entry | misplaced-entry | altered-entry | bad-checkpoint | root-mismatch | inconsistent
-    #            | head-mismatch | uncovered-entry
+    #            | head-mismatch | uncovered-entry | altered-node
     message: str
     entry: int | None = None
 
@@ -66,14 +66,17 @@ class LogReport:
 
 
 def verify_log(entries: Iterable[tuple[int, str, str]], notes: Sequence[str], verifier: NoteVerifier,
-               *, head: tuple[int, Sequence[bytes]] | None = None) -> LogReport:
+               *, head: tuple[int, Sequence[bytes]] | None = None,
+               nodes: Iterable[tuple[int, int, str]] = ()) -> LogReport:
     """Recompute the tree from ``entries`` (index, body, stored leaf hex) in order and check everything.
 
     - every index is present once, in order, and the body names its own index;
     - every stored leaf equals the hash of its body (the first that does not is named);
     - every checkpoint's signature verifies with ``verifier``, its root equals the recomputed root at its
       size, and consecutive checkpoints are consistent (an RFC 9162 consistency proof is built and checked);
-    - ``head`` (size, peaks) as stored for appending equals the recomputed one.
+    - ``head`` (size, peaks) as stored for appending equals the recomputed one;
+    - every stored subtree node (level, index, hex) that proofs are built from equals the recomputed one, so a
+      corrupted node is named here rather than only making ``audit proof`` fail.
 
     The tree is built once, level by level, after the entries are read, so a root or a consistency proof at
     any checkpoint costs O(log n): a log with a checkpoint after every change still verifies in O(n log n).
@@ -135,6 +138,13 @@ def verify_log(entries: Iterable[tuple[int, str, str]], notes: Sequence[str], ve
         if (head_size, tuple(peaks)) != rebuilt:
             problems.append(LogProblem("head-mismatch", f"the stored log head (size {head_size}) does not match the "
                                        f"{size} entries", min(head_size, size)))
+    for level, index, stored in nodes:
+        start, end = index << level, (index + 1) << level
+        if level < 1 or end > size or tree.node(start, end).hex() != stored:
+            problems.append(LogProblem("altered-node", f"the stored tree node at level {level}, index {index} (entries "
+                                       f"{start}..{end - 1}) does not match the entries: inclusion proofs built from "
+                                       "it would be wrong", start))
+            break
     # assay signs a checkpoint in the same transaction as every change, so entries past the newest checkpoint were
     # written outside it (or are what remains of a log whose newer checkpoints were dropped): nothing vouches for them
     covered = min(checkpoints[-1].size, size) if checkpoints else 0

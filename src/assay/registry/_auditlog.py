@@ -41,6 +41,7 @@ from assay.audit import (
     root_from_leaf_hashes,
     save_private_key,
     sign_checkpoint,
+    verify_inclusion,
     verify_log,
 )
 from assay.errors import AssayError, InputError
@@ -160,6 +161,8 @@ def append(session: Session, kind: str, actor: str, payload: dict[str, Any], *, 
 
 
 _SIGNERS: dict[Path, NoteSigner] = {}  # by key file
+_TRUSTED_NOTE: dict[int, tuple[str, int, str]] = {}  # by signer (kept in _SIGNERS): the newest (note, size, root)
+# it made or verified; a row whose note, size and root all match it needs no second signature check
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,7 @@ def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
     sql.execute(_INSERT_CHECKPOINT, size=made.size, root=made.root, note=made.note,
                 at=sql.time_param(datetime.now(UTC)))
     session.info[_START_KEY] = (_transaction(session), size, list(peaks))  # the next checkpoint starts from here
+    _TRUSTED_NOTE[id(signer)] = (made.note, made.size, made.root)
     return made
 
 
@@ -209,13 +213,15 @@ def _check_start(session: Session, sql: Sql, last: Any, signer: NoteSigner) -> N
                    if size > last.size else f"the log holds {size} entries, fewer than the {last.size} signed")
     elif TreeBuilder.from_state(size, peaks).root().hex() != last.root:
         problem = "its head does not hash to the root of the last signed checkpoint"
-    else:
+    elif _TRUSTED_NOTE.get(id(signer)) != (last.note, last.size, last.root):  # signed or checked here before
         try:
             signed = parse_checkpoint(last.note, signer.verifier())
         except AuditError:
             signed = None
         if signed is None or signed.size != last.size or signed.root.hex() != last.root:
             problem = "the last checkpoint's signature does not verify with the log key"
+        else:
+            _TRUSTED_NOTE[id(signer)] = (last.note, last.size, last.root)
     if problem:
         raise LogTampered(f"the audit log was changed outside assay: {problem}; nothing was written "
                           "(run assay audit verify)")
@@ -241,7 +247,9 @@ def verify(session: Session, verifier: NoteVerifier) -> LogReport:
     head = session.get(AuditStateRow, 1)
     notes = list(session.scalars(select(CheckpointRow.note).order_by(CheckpointRow.id)))
     state = (head.size, [bytes.fromhex(p) for p in head.peaks]) if head else (0, [])
-    return verify_log(_entries(session), notes, verifier, head=state)
+    nodes = session.execute(select(AuditNodeRow.level, AuditNodeRow.idx, AuditNodeRow.hash)
+                            .order_by(AuditNodeRow.level, AuditNodeRow.idx))
+    return verify_log(_entries(session), notes, verifier, head=state, nodes=(tuple(n) for n in nodes))
 
 
 def _node_source(session: Session) -> Any:
@@ -280,6 +288,12 @@ def proof(session: Session, index: int) -> dict[str, Any]:
     root = cp.root if cp else (TreeBuilder.from_state(head.size, [bytes.fromhex(p) for p in head.peaks]).root().hex()
                                if head else None)
     hashes = inclusion_proof(index, size, _node_source(session), available=size)
+    if root is not None:  # the stored nodes are checked, not trusted: a proof that does not verify is never printed
+        try:
+            verify_inclusion(leaf_hash(entry.body.encode("utf-8")), index, size, hashes, bytes.fromhex(root))
+        except AuditError:
+            raise LogTampered(f"the proof of entry {index} does not reach the signed root: the entry or the stored "
+                              "tree nodes were changed outside assay (run assay audit verify)") from None
     return {"schema": "assay.audit-proof/1.0", "entry": index, "body": entry.body, "leaf": entry.leaf_hash,
             "proof": InclusionProof(index, size, tuple(hashes)).to_json(), "root": root,
             "checkpoint": cp.note if cp else None}
