@@ -249,7 +249,8 @@ def verify(session: Session, verifier: NoteVerifier) -> LogReport:
     state = (head.size, [bytes.fromhex(p) for p in head.peaks]) if head else (0, [])
     nodes = session.execute(select(AuditNodeRow.level, AuditNodeRow.idx, AuditNodeRow.hash)
                             .order_by(AuditNodeRow.level, AuditNodeRow.idx))
-    return verify_log(_entries(session), notes, verifier, head=state, nodes=(tuple(n) for n in nodes))
+    return verify_log(_entries(session), notes, verifier, head=state,
+                      nodes=((int(n.level), int(n.idx), str(n.hash)) for n in nodes))
 
 
 def _node_source(session: Session) -> Any:

@@ -43,7 +43,8 @@ def read_eval_set(data: bytes, digest: str | None = None) -> list[dict[str, Any]
         if not isinstance(result, dict):
             raise InputError(f"{where} is not an object")
         name, metric = result.get("name"), result.get("metric", "")
-        value, threshold = result.get("value"), result.get("threshold")
+        value: Any = result.get("value")
+        threshold: Any = result.get("threshold")
         higher = result.get("higher_is_better", True)
         if not isinstance(name, str) or not name.strip():
             raise InputError(f"{where}.name must be a non-empty string")
@@ -54,6 +55,7 @@ def read_eval_set(data: bytes, digest: str | None = None) -> list[dict[str, Any]
                 raise InputError(f"{where}.{key} must be a number")
         if not isinstance(higher, bool):
             raise InputError(f"{where}.higher_is_better must be true or false")
+        number, bound = float(value), float(threshold)  # both checked to be numbers just above
         out.append({"name": name, "metric": metric, "value": value, "threshold": threshold,
-                    "passed": value >= threshold if higher else value <= threshold})
+                    "passed": number >= bound if higher else number <= bound})
     return out

@@ -222,7 +222,7 @@ class Analyser:
         if isinstance(container, Ns) and container.path == "<module>":
             return self._name(key)
         if isinstance(container, Ns) or container == Sym("builtins"):
-            return [Sym(normalise(f"{container.path}.{key}"))]  # type: ignore[union-attr]
+            return [Sym(normalise(f"{container.path}.{key}"))]  # type: ignore[union-attr,attr-defined]
         return []
 
     def _call_result(self, func: object, call: ast.Call) -> list[object]:
@@ -337,7 +337,7 @@ class Analyser:
     def _judge_lookup(self, node: ast.Subscript) -> None:
         containers = [c for c in self.resolve(node.value) if isinstance(c, Ns) or c == Sym("builtins")]
         if containers and self.folder.fold(node.slice) is None:
-            where = containers[0].path  # type: ignore[union-attr]
+            where = containers[0].path  # type: ignore[union-attr,attr-defined]
             self._add(node, f"{where}[<computed>]", Severity.HIGH,
                       f"looks up a name in {where} that is computed at run time")
 
