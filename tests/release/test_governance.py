@@ -113,6 +113,10 @@ def test_roles_are_granted_by_an_admin_and_recorded(reg: Registry) -> None:
     with pytest.raises(UsageError, match="needs the admin role"):
         grant_role(_as(reg, "bob"), "bob", "admin")  # there is an admin now: no second bootstrap
     grant_role(reg, "bob", "approver")
+    grant_role(reg, "ciso@example.com", "approver")  # actors are often e-mail addresses
+    revoke_role(reg, "ciso@example.com", "approver")
+    with pytest.raises(UsageError, match="invalid actor"):
+        grant_role(reg, "bad\nname", "approver")
     assert list_roles(reg) == {"alice": ["admin"], "bob": ["approver"]}
     with pytest.raises(UsageError, match="last admin"):
         revoke_role(reg, "alice", "admin")

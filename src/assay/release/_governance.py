@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assay.errors import InputError, UsageError
-from assay.registry import AuditEntryRow, Registry, check_name
+from assay.registry import AuditEntryRow, EnvironmentRow, Registry, check_name
 from assay.release.policy import Policy, PolicyError, load_default_policy, load_policy, parse_policy
 
 ROLES = ("admin", "approver")
@@ -80,7 +80,8 @@ def revoke_role(reg: Registry, actor: str, role: str) -> dict[str, Any]:
 
 
 def _change_role(reg: Registry, actor: str, role: str, *, grant: bool) -> dict[str, Any]:
-    check_name(actor, "actor")
+    if not actor.strip() or actor != actor.strip() or len(actor) > 200 or not actor.isprintable():
+        raise UsageError(f"invalid actor {actor!r}: a name of at most 200 printable characters (as --actor takes)")
     if role not in ROLES:
         raise UsageError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     with reg.write() as session:
@@ -119,8 +120,6 @@ def set_environments(reg: Registry, names: tuple[str, ...]) -> dict[str, Any]:
         raise UsageError("name each environment once, in promotion order")
     with reg.write() as session:
         require_role(session, reg.actor, "admin", "register the environment order")
-        from assay.registry import EnvironmentRow
-
         used = set(session.scalars(select(EnvironmentRow.name)))
         dropped = sorted(used - set(names))
         if dropped:
