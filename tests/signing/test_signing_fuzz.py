@@ -292,3 +292,17 @@ def test_bundle_parser_on_any_json(doc: object) -> None:
 def test_deeply_nested_bundle_is_a_bundle_error() -> None:
     with pytest.raises(BundleError):
         parse_bundle(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_a_certificate_with_an_invalid_x509_version_is_refused_not_a_crash(scratch: Path) -> None:
+    """Found by the fuzzer on a fresh clone: a flipped bit in the certificate's version field made cryptography
+    raise InvalidVersion (not a ValueError), which escaped as a traceback."""
+    folder = MT / "v0.2.0-certificate"
+    bundle = json.loads((folder / "model.sig").read_bytes())
+    certs = bundle["verificationMaterial"]["x509CertificateChain"]["certificates"]
+    der = base64.b64decode(certs[0]["rawBytes"])
+    version = bytes.fromhex("a003020102")  # [0] EXPLICIT INTEGER 2 (X.509 v3)
+    assert version in der
+    certs[0]["rawBytes"] = base64.b64encode(der.replace(version, bytes.fromhex("a00302010a"), 1)).decode()
+    result = verify_bytes(folder, CASES["v0.2.0-certificate"](), json.dumps(bundle).encode(), scratch)
+    assert result is None  # refused as a malformed bundle: one clear error, exit 2

@@ -69,7 +69,7 @@ class CertificateVerifier(Verifier):
             raw = b64decode(entry.get("rawBytes") if isinstance(entry, dict) else None, f"{where}[{i}].rawBytes")
             try:
                 chain.append(x509.load_der_x509_certificate(raw))
-            except ValueError as exc:
+            except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
                 raise BundleError(f"{where}[{i}].rawBytes", f"not a DER certificate ({exc})") from None
         leaf = chain[0]
         self._check_chain(leaf, chain[1:])

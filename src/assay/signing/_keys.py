@@ -87,7 +87,7 @@ def load_certificates(path: Path) -> list:
     data = _read(path, "certificate file")
     try:
         certs = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
         raise InputError(f"{path} holds no readable PEM certificate ({exc})") from None
     return certs
 
