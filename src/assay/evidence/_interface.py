@@ -40,6 +40,10 @@ class BlobStore(ABC):
         """The bytes stored under ``digest``; InputError when there are none."""
 
     @abstractmethod
+    def get_verified(self, digest: str) -> bytes:
+        """The bytes stored under ``digest``, re-hashed; InputError when missing or altered."""
+
+    @abstractmethod
     def exists(self, digest: str) -> bool:
         """Whether a blob is stored under ``digest``."""
 

@@ -76,6 +76,14 @@ class LocalBlobStore(BlobStore):
         except OSError as exc:
             raise InputError(f"cannot read evidence {digest}: {exc.strerror or exc}") from None
 
+    def get_verified(self, digest: str) -> bytes:
+        """The stored bytes, re-hashed: InputError when they are missing or no longer hash to ``digest`` (for
+        evidence a gate decides on, which must never be read as it was altered)."""
+        data = self.get(digest)
+        if blob_digest(data) != digest:
+            raise InputError(f"evidence {digest} was altered: its bytes no longer hash to their digest")
+        return data
+
     def exists(self, digest: str) -> bool:
         """Whether the blob file exists (its content is not checked)."""
         return self._path(digest).is_file()

@@ -110,7 +110,7 @@ def _evals(reg: Registry, artifacts: list[ArtifactRow]) -> list[dict[str, Any]]:
         if art.kind != "eval-set":
             continue
         try:
-            out += read_eval_set(reg.blobs.get(art.digest), art.digest)
+            out += read_eval_set(reg.blobs.get_verified(art.digest))
         except InputError as exc:
             out.append({"name": f"{art.name}@{art.number}", "metric": "unreadable eval-set", "value": None,
                         "threshold": None, "passed": False, "problem": str(exc)})

@@ -144,9 +144,8 @@ def check_policy_environments(policy: Policy, names: tuple[str, ...]) -> None:
 
 def set_policy(reg: Registry, path: Path, environments: tuple[str, ...] = ()) -> dict[str, Any]:
     """Register the gate policy at ``path`` for ``environments`` (default: every environment) (admin). The file is
-    stored as evidence by digest; the ``policy-set`` entry names it."""
+    stored as evidence by digest (the canonical bytes its digest is taken over); the ``policy-set`` entry names it."""
     policy = load_policy(path)
-    data = path.read_bytes()
     with reg.write() as session:
         require_role(session, reg.actor, "admin", "register a policy")
         names = environment_names(session)
@@ -154,7 +153,7 @@ def set_policy(reg: Registry, path: Path, environments: tuple[str, ...] = ()) ->
         if unknown:
             raise UsageError(f"unknown environment(s) {', '.join(unknown)}; environments: {', '.join(names)}")
         check_policy_environments(policy, names)
-        blob = reg.blobs.put(data)
+        blob = reg.blobs.put(policy.source)  # the bytes that were parsed: the file is read once
         doc = {"environments": list(environments) or None, "policy": policy.name, "digest": policy.digest,
                "blob": blob.digest}
         reg.log(session, "policy-set", doc)
@@ -172,12 +171,7 @@ def registered_policy(reg: Registry, session: Session, env: str) -> Policy:
     if chosen is None:
         return load_default_policy()
     try:
-        data = reg.blobs.get(chosen["blob"])
-        from hashlib import sha256
-
-        if f"sha256:{sha256(data).hexdigest()}" != chosen["blob"]:
-            raise InputError("its bytes no longer match their digest")
-        policy = parse_policy(data, name=f"registered policy {chosen['policy']}")
+        policy = parse_policy(reg.blobs.get_verified(chosen["blob"]), name=f"registered policy {chosen['policy']}")
         if policy.digest != chosen["digest"]:
             raise InputError("it no longer parses to the policy that was registered")
     except (InputError, PolicyError) as exc:
