@@ -200,7 +200,8 @@ def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
 def _check_start(session: Session, sql: Sql, last: Any, signer: NoteSigner) -> None:
     """Before signing, the log as this transaction found it must be exactly what the newest checkpoint signed:
     same size, same root, a valid signature. Otherwise an entry appended (or a tail removed) outside assay would be
-    blessed by the next legitimate checkpoint. Costs one signature check per write."""
+    blessed by the next legitimate checkpoint. The signature is checked once per process and checkpoint row (a row
+    this process signed or verified, with the same note, size and root, is not checked again)."""
     _, size, peaks = session.info[_START_KEY]  # set by _head, which checkpoint() called first
     if last is None:
         if size:

@@ -14,11 +14,10 @@ from assay.errors import InputError, UsageError
 from assay.registry._evalset import read_eval_set
 from assay.registry._interface import (
     ARTIFACT_KINDS,
-    DATA_SENSITIVITIES,
-    RISK_TIERS,
     ArtifactInfo,
     DatasetInfo,
     NotFound,
+    check_model_attributes,
     check_name,
 )
 from assay.registry._schema import ArtifactRow, DatasetRow, ModelRow
@@ -120,10 +119,7 @@ def set_model_metadata(reg: Registry, name: str, changes: dict[str, str]) -> dic
     if unknown or not changes:
         raise UsageError(f"give at least one of {', '.join(MODEL_ATTRIBUTES)}" if not changes
                          else f"unknown model attribute(s): {', '.join(sorted(unknown))}")
-    if "risk_tier" in changes and changes["risk_tier"] not in RISK_TIERS:
-        raise UsageError(f"--risk-tier must be one of {', '.join(RISK_TIERS)}")
-    if "data_sensitivity" in changes and changes["data_sensitivity"] not in DATA_SENSITIVITIES:
-        raise UsageError(f"--data-sensitivity must be one of {', '.join(DATA_SENSITIVITIES)}")
+    check_model_attributes(changes)
     for key, value in changes.items():
         if not value.strip():
             raise UsageError(f"--{key.replace('_', '-')} must not be empty")

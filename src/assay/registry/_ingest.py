@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from assay.errors import InputError, UsageError
-from assay.registry._interface import DATA_SENSITIVITIES, RISK_TIERS, NotFound, VersionInfo, check_name
+from assay.registry._interface import NotFound, VersionInfo, check_model_attributes, check_name
 from assay.registry._refs import find_dataset, find_version
 from assay.registry._schema import LineageRow, VersionFileRow, VersionRow
 from assay.registry._store import Registry, now
@@ -82,10 +82,7 @@ class IntakeResult:
 
 def _validate(req: IntakeRequest) -> None:
     check_name(req.name, "model name")
-    if req.risk_tier is not None and req.risk_tier not in RISK_TIERS:
-        raise UsageError(f"--risk-tier must be one of {', '.join(RISK_TIERS)}")
-    if req.data_sensitivity is not None and req.data_sensitivity not in DATA_SENSITIVITIES:
-        raise UsageError(f"--data-sensitivity must be one of {', '.join(DATA_SENSITIVITIES)}")
+    check_model_attributes({"risk_tier": req.risk_tier, "data_sensitivity": req.data_sensitivity})
     if req.public_key and req.cert_chain:
         raise UsageError("give --public-key or --cert-chain, not both")
     if req.signature and not (req.public_key or req.cert_chain):
@@ -303,13 +300,7 @@ def record(reg: Registry, req: IntakeRequest, insp: Inspection) -> IntakeResult:
         for ev in lic.evidence:
             if ev.source != "card" and (folder / ev.source).is_file():
                 items.append(("license", ev.source, (folder / ev.source).read_bytes(), "text/plain"))
-        if insp.signature_bytes is not None:
-            items.append(("signature", "model.sig", insp.signature_bytes,
-                          "application/vnd.dev.sigstore.bundle.v0.3+json"))
-        if sig["status"] == "verified":  # the key or CA that vouched, so rollback can verify again later
-            for key_file, kind in ((req.public_key, "verification-key"), (req.cert_chain, "verification-certs")):
-                if key_file is not None:
-                    items.append((kind, key_file.name, key_file.read_bytes(), "application/x-pem-file"))
+        items += _signature_items(req, insp)
         if insp.training_bytes is not None and req.training is not None:
             items.append(("training", req.training.name, insp.training_bytes, "application/json"))
         reg.evidence_rows(session, "version", row.id, items)
@@ -322,16 +313,24 @@ def record(reg: Registry, req: IntakeRequest, insp: Inspection) -> IntakeResult:
                         lineage=tuple(p.to_json() for p in info.parents), **insp.summary())
 
 
+def _signature_items(req: IntakeRequest, insp: Inspection) -> list[tuple[str, str, bytes, str]]:
+    """Evidence of a signature: its bundle and, when it verified, the key or CA that vouched (so rollback can
+    verify it again later)."""
+    items = []
+    if insp.signature_bytes is not None:
+        items.append(("signature", "model.sig", insp.signature_bytes, "application/vnd.dev.sigstore.bundle.v0.3+json"))
+    if insp.signature["status"] == "verified":
+        items += [(kind, key_file.name, key_file.read_bytes(), "application/x-pem-file")
+                  for key_file, kind in ((req.public_key, "verification-key"), (req.cert_chain, "verification-certs"))
+                  if key_file is not None]
+    return items
+
+
 def _attach_signature(reg: Registry, session: Any, version: VersionRow, ref: str, req: IntakeRequest,
                       insp: Inspection) -> None:
     """A signature given after intake, verified over the same bytes: recorded on the version with its bundle and
     the key that vouched (so rollback can verify it again), and logged with the status it replaces."""
-    items = [(kind, key_file.name, key_file.read_bytes(), "application/x-pem-file")
-             for key_file, kind in ((req.public_key, "verification-key"), (req.cert_chain, "verification-certs"))
-             if key_file is not None]
-    if insp.signature_bytes is not None:
-        items.insert(0, ("signature", "model.sig", insp.signature_bytes, "application/vnd.dev.sigstore.bundle.v0.3+json"))
-    reg.evidence_rows(session, "version", version.id, items)
+    reg.evidence_rows(session, "version", version.id, _signature_items(req, insp))
     previous = version.signature_status
     version.signature_status, version.signer = "verified", insp.signature.get("signer")
     reg.log(session, "signature-attached", {"version": ref, "identity": version.identity, "from": previous,

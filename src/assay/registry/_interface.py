@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,14 @@ MAX_NUMBER = 2**63 - 1
 
 class NotFound(AssayError):
     """A name, version or digest the registry does not hold (exit 2: nothing to work on)."""
+
+
+def check_model_attributes(attrs: Mapping[str, str | None]) -> None:
+    """UsageError for a risk tier or data sensitivity outside the fixed lists (None: not given)."""
+    for key, allowed in (("risk_tier", RISK_TIERS), ("data_sensitivity", DATA_SENSITIVITIES)):
+        value = attrs.get(key)
+        if value is not None and value not in allowed:
+            raise UsageError(f"--{key.replace('_', '-')} must be one of {', '.join(allowed)}")
 
 
 def check_name(name: str, what: str = "name") -> str:
