@@ -49,7 +49,6 @@ class LogReport:
     root: str
     checkpoints: int
     problems: tuple[LogProblem, ...] = field(default=())
-    warnings: tuple[str, ...] = field(default=())
     covered: int = 0
     """How many entries, from the first, the largest verified checkpoint covers."""
 
@@ -61,7 +60,8 @@ class LogReport:
     def to_json(self) -> dict[str, Any]:
         """JSON form (schema ``assay.audit-verify/1.0``)."""
         return {"schema": "assay.audit-verify/1.0", "ok": self.ok, "size": self.size, "root": self.root,
-                "checkpoints": self.checkpoints, "warnings": list(self.warnings),
+                "checkpoints": self.checkpoints,
+                "warnings": [],  # kept for readers of 1.0: entries no checkpoint covers are problems now, not warnings
                 "problems": [{"kind": p.kind, "entry": p.entry, "message": p.message} for p in self.problems]}
 
 
@@ -151,7 +151,7 @@ def verify_log(entries: Iterable[tuple[int, str, str]], notes: Sequence[str], ve
     if size and covered < size:
         problems.append(LogProblem("uncovered-entry", f"entries {covered}..{size - 1} are not covered by a signed "
                                    "checkpoint: nothing proves they are the log's", covered))
-    return LogReport(size, tree.root(size).hex(), len(checkpoints), tuple(problems), (), covered)
+    return LogReport(size, tree.root(size).hex(), len(checkpoints), tuple(problems), covered)
 
 
 def _peaks(tree: MemoryTree, size: int) -> list[bytes]:

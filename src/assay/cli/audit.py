@@ -40,7 +40,6 @@ def _report(report: Any, fmt: str, source: str) -> int:
     lines = [f"audit log {source}: {report.size} entries, root {report.root}, {report.checkpoints} signed "
              "checkpoint(s)"]
     lines += [f"  {p.kind:<16} {p.message}" for p in report.problems]
-    lines += [f"  warning          {w}" for w in report.warnings]
     lines.append("INTACT" if report.ok else f"TAMPERED: {len(report.problems)} problem(s)")
     emit(fmt, report.to_json(), "\n".join(lines) + "\n")
     return 0 if report.ok else 1
