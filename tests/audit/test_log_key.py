@@ -215,3 +215,71 @@ def test_a_checkpoint_row_relabelled_to_cover_a_forged_entry_is_refused_in_the_s
     prompt.write_text("again")
     with pytest.raises(auditlog.LogTampered, match="signature does not verify"):
         add_artifact(reg, prompt, kind="prompt", name="q")
+
+
+def test_a_rotated_key_is_on_the_record_and_old_checkpoints_still_verify(assay_env: dict[str, str],
+                                                                          tmp_path: Path) -> None:
+    keys = Path(assay_env["ASSAY_HOME"]) / "keys"
+    assert _add_artifact(assay_env, tmp_path, "before").returncode == 0
+    old_pub = tmp_path / "old.pub.pem"
+    old_pub.write_bytes((keys / "audit-log.pub.pem").read_bytes())
+    refused = _assay(assay_env, "audit", "rotate-key", "--actor", "mallory")
+    assert refused.returncode == 2 and "needs the admin role" in refused.stderr
+    assert _assay(assay_env, "role", "grant", "alice", "admin", "--actor", "alice").returncode == 0
+    rotated = _assay(assay_env, "audit", "rotate-key", "--actor", "alice", "--format", "json")
+    assert rotated.returncode == 0, rotated.stderr
+    doc = json.loads(rotated.stdout)
+    assert doc["from"] != doc["to"] and Path(doc["retired_public_key"]).read_bytes() == old_pub.read_bytes()
+    assert (keys / "audit-log.pub.pem").read_bytes() != old_pub.read_bytes()
+    assert not list(keys.glob("*.next.pem"))
+    assert _add_artifact(assay_env, tmp_path, "after").returncode == 0  # signed with the new key from here on
+    bundle = tmp_path / "log.zip"
+    assert _assay(assay_env, "audit", "export", "-o", str(bundle)).returncode == 0
+    for key in (None, old_pub, keys / "audit-log.pub.pem"):  # the oldest or the newest key reaches every checkpoint
+        extra = ["--public-key", str(key)] if key else []
+        live = _assay(assay_env, "audit", "verify", *extra)
+        offline = _assay(assay_env, "audit", "verify", "--bundle", str(bundle), *extra)
+        assert live.returncode == 0 and offline.returncode == 0, (live.stdout, offline.stdout)
+    stranger = tmp_path / "stranger.pub.pem"
+    stranger.write_bytes(_checkpoint.public_key_pem(_checkpoint.generate_key()))
+    assert _assay(assay_env, "audit", "verify", "--public-key", str(stranger)).returncode == 1
+
+
+def test_a_forged_rotation_does_not_bring_in_the_forgers_key(assay_env: dict[str, str], tmp_path: Path) -> None:
+    """With database access but not the key, the forger appends a rotation to a key of their own and signs the
+    head with it: the log's real key never vouched for that entry, so the forger's checkpoints stay forged."""
+    from sqlalchemy import text
+
+    from assay.audit import KEY_ROTATED, LOG_KEY_NAME, LOG_ORIGIN, NoteSigner, TreeBuilder, entry_body, leaf_hash
+    from assay.config import load_settings
+    from assay.registry import Registry
+
+    assert _add_artifact(assay_env, tmp_path, "a").returncode == 0
+    keys = Path(assay_env["ASSAY_HOME"]) / "keys"
+    real = _checkpoint.load_private_key(keys / "audit-log.pem")
+    mine = NoteSigner(LOG_KEY_NAME, _checkpoint.generate_key())
+    reg = Registry.open(load_settings())
+    try:
+        with reg.write() as session:
+            size, peaks = session.execute(text("SELECT size, peaks FROM audit_state")).one()
+            peaks = json.loads(peaks) if isinstance(peaks, str) else peaks
+            body = entry_body(size, KEY_ROTATED, "alice", "2026-12-03T00:00:00+00:00",
+                              {"from": NoteSigner(LOG_KEY_NAME, real).verifier().key_string(),
+                               "to": mine.verifier().key_string()})
+            builder = TreeBuilder.from_state(size, [bytes.fromhex(p) for p in peaks])
+            leaf = leaf_hash(body.encode())
+            builder.append(leaf, [])
+            new_size, new_peaks = builder.state()
+            session.execute(text("INSERT INTO audit_entries (idx, kind, body, leaf_hash) VALUES (:i, :k, :b, :h)"),
+                            {"i": size, "k": KEY_ROTATED, "b": body, "h": leaf.hex()})
+            session.execute(text("UPDATE audit_state SET size = :s, peaks = :p"),
+                            {"s": new_size, "p": json.dumps([p.hex() for p in new_peaks])})
+            note = _checkpoint.sign_checkpoint(LOG_ORIGIN, new_size, builder.root(), mine)
+            session.execute(text("INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (:s, :r, :n, "
+                                 "CURRENT_TIMESTAMP)"), {"s": new_size, "r": builder.root().hex(), "n": note})
+    finally:
+        reg.close()
+    verified = _assay(assay_env, "audit", "verify")
+    assert verified.returncode == 1 and "bad-checkpoint" in verified.stdout, verified.stdout
+    refused = _add_artifact(assay_env, tmp_path, "b")
+    assert refused.returncode == 1 and "changed outside assay" in refused.stderr

@@ -392,7 +392,8 @@ def test_audit_export_json(tmp_path: Path) -> None:
     result = assay("audit", "export", "-o", str(bundle), "--format", "json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert set(doc) == {"schema", "output", "entries", "checkpoints", "evidence"}
+    assert set(doc) == {"schema", "output", "entries", "checkpoints", "evidence", "missing_evidence"}
+    assert doc["missing_evidence"] == 0
     assert doc["schema"] == "assay.audit-export/1.0" and doc["output"] == str(bundle) and bundle.is_file()
     assert doc["entries"] >= 1 and doc["checkpoints"] >= 1
     text = assay("audit", "export", "-o", str(tmp_path / "again.zip"))

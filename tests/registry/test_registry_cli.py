@@ -48,7 +48,7 @@ def test_main_job_walkthrough_on_the_real_model(env: dict[str, str], minilm_dir:
     bom = json.loads(assay(env, "bom", f"{name}@1").stdout)
     assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.6"
     doctor = assay(env, "doctor")
-    assert doctor.returncode == 0 and "evidence store OK" in doctor.stdout
+    assert doctor.returncode == 0 and "evidence store and records OK" in doctor.stdout
 
 
 def test_intake_refuses_a_malicious_folder_with_exit_1(env: dict[str, str], tmp_path: Path) -> None:

@@ -131,6 +131,7 @@ def audit_bundle(module_registry, tmp_path_factory: pytest.TempPathFactory) -> d
     """The members of a bundle ``assay audit export`` wrote: an intake, more entries, two signed checkpoints."""
     from assay.registry import IntakeRequest, intake
     from assay.registry import _auditlog as auditlog
+    from assay.registry import _auditread as auditread
     from tests.fixtures.model_folders import card, write_model
 
     reg = module_registry
@@ -142,7 +143,7 @@ def audit_bundle(module_registry, tmp_path_factory: pytest.TempPathFactory) -> d
             auditlog.append(session, "test", "fuzzer", {"n": i})
         auditlog.checkpoint(session, reg.home, "fuzzer")
     with reg.read() as session:
-        auditlog.export(session, reg.blobs, reg.home, work / "audit.zip")
+        auditread.export(session, reg.blobs, reg.home, work / "audit.zip")
     with zipfile.ZipFile(work / "audit.zip") as zf:
         members = {name: zf.read(name) for name in zf.namelist()}
     assert len(json.loads(members["checkpoints.json"])) == 2 and any(n.startswith("evidence/") for n in members)

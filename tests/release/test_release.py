@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from sqlalchemy import text
 
 import assay
 from assay.errors import UsageError
-from assay.registry import IntakeRequest, Registry, intake, where  # noqa: F401
+from assay.registry import IntakeRequest, RecordTampered, Registry, intake, where  # noqa: F401
 from assay.registry import _auditlog as auditlog
+from assay.registry import _auditread as auditread
 from assay.release import grant_role, list_roles, set_policy
 from assay.release._rollback import history, rollback, status
 from assay.release._service import (
@@ -100,7 +102,7 @@ def test_walkthrough_promote_canary_rollback(two_releases: Registry) -> None:
     kinds = {(h.kind, h.ref) for h in where(reg, "acme/classifier@1")}
     assert ("release", "r1") in kinds and ("deployment", "production#4") in kinds
     with reg.read() as session:
-        report = auditlog.verify(session, auditlog.log_verifier(reg.home))
+        report = auditread.verify(session, auditlog.log_verifier(reg.home))
     assert report.ok and report.size >= 20 and report.checkpoints >= 1
 
 
@@ -139,12 +141,12 @@ def test_waivers_apply_to_one_rule_release_and_environment_until_they_expire(reg
     with pytest.raises(UsageError, match="at most"):
         waive(_as(reg, "carol"), "signature-trusted", "u1", "staging", reason="r",
               expires=datetime.now(UTC) + timedelta(days=400))
+    expires = datetime.now(UTC) + timedelta(seconds=3)
     waive(_as(reg, "carol"), "signature-trusted", "u1", "staging", reason="signing service down, INC-42",
-          expires=datetime.now(UTC) + timedelta(days=2))
+          expires=expires)
     assert gate_check(reg, "u1", "staging")[0].passed
     assert not gate_check(reg, "u1", "production")[0].passed  # another environment: not waived
-    with reg.write() as session:  # time passes: the waiver expires
-        session.execute(text("UPDATE waivers SET expires_at = :t"), {"t": datetime.now(UTC) - timedelta(hours=1)})
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.2)  # time passes: the waiver expires
     result, _ = gate_check(reg, "u1", "staging")
     assert not result.passed and "expired" in next(r.message for r in result.results if r.id == "signature-trusted")
 
@@ -202,7 +204,7 @@ def test_racing_promotions_from_processes(two_releases: Registry, assay_env: dic
     assert won == len(seqs) >= 1 and seqs == list(range(1, len(seqs) + 1))
     assert all(o[0].startswith(("won", "lost", "noop")) for o in outs)
     with two_releases.read() as session:
-        assert auditlog.verify(session, auditlog.log_verifier(two_releases.home)).ok
+        assert auditread.verify(session, auditlog.log_verifier(two_releases.home)).ok
 
 
 @pytest.mark.parametrize("tamper", ["edit-body", "edit-body-and-leaf", "delete", "reorder"])
@@ -210,7 +212,7 @@ def test_audit_verify_names_tampering_done_directly_in_the_database(two_releases
     reg = two_releases
     promote(reg, "r1", "dev")
     with reg.read() as session:
-        assert auditlog.verify(session, auditlog.log_verifier(reg.home)).ok
+        assert auditread.verify(session, auditlog.log_verifier(reg.home)).ok
     with reg.write() as session:  # the first approval (by bob): an entry a forger would want to change
         idx = session.execute(text("SELECT min(idx) FROM audit_entries WHERE kind = 'approval'")).scalar()
         if tamper == "edit-body":
@@ -232,7 +234,7 @@ def test_audit_verify_names_tampering_done_directly_in_the_database(two_releases
             session.execute(text("UPDATE audit_entries SET body = :b, leaf_hash = :h WHERE idx = :i"),
                             {"b": a[0], "h": a[1], "i": idx + 1})
     with reg.read() as session:
-        report = auditlog.verify(session, auditlog.log_verifier(reg.home))
+        report = auditread.verify(session, auditlog.log_verifier(reg.home))
     assert not report.ok
     first = report.problems[0]
     expected = {"edit-body": "altered-entry", "edit-body-and-leaf": "root-mismatch", "delete": "missing-entry",
@@ -254,7 +256,7 @@ def test_exported_bundle_verifies_offline_and_detects_tampering(two_releases: Re
     promote(reg, "r1", "dev")
     bundle = tmp_path / "audit.zip"
     with reg.read() as session:
-        counts = auditlog.export(session, reg.blobs, reg.home, bundle)
+        counts = auditread.export(session, reg.blobs, reg.home, bundle)
     assert counts["entries"] > 10 and counts["evidence"] > 0
     pub = reg.home / "keys" / "audit-log.pub.pem"
     assert verify_bundle(bundle, public_key=pub).ok
@@ -294,7 +296,7 @@ def test_exported_bundle_verifies_offline_and_detects_tampering(two_releases: Re
                 data = ("\n".join(lines) + "\n").encode()
             dst.writestr(item, data)
     report = verify_bundle(stripped, public_key=pub)
-    assert not report.ok and [p.kind for p in report.problems] == ["uncovered-entry"], report
+    assert not report.ok and [p.kind for p in report.problems] == ["uncovered-entry", "missing-proof"], report
     assert report.problems[0].entry == 0
 
 
@@ -322,11 +324,15 @@ def test_release_refuses_rejected_versions_and_unknown_parts(reg: Registry, tmp_
     assert not result.passed and sorted(r.id for r in result.failures) == ["lineage-complete", "owner-set"]
 
 
-def test_stale_evidence_blocks_until_the_model_is_inspected_again(two_releases: Registry, tmp_path: Path) -> None:
+def test_stale_evidence_blocks_until_the_model_is_inspected_again(two_releases: Registry, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.registry import _store
+
     reg = two_releases
     promote(reg, "r1", "dev")
-    with reg.write() as session:  # 40 days pass
-        session.execute(text("UPDATE evidence SET created_at = :t"), {"t": datetime.now(UTC) - timedelta(days=40)})
+    with monkeypatch.context() as clock:  # the newest inspection was made 40 days ago
+        clock.setattr(_store, "now", lambda: datetime.now(UTC) - timedelta(days=40))
+        intake(reg, IntakeRequest(tmp_path / "v1", "acme/classifier"))
     result, evidence = gate_check(reg, "r1", "staging")
     assert evidence["evidence_age_days"] > 39 and [r.id for r in result.failures if r.blocking] == ["evidence-fresh"]
     again = intake(reg, IntakeRequest(tmp_path / "v1", "acme/classifier"))  # same bytes: fresh scan evidence
@@ -347,7 +353,7 @@ def test_every_inclusion_proof_verifies_against_its_signed_checkpoint(two_releas
     with reg.read() as session:
         size = session.execute(text("SELECT size FROM audit_state")).scalar()
         for index in range(size):
-            doc = auditlog.proof(session, index)
+            doc = auditread.proof(session, index)
             proof = InclusionProof.from_json(doc["proof"])
             checkpoint = parse_checkpoint(doc["checkpoint"], verifier)
             assert checkpoint.size == proof.size and checkpoint.root.hex() == doc["root"]
@@ -446,11 +452,11 @@ def test_approval_and_order_rules_cannot_be_waived(reg: Registry, tmp_path: Path
         session.execute(text("INSERT INTO waivers (release_id, environment, rule_id, reason, approver, expires_at,"
                              " created_at) VALUES (:r, 'staging', 'approvals-staging', 'forged', 'mallory', :x, :n)"),
                         {"r": release_id, "x": until, "n": datetime.now(UTC)})
-    with pytest.raises(GateFailed, match="approvals-staging"):
+    with pytest.raises(RecordTampered, match="waivers/1 was written outside assay"):
         promote(reg, "solo1", "staging")
-    result, _ = gate_check(reg, "solo1", "staging")
-    staging = next(r for r in result.results if r.id == "approvals-staging")
-    assert not staging.passed and not staging.waived and "cannot be waived" in staging.message
+    with pytest.raises(RecordTampered):
+        gate_check(reg, "solo1", "staging")
+    assert _active(reg, "staging") is None
 
 
 @pytest.mark.parametrize("content", [

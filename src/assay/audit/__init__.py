@@ -59,7 +59,24 @@ from assay.audit._merkle import (
     verify_subtree_consistency,
     verify_subtree_inclusion,
 )
-from assay.audit.log import LOG_KEY_NAME, LOG_ORIGIN, LogProblem, LogReport, entry_body, verify_log
+from assay.audit._witness import (
+    MAX_WITNESS_NOTE_BYTES,
+    WitnessConflict,
+    newest_witnessed,
+    publish_checkpoint,
+    witnessed_checkpoints,
+)
+from assay.audit.log import (
+    KEY_ROTATED,
+    LOG_KEY_NAME,
+    LOG_ORIGIN,
+    LogProblem,
+    LogReport,
+    cited_blobs,
+    entry_body,
+    keyring,
+    verify_log,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,8 +94,16 @@ __all__ = [
     "LogProblem",
     "LogReport",
     "entry_body",
+    "cited_blobs",
+    "KEY_ROTATED",
+    "keyring",
     "verify_log",
     "verify_bundle",
+    "MAX_WITNESS_NOTE_BYTES",
+    "WitnessConflict",
+    "newest_witnessed",
+    "publish_checkpoint",
+    "witnessed_checkpoints",
     "HASH_SIZE",
     "MAX_NOTE_BYTES",
     "MAX_PROOF_HASHES",

@@ -31,6 +31,59 @@ def entry_body(index: int, kind: str, actor: str, time: str, payload: dict[str, 
     return f'{{"index":{index},' + rest[1:]
 
 
+def cited_blobs(body: str) -> list[str]:
+    """The evidence blobs (``sha256:HEX``) entry ``body`` cites: its payload's ``blobs`` (an entry that cannot be
+    read cites none; verification names it)."""
+    try:
+        blobs = (json.loads(body).get("payload") or {}).get("blobs")
+    except (ValueError, AttributeError):
+        return []
+    return [b for b in blobs if isinstance(b, str)] if isinstance(blobs, list) else []
+
+
+KEY_ROTATED = "log-key-rotated"
+"""The kind of the entry that hands the log from one signing key to the next (payload ``from`` and ``to``: key
+strings)."""
+
+
+def keyring(trusted: Sequence[NoteVerifier], rotations: Iterable[tuple[int, dict[str, Any]]],
+            notes: Sequence[str]) -> list[NoteVerifier]:
+    """The keys whose checkpoints count: ``trusted`` and every key a rotation entry names, once the entry is
+    covered by a checkpoint a key already in the ring signed (the rotation signs the log with both keys at the
+    size that first includes the entry, so a ring that starts from the oldest or the newest key reaches all).
+    A rotation entry only a key of its own vouches for is ignored: a forger's key never joins.
+
+    ``rotations``: (entry index, payload) of the ``log-key-rotated`` entries; the entries' own integrity is what
+    ``verify_log`` checks against the checkpoints."""
+    ring = {v.key_string(): v for v in trusted}
+    by_size: dict[int, list[str]] = {}
+    for note in notes:
+        lines = note.split("\n", 2)
+        if len(lines) > 2 and lines[1].isdigit():
+            by_size.setdefault(int(lines[1]), []).append(note)
+    pending = list(rotations)
+    while pending:
+        joined = []
+        for index, payload in pending:
+            covering = [n for size in sorted(s for s in by_size if s > index)[:1] for n in by_size[size]]
+            for note in covering:
+                try:
+                    parse_checkpoint(note, list(ring.values()))
+                except AuditError:
+                    continue
+                for key in (payload.get("from"), payload.get("to")):
+                    try:
+                        ring.setdefault(str(key), NoteVerifier.from_key_string(str(key)))
+                    except AuditError:
+                        pass
+                joined.append((index, payload))
+                break
+        if not joined:
+            break
+        pending = [r for r in pending if r not in joined]
+    return list(ring.values())
+
+
 @dataclass(frozen=True)
 class LogProblem:
     """Something wrong in a log: ``entry`` is the first entry concerned, or None for checkpoint-level problems."""
@@ -65,14 +118,16 @@ class LogReport:
                 "problems": [{"kind": p.kind, "entry": p.entry, "message": p.message} for p in self.problems]}
 
 
-def verify_log(entries: Iterable[tuple[int, str, str]], notes: Sequence[str], verifier: NoteVerifier,
+def verify_log(entries: Iterable[tuple[int, str, str]], notes: Sequence[str],
+               verifier: NoteVerifier | Sequence[NoteVerifier],
                *, head: tuple[int, Sequence[bytes]] | None = None,
                nodes: Iterable[tuple[int, int, str]] = ()) -> LogReport:
     """Recompute the tree from ``entries`` (index, body, stored leaf hex) in order and check everything.
 
     - every index is present once, in order, and the body names its own index;
     - every stored leaf equals the hash of its body (the first that does not is named);
-    - every checkpoint's signature verifies with ``verifier``, its root equals the recomputed root at its
+    - every checkpoint's signature verifies with ``verifier`` (or one of them: ``keyring``), its root equals the
+      recomputed root at its
       size, and consecutive checkpoints are consistent (an RFC 9162 consistency proof is built and checked);
     - ``head`` (size, peaks) as stored for appending equals the recomputed one;
     - every stored subtree node (level, index, hex) that proofs are built from equals the recomputed one, so a

@@ -19,6 +19,8 @@ def register(subparsers: Any) -> None:
     verify.add_argument("--bundle", type=path, metavar="FILE", help="Verify an exported bundle, with no database.")
     verify.add_argument("--public-key", type=path, metavar="FILE", help="The log's public key (PEM), obtained "
                         "separately [default: the bundle's own].")
+    verify.add_argument("--witness", type=path, metavar="DIR", help="Also check against every checkpoint published "
+                        "to this witness folder (catches a tail cut off together with its checkpoints).")
     add_format(verify)
 
     proof = command(audit, "proof", "Print the inclusion proof of audit entry ENTRY.", proof_cmd)
@@ -26,8 +28,15 @@ def register(subparsers: Any) -> None:
     add_format(proof)
 
     checkpoint = command(audit, "checkpoint", "Sign a checkpoint of the log's current head.", checkpoint_cmd)
+    checkpoint.add_argument("--witness", type=path, metavar="DIR", help="Publish it to this witness folder (one "
+                            "file per size, never replaced; ASSAY_WITNESS publishes every checkpoint).")
     add_actor(checkpoint)
     add_format(checkpoint)
+
+    rotate = command(audit, "rotate-key", "Hand the log to a new signing key (admin): recorded in the log, signed by "
+                     "both keys; the old public key is kept for old checkpoints.", rotate_cmd)
+    add_actor(rotate)
+    add_format(rotate)
 
     export = command(audit, "export", "Write an offline bundle: entries, checkpoints, proofs, evidence, public key.",
                      export_cmd)
@@ -36,9 +45,9 @@ def register(subparsers: Any) -> None:
     add_format(export)
 
 
-def _report(report: Any, fmt: str, source: str) -> int:
+def _report(report: Any, fmt: str, source: str, witness: str = "") -> int:
     lines = [f"audit log {source}: {report.size} entries, root {report.root}, {report.checkpoints} signed "
-             "checkpoint(s)"]
+             "checkpoint(s)" + witness]
     lines += [f"  {p.kind:<16} {p.message}" for p in report.problems]
     lines.append("INTACT" if report.ok else f"TAMPERED: {len(report.problems)} problem(s)")
     emit(fmt, report.to_json(), "\n".join(lines) + "\n")
@@ -47,17 +56,24 @@ def _report(report: Any, fmt: str, source: str) -> int:
 
 def verify_cmd(args: argparse.Namespace) -> int:
     """Verify the audit log, or an exported bundle."""
+    from assay.audit import witnessed_checkpoints
+
+    witnessed = [note for _, note in witnessed_checkpoints(args.witness)] if args.witness else []
+    said = f" (with {len(witnessed)} witnessed at {args.witness})" if args.witness else ""
     if args.bundle is not None:
         from assay.audit import verify_bundle
 
-        return _report(verify_bundle(args.bundle, public_key=args.public_key), args.fmt, str(args.bundle))
+        said += "" if args.public_key else "; checked with the bundle's own key: pass --public-key to check it " \
+            "independently"
+        return _report(verify_bundle(args.bundle, public_key=args.public_key, witnessed=witnessed), args.fmt,
+                       str(args.bundle), said)
     from assay.registry import audit_log_verifier, verify_audit_log
 
     with open_registry() as reg:
         verifier = audit_log_verifier(reg.home, args.public_key)
         with reg.snapshot() as session:  # one consistent view: writers may go on meanwhile
-            report = verify_audit_log(session, verifier)
-    return _report(report, args.fmt, "(database)")
+            report = verify_audit_log(session, verifier, witnessed)
+    return _report(report, args.fmt, "(database)", said)
 
 
 def proof_cmd(args: argparse.Namespace) -> int:
@@ -79,8 +95,13 @@ def checkpoint_cmd(args: argparse.Namespace) -> int:
 
     with open_registry(args.actor) as reg, reg.write() as session:
         row = sign_audit_checkpoint(session, reg.home, reg.actor)
-        doc = {"schema": "assay.checkpoint/1.0", "size": row.size, "root": row.root, "note": row.note}
-    emit(args.fmt, doc, row.note)
+        doc = {"schema": "assay.checkpoint/1.0", "size": row.size, "root": row.root, "note": row.note,
+               "witness": None}
+    if args.witness is not None:
+        from assay.audit import publish_checkpoint
+
+        doc["witness"] = str(publish_checkpoint(args.witness, row.size, row.note))
+    emit(args.fmt, doc, row.note + (f"published to {doc['witness']}\n" if doc["witness"] else ""))
     return 0
 
 
@@ -94,7 +115,21 @@ def export_cmd(args: argparse.Namespace) -> int:
         with reg.snapshot() as session:
             counts = export_audit_bundle(session, reg.blobs, reg.home, args.output)
     doc = {"schema": "assay.audit-export/1.0", "output": str(args.output), "entries": counts["entries"],
-           "checkpoints": counts["checkpoints"], "evidence": counts["evidence"]}
+           "checkpoints": counts["checkpoints"], "evidence": counts["evidence"], "missing_evidence": counts["missing"]}
+    gone = (f"; {counts['missing']} cited evidence blob(s) are missing from the evidence store, so the bundle will "
+            "not verify (run assay doctor)") if counts["missing"] else ""
     emit(args.fmt, doc, f"wrote {args.output}: {counts['entries']} entries, {counts['checkpoints']} checkpoints, "
-         f"{counts['evidence']} evidence blobs\n")
+         f"{counts['evidence']} evidence blobs{gone}\n")
+    return 0
+
+
+def rotate_cmd(args: argparse.Namespace) -> int:
+    """Rotate the audit-log key; ``--format json``: ``assay.key-rotated/1.0``."""
+    from assay.release import rotate_log_key
+
+    with open_registry(args.actor) as reg:
+        doc = rotate_log_key(reg)
+    emit(args.fmt, {"schema": "assay.key-rotated/1.0", **doc},
+         f"the audit log is signed with a new key ({doc['to']}) from entry {doc['entry']} on\n"
+         f"  old public key kept at {doc['retired_public_key']} (hand it to auditors of older checkpoints)\n")
     return 0

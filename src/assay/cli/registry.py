@@ -57,8 +57,10 @@ def register(subparsers: Any) -> None:
                      "document with the target, the file written, the BOM's digest and, without --output, the "
                      "BOM [default: text].")
 
-    doctor = command(subparsers, "doctor", "Check every evidence blob against the database: missing, altered, "
-                     "orphaned. Exit 1 when a blob is missing or altered.", doctor_cmd)
+    doctor = command(subparsers, "doctor", "Check every evidence blob against the database (missing, altered, "
+                     "orphaned) and every registry row against the audit entry that wrote it (inserted, changed, "
+                     "deleted outside assay). Exit 1 when a blob is missing or altered or a row disagrees.",
+                     doctor_cmd)
     add_format(doctor)
 
     models = group(subparsers, "model", "Models: change a model's attributes on the record.")
@@ -285,6 +287,6 @@ def doctor_cmd(args: argparse.Namespace) -> int:
         problems = doctor(reg)
     bad = [p for p in problems if p.kind != "orphan"]
     text = "".join(f"{p.kind:<8} {p.message}" + (f"  (cited by {'; '.join(p.cited_by)})" if p.cited_by else "") + "\n"
-                   for p in problems) + ("evidence store OK\n" if not bad else f"{len(bad)} problem(s)\n")
+                   for p in problems) + ("evidence store and records OK\n" if not bad else f"{len(bad)} problem(s)\n")
     emit(args.fmt, {"schema": "assay.doctor/1.0", "ok": not bad, "problems": [p.to_json() for p in problems]}, text)
     return 1 if bad else 0

@@ -33,6 +33,13 @@ def register(subparsers: Any) -> None:
     add_actor(create)
     add_format(create)
 
+    revoke = command(releases, "revoke", "Withdraw RELEASE for good (approver role): no gate passes it again and no "
+                     "rollback returns to it. Traffic is not moved: roll back where it runs.", release_revoke_cmd)
+    revoke.add_argument("name", metavar="RELEASE")
+    revoke.add_argument("--reason", required=True, help="Why (recorded in the audit log).")
+    add_actor(revoke)
+    add_format(revoke)
+
     gates = group(subparsers, "gate", "Gates: judge a release for an environment.")
     check = command(gates, "check", "Evaluate the policy for RELEASE in ENV; changes nothing. Exit 0 pass, 1 fail.",
                     gate_check_cmd)
@@ -131,6 +138,16 @@ def release_create_cmd(args: argparse.Namespace) -> int:
     emit(args.fmt, {"schema": "assay.release/1.0", **doc},
          f"created release {doc['release']}  {doc['digest']}\n  model          {doc['model']}  {doc['identity']}"
          + (f"\n  params         {doc['params']}" if doc["params"] else "") + parts + "\n")
+    return 0
+
+
+def release_revoke_cmd(args: argparse.Namespace) -> int:
+    """Revoke a release."""
+    from assay.release import revoke_release
+
+    with open_registry(args.actor) as reg:
+        doc = revoke_release(reg, args.name, reason=args.reason)
+    emit(args.fmt, {"schema": "assay.release-revoked/1.0", **doc}, f"revoked {doc['release']}: {doc['reason']}\n")
     return 0
 
 

@@ -22,13 +22,16 @@ from assay._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from assay.registry._auditlog import checkpoint as sign_audit_checkpoint
-    from assay.registry._auditlog import export as export_audit_bundle
+    from assay.registry._auditlog import finish_rotation as finish_audit_key_rotation
+    from assay.registry._auditlog import key_path as audit_key_path
     from assay.registry._auditlog import log_verifier as audit_log_verifier
-    from assay.registry._auditlog import proof as audit_proof
-    from assay.registry._auditlog import verify as verify_audit_log
+    from assay.registry._auditlog import rotate_key as rotate_audit_key
+    from assay.registry._auditread import export as export_audit_bundle
+    from assay.registry._auditread import proof as audit_proof
+    from assay.registry._auditread import verify as verify_audit_log
     from assay.registry._catalog import add_artifact, register_dataset, set_model_metadata
     from assay.registry._evalset import read_eval_set
-    from assay.registry._ingest import IntakeRequest, IntakeResult, intake
+    from assay.registry._ingest import IntakeRequest, IntakeResult, intake, later_evidence_entries
     from assay.registry._interface import NotFound, check_name
     from assay.registry._queries import doctor, lineage, list_models, show, where
     from assay.registry._reader import Reader
@@ -47,10 +50,11 @@ if TYPE_CHECKING:
         VersionRow,
         WaiverRow,
     )
+    from assay.registry._seal import RecordTampered
     from assay.registry._sql import Row, Sql
     from assay.registry._store import Registry, must_get, now
 
-_WHERE = {"Registry": "_store", "read_eval_set": "_evalset", "now": "_store", "must_get": "_store", "intake": "_ingest", "IntakeRequest": "_ingest",
+_WHERE = {"RecordTampered": "_seal", "later_evidence_entries": "_ingest", "Registry": "_store", "read_eval_set": "_evalset", "now": "_store", "must_get": "_store", "intake": "_ingest", "IntakeRequest": "_ingest",
           "IntakeResult": "_ingest", "register_dataset": "_catalog", "set_model_metadata": "_catalog", "add_artifact": "_catalog", "list_models": "_queries",
           "show": "_queries", "lineage": "_queries", "where": "_queries", "doctor": "_queries", "NotFound": "_interface",
           "check_name": "_interface", "Sql": "_sql", "Row": "_sql", "Reader": "_reader", "parse_ref": "_refs",
@@ -58,15 +62,17 @@ _WHERE = {"Registry": "_store", "read_eval_set": "_evalset", "now": "_store", "m
           "resolve": "_refs", "ApprovalRow": "_schema", "AuditEntryRow": "_schema", "ArtifactRow": "_schema", "DeploymentRow": "_schema",
           "EnvironmentRow": "_schema", "EvidenceRow": "_schema", "LineageRow": "_schema", "ModelRow": "_schema",
           "ReleaseArtifactRow": "_schema", "ReleaseRow": "_schema", "VersionRow": "_schema", "WaiverRow": "_schema",
-          "audit_log_verifier": "_auditlog:log_verifier", "verify_audit_log": "_auditlog:verify",
-          "audit_proof": "_auditlog:proof", "sign_audit_checkpoint": "_auditlog:checkpoint",
-          "export_audit_bundle": "_auditlog:export"}
-__all__ = ["Registry", "read_eval_set", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "set_model_metadata", "add_artifact",
+          "audit_log_verifier": "_auditlog:log_verifier", "verify_audit_log": "_auditread:verify",
+          "audit_proof": "_auditread:proof", "sign_audit_checkpoint": "_auditlog:checkpoint",
+          "export_audit_bundle": "_auditread:export", "rotate_audit_key": "_auditlog:rotate_key",
+          "finish_audit_key_rotation": "_auditlog:finish_rotation", "audit_key_path": "_auditlog:key_path"}
+__all__ = ["RecordTampered", "later_evidence_entries", "Registry", "read_eval_set", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "set_model_metadata", "add_artifact",
            "list_models", "show", "lineage", "where", "doctor", "NotFound", "check_name", "now", "must_get", "Sql",
            "Row", "Reader", "parse_ref", "find_version", "find_dataset", "find_artifact", "find_release",
            "resolve", "ApprovalRow", "AuditEntryRow", "ArtifactRow", "DeploymentRow", "EnvironmentRow", "EvidenceRow", "LineageRow",
            "ModelRow", "ReleaseArtifactRow", "ReleaseRow", "VersionRow", "WaiverRow", "audit_log_verifier",
-           "verify_audit_log", "audit_proof", "sign_audit_checkpoint", "export_audit_bundle"]
+           "verify_audit_log", "audit_proof", "sign_audit_checkpoint", "export_audit_bundle", "rotate_audit_key",
+           "finish_audit_key_rotation", "audit_key_path"]
 
 
 __getattr__ = lazy_exports(__name__, _WHERE)

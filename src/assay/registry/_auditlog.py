@@ -1,4 +1,5 @@
-"""The audit log in the registry database: append in the caller's transaction, checkpoint, verify, prove, export.
+"""Writing the audit log in the registry database: append in the caller's transaction, check and sign checkpoints,
+publish them to a witness, rotate the signing key (reading it back: ``_auditread``).
 
 Appending happens inside the same transaction as the state change it records, so a change without its log
 entry (or the reverse) cannot be committed. The log head (size and right-edge hashes) is one locked row:
@@ -7,51 +8,42 @@ appends are serialized and never re-read old entries.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import re
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assay.audit import (
+    KEY_ROTATED,
     LOG_KEY_NAME,
     LOG_ORIGIN,
     AuditError,
-    InclusionProof,
-    LogReport,
-    MemoryTree,
     NoteSigner,
     NoteVerifier,
     TreeBuilder,
+    consistency_proof,
     entry_body,
     generate_key,
-    inclusion_proof,
     leaf_hash,
     load_private_key,
+    newest_witnessed,
     parse_checkpoint,
     public_key_pem,
+    publish_checkpoint,
     root_from_leaf_hashes,
     save_private_key,
     sign_checkpoint,
-    verify_inclusion,
-    verify_log,
+    verify_consistency,
 )
 from assay.errors import AssayError, InputError
 from assay.registry._interface import NotFound
-from assay.registry._schema import AuditEntryRow, AuditNodeRow, AuditStateRow, CheckpointRow
+from assay.registry._schema import AuditEntryRow, AuditNodeRow
 from assay.registry._sql import Sql
-
-FETCH_BATCH = 20_000
-"""Entries read per round trip while verifying."""
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def key_path(home: Path) -> Path:
@@ -60,6 +52,13 @@ def key_path(home: Path) -> Path:
     public half is ``audit-log.pub.pem`` beside it, to hand to auditors."""
     override = os.environ.get("ASSAY_LOG_KEY")
     return Path(override).expanduser() if override else home / "keys" / "audit-log.pem"
+
+
+def witness_folder() -> Path | None:
+    """``ASSAY_WITNESS``: a folder the database's owner cannot rewrite, where every signed checkpoint is published
+    after its change commits and against whose newest checkpoint the log is checked before each write."""
+    folder = os.environ.get("ASSAY_WITNESS")
+    return Path(folder).expanduser() if folder else None
 
 
 def log_signer(home: Path, *, signed_before: bool = False) -> NoteSigner:
@@ -107,10 +106,11 @@ _CREATE_HEAD = "INSERT INTO audit_state (id, size, peaks) VALUES (1, 0, '[]') ON
 _UPDATE_HEAD = "UPDATE audit_state SET size = :size, peaks = :peaks WHERE id = 1"
 _INSERT_ENTRY = "INSERT INTO audit_entries (idx, kind, body, leaf_hash) VALUES (:idx, :kind, :body, :leaf_hash)"
 _INSERT_NODE = "INSERT INTO audit_nodes (level, idx, hash) VALUES (:level, :idx, :hash)"
-_NEWEST_CHECKPOINT = "SELECT size, root, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
+_NEWEST_CHECKPOINT = "SELECT size, root, note FROM audit_checkpoints ORDER BY size DESC, id DESC LIMIT 1"
 _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (:size, :root, :note, :at)"
 _HEAD_KEY = "assay.audit_head"  # session.info: the head this transaction wrote last, so a checkpoint need not read it
 _START_KEY = "assay.audit_start"  # session.info: the head as this transaction first read it
+PUBLISH_KEY = "assay.publish"  # session.info: (size, note) this transaction signed, for the witness once committed
 
 
 class LogTampered(AssayError):
@@ -185,16 +185,105 @@ def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
     if last is None:  # the first checkpoint publishes the key
         append(session, "log-key-created", actor, {"verifier_key": signer.verifier().key_string(),
                                                    "public_key_pem": public_key_pem(signer.private_key).decode()})
+    folder = witness_folder()
+    if folder is not None:
+        # the keys the log was signed with before: read as stored, since they only widen which notes of the witness
+        # (which the database's owner cannot write) verify, and a key left out makes the check fail, not pass
+        rotated = [json.loads(b)["payload"]["from"] for b in session.scalars(
+            select(AuditEntryRow.body).where(AuditEntryRow.kind == KEY_ROTATED))]
+        _check_witness(session, folder, [signer.verifier(), *map(NoteVerifier.from_key_string, rotated)])
     size, peaks = _head(session, sql)
     if last is not None and last.size == size:
+        session.info[PUBLISH_KEY] = (last.size, last.note)
         return SignedCheckpoint(last.size, last.root, last.note)
     root = TreeBuilder.from_state(size, peaks).root()
     made = SignedCheckpoint(size, root.hex(), sign_checkpoint(LOG_ORIGIN, size, root, signer))
+    session.info[PUBLISH_KEY] = (made.size, made.note)
     sql.execute(_INSERT_CHECKPOINT, size=made.size, root=made.root, note=made.note,
                 at=sql.time_param(datetime.now(UTC)))
     session.info[_START_KEY] = (_transaction(session), size, list(peaks))  # the next checkpoint starts from here
     _TRUSTED_NOTE[id(signer)] = (made.note, made.size, made.root)
     return made
+
+
+def rotate_key(session: Session, home: Path, actor: str) -> dict[str, Any]:
+    """Hand the log to a new signing key, in the caller's transaction: the head is checked and signed with the old
+    key, a ``log-key-rotated`` entry names both keys, and the head that includes it is signed with both, so a
+    verifier holding either key reaches the other (``audit.keyring``). The new private key is written beside the
+    old one as ``*.next.pem``; ``finish_rotation`` puts it in place once the transaction has committed."""
+    checkpoint(session, home, actor)
+    path = key_path(home)
+    old = _SIGNERS[path]
+    upcoming = path.with_name(path.stem + ".next.pem")
+    if upcoming.exists():
+        raise InputError(f"{upcoming} exists: an earlier rotation did not finish; move it into place as {path} if "
+                         "the log's newest checkpoint verifies with it, else remove it")
+    new_key = generate_key()
+    save_private_key(upcoming, new_key)
+    new = NoteSigner(LOG_KEY_NAME, new_key)
+    doc = {"from": old.verifier().key_string(), "to": new.verifier().key_string(),
+           "public_key_pem": public_key_pem(new_key).decode()}
+    index = append(session, KEY_ROTATED, actor, doc)
+    sql = Sql.of(session)
+    size, peaks = _head(session, sql)
+    root = TreeBuilder.from_state(size, peaks).root()
+    at = sql.time_param(datetime.now(UTC))
+    for signer in (old, new):  # the old key vouches for the new one; the new one signs from here on
+        note = sign_checkpoint(LOG_ORIGIN, size, root, signer)
+        sql.execute(_INSERT_CHECKPOINT, size=size, root=root.hex(), note=note, at=at)
+    session.info[_START_KEY] = (_transaction(session), size, list(peaks))
+    session.info[PUBLISH_KEY] = (size, note)
+    return {"entry": index, **doc}
+
+
+def finish_rotation(home: Path) -> Path:
+    """After the rotation committed: keep the old public key as ``*.retired-<hash>.pub.pem`` (for auditors of old
+    checkpoints) and put the new key in place. Returns where the retired public key is."""
+    path = key_path(home)
+    old = _SIGNERS.pop(path, None) or log_signer(home, signed_before=True)
+    _TRUSTED_NOTE.pop(id(old), None)
+    retired = path.with_name(f"{path.stem}.retired-{old.verifier().key_hash:08x}.pub.pem")
+    retired.write_bytes(public_key_pem(old.private_key))
+    upcoming = path.with_name(path.stem + ".next.pem")
+    os.replace(upcoming, path)
+    path.with_name(path.stem + ".pub.pem").write_bytes(public_key_pem(load_private_key(path)))
+    return retired
+
+
+def _check_witness(session: Session, folder: Path, verifier: list[NoteVerifier]) -> None:
+    """The log as this transaction found it must extend the newest checkpoint the witness holds: at least as many
+    entries, and a consistency proof (from the stored tree nodes) from the witnessed root to the head's root. A tail
+    cut off with its checkpoints is refused here, before anything is written on top of it."""
+    newest = newest_witnessed(folder)
+    if newest is None:
+        return
+    try:
+        seen = parse_checkpoint(newest[1], verifier)
+    except AuditError as exc:
+        raise InputError(f"the witness {folder} holds a checkpoint for size {newest[0]} that does not verify with "
+                         f"the log key ({exc}): fix the witness before writing") from None
+    _, size, peaks = session.info[_START_KEY]
+    problem = None
+    if seen.size > size:
+        problem = f"the witness saw {seen.size} entries, the log holds {size}: entries were removed"
+    elif seen.size:
+        head_root = TreeBuilder.from_state(size, peaks).root()
+        try:
+            hashes = consistency_proof(seen.size, size, _node_source(session), available=size)
+            verify_consistency(seen.size, size, hashes, seen.root, head_root)
+        except (AuditError, NotFound):
+            problem = f"the log does not extend the checkpoint at size {seen.size} the witness holds: it was rewritten"
+    if problem:
+        raise LogTampered(f"the audit log was changed outside assay: {problem}; nothing was written "
+                          "(run assay audit verify --witness)")
+
+
+def publish(session: Session) -> None:
+    """After its transaction committed: publish the checkpoint it signed to the witness (``ASSAY_WITNESS``)."""
+    folder = witness_folder()
+    made = session.info.pop(PUBLISH_KEY, None)
+    if folder is not None and made is not None:
+        publish_checkpoint(folder, *made)
 
 
 def _check_start(session: Session, sql: Sql, last: Any, signer: NoteSigner) -> None:
@@ -228,30 +317,25 @@ def _check_start(session: Session, sql: Sql, last: Any, signer: NoteSigner) -> N
                           "(run assay audit verify)")
 
 
-def _entries(session: Session) -> Iterator[tuple[int, str, str]]:
-    """Every entry in order, read in batches straight from the driver (a million rows through the ORM is slow)."""
-    conn = session.connection()
-    query = select(AuditEntryRow.idx, AuditEntryRow.body, AuditEntryRow.leaf_hash) \
-        .where(AuditEntryRow.idx > bindparam("last")).order_by(AuditEntryRow.idx).limit(FETCH_BATCH)
-    last = -1
-    while True:
-        rows = conn.execute(query, {"last": last}).fetchall()
-        if not rows:
-            return
-        for row in rows:
-            yield row.idx, row.body, row.leaf_hash
-        last = rows[-1].idx
-
-
-def verify(session: Session, verifier: NoteVerifier) -> LogReport:
-    """Recompute the whole log from the database rows and check it against every signed checkpoint."""
-    head = session.get(AuditStateRow, 1)
-    notes = list(session.scalars(select(CheckpointRow.note).order_by(CheckpointRow.id)))
-    state = (head.size, [bytes.fromhex(p) for p in head.peaks]) if head else (0, [])
-    nodes = session.execute(select(AuditNodeRow.level, AuditNodeRow.idx, AuditNodeRow.hash)
-                            .order_by(AuditNodeRow.level, AuditNodeRow.idx))
-    return verify_log(_entries(session), notes, verifier, head=state,
-                      nodes=((int(n.level), int(n.idx), str(n.hash)) for n in nodes))
+def signed_root(session: Session, home: Path) -> tuple[int, bytes]:
+    """The newest signed checkpoint (size, root), its signature checked with the log key (once per process and
+    checkpoint row); a log with no checkpoint, or one whose newest checkpoint does not verify, is LogTampered."""
+    sql = Sql.of(session)
+    last = sql.row(_NEWEST_CHECKPOINT)
+    if last is None:
+        return 0, b""
+    path = key_path(home)
+    signer = _SIGNERS.get(path) or _SIGNERS.setdefault(path, log_signer(home, signed_before=True))
+    if _TRUSTED_NOTE.get(id(signer)) != (last.note, last.size, last.root):
+        try:
+            signed = parse_checkpoint(last.note, signer.verifier())
+        except AuditError:
+            signed = None
+        if signed is None or signed.size != last.size or signed.root.hex() != last.root:
+            raise LogTampered("the audit log was changed outside assay: its newest checkpoint's signature does not "
+                              "verify with the log key (run assay audit verify)")
+        _TRUSTED_NOTE[id(signer)] = (last.note, last.size, last.root)
+    return int(last.size), bytes.fromhex(last.root)
 
 
 def _node_source(session: Session) -> Any:
@@ -273,60 +357,3 @@ def _node_source(session: Session) -> Any:
             raise NotFound(f"audit entries {start}..{end - 1} are incomplete: run `assay audit verify`")
         return root_from_leaf_hashes(leaves)
     return node
-
-
-def proof(session: Session, index: int) -> dict[str, Any]:
-    """The inclusion proof of entry ``index`` in the newest checkpoint that covers it (or the current head).
-
-    O(log n) indexed reads: the proof's sibling hashes come from the stored perfect subtrees.
-    """
-    entry = session.get(AuditEntryRow, index)
-    if entry is None:
-        raise NotFound(f"no audit entry {index}")
-    cp = session.scalars(select(CheckpointRow).where(CheckpointRow.size > index)
-                         .order_by(CheckpointRow.size.desc()).limit(1)).first()
-    head = session.get(AuditStateRow, 1)
-    size = cp.size if cp else (head.size if head else 0)
-    root = cp.root if cp else (TreeBuilder.from_state(head.size, [bytes.fromhex(p) for p in head.peaks]).root().hex()
-                               if head else None)
-    hashes = inclusion_proof(index, size, _node_source(session), available=size)
-    if root is not None:  # the stored nodes are checked, not trusted: a proof that does not verify is never printed
-        try:
-            verify_inclusion(leaf_hash(entry.body.encode("utf-8")), index, size, hashes, bytes.fromhex(root))
-        except AuditError:
-            raise LogTampered(f"the proof of entry {index} does not reach the signed root: the entry or the stored "
-                              "tree nodes were changed outside assay (run assay audit verify)") from None
-    return {"schema": "assay.audit-proof/1.0", "entry": index, "body": entry.body, "leaf": entry.leaf_hash,
-            "proof": InclusionProof(index, size, tuple(hashes)).to_json(), "root": root,
-            "checkpoint": cp.note if cp else None}
-
-
-def export(session: Session, blobs: Any, home: Path, output: Path) -> dict[str, int]:
-    """Write the offline bundle: entries, checkpoints, inclusion proofs, cited evidence blobs, public key."""
-    verifier = log_verifier(home)
-    entries = list(_entries(session))
-    notes = list(session.scalars(select(CheckpointRow.note).order_by(CheckpointRow.id)))
-    tree = MemoryTree([bytes.fromhex(leaf) for _, _, leaf in entries])
-    cited = sorted({d for _, body, _ in entries for d in _DIGEST.findall(body)})
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("entries.jsonl", "".join(json.dumps({"index": i, "body": b, "leaf": h}) + "\n"
-                                             for i, b, h in entries))
-        zf.writestr("checkpoints.json", json.dumps(notes, indent=1))
-        if entries:
-            zf.writestr("proofs.jsonl", "".join(json.dumps(tree.inclusion_proof(i).to_json()) + "\n"
-                                                for i, _, _ in entries))
-        zf.writestr("audit-log.pub.pem", public_key_pem(load_private_key(key_path(home))))
-        zf.writestr("verifier-key.txt", verifier.key_string() + "\n")
-        stored = 0
-        for digest in cited:
-            if blobs.exists(digest):
-                zf.writestr(f"evidence/{digest.replace(':', '-')}", blobs.get(digest))
-                stored += 1
-    tmp = output.with_name(output.name + ".tmp")
-    try:
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, output)
-    except OSError as exc:
-        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
-    return {"entries": len(entries), "checkpoints": len(notes), "evidence": stored}

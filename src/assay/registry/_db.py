@@ -75,19 +75,21 @@ def _sqlite_events(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
-def insert_or_ignore(conn: Any, table: Any, values: dict[str, Any], key: str) -> None:
-    """INSERT that does nothing when a row with the same ``key`` exists (both dialects' ON CONFLICT DO NOTHING).
+def insert_or_ignore(conn: Any, table: Any, values: dict[str, Any], key: str) -> bool:
+    """INSERT that does nothing when a row with the same ``key`` exists (both dialects' ON CONFLICT DO NOTHING);
+    True when it inserted.
 
     The dialect module is imported here, not at start-up: each costs tens of milliseconds to import.
     """
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]))
+        result = conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]))
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        conn.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]))
+        result = conn.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]))
+    return bool(result.rowcount)
 
 
 def _current_revision(engine: Engine) -> str | None:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from assay.errors import InputError, UsageError
 from assay.registry._interface import NotFound, VersionInfo, check_model_attributes, check_name
 from assay.registry._refs import find_dataset, find_version
-from assay.registry._schema import LineageRow, VersionFileRow, VersionRow
+from assay.registry._schema import AuditEntryRow, LineageRow, VersionFileRow, VersionRow
 from assay.registry._store import Registry, now
 from assay.scan import ScanConfig
 
@@ -27,6 +27,8 @@ MAX_TRAINING_BYTES = 1 << 20
 MAX_CONFIG_BYTES = 4 << 20
 """config.json files larger than this are not read for lineage."""
 _RELATIONS = {"finetune", "adapter", "quantized", "merge", "distillation", "base"}
+LATER_EVIDENCE_KINDS = ("reinspection", "signature-attached")
+"""Entries that add evidence to a version after its intake."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,13 @@ def inspect_model(req: IntakeRequest) -> Inspection:
                       tuple(reasons), missing, verdict, counts)
 
 
+def later_evidence_entries(session: Any, identity: str) -> list[int]:
+    """The entries that added evidence to the versions of ``identity`` after intake: a gate consults them
+    (``Registry.unsealed``), so a newer scan report deleted outside assay cannot bring back an older verdict."""
+    return list(session.scalars(select(AuditEntryRow.idx).where(AuditEntryRow.kind.in_(LATER_EVIDENCE_KINDS),
+                                                                AuditEntryRow.body.contains(f'"identity":"{identity}"', autoescape=True))))
+
+
 def intake(reg: Registry, req: IntakeRequest) -> IntakeResult:
     """Inspect ``req.path`` and record it as a version of ``req.name`` (see the module docstring)."""
     return record(reg, req, inspect_model(req))
@@ -241,7 +250,7 @@ def record(reg: Registry, req: IntakeRequest, insp: Inspection) -> IntakeResult:
         if existing is not None:  # same bytes: the version stands; today's scan is added as fresh evidence
             reg.evidence_rows(session, "version", existing.id, [
                 ("scan-report", "scan.json", json.dumps(insp.report.to_dict(), indent=2).encode(), "application/json")])
-            reg.log(session, "reinspection", {"version": f"{model.name}@{existing.number}",
+            reg.log(session, LATER_EVIDENCE_KINDS[0], {"version": f"{model.name}@{existing.number}",
                                               "identity": existing.identity, "scan_verdict": insp.verdict,
                                               "scan_counts": insp.counts})
             if sig["status"] == "verified" and existing.signature_status != "verified":
@@ -333,7 +342,7 @@ def _attach_signature(reg: Registry, session: Any, version: VersionRow, ref: str
     reg.evidence_rows(session, "version", version.id, _signature_items(req, insp))
     previous = version.signature_status
     version.signature_status, version.signer = "verified", insp.signature.get("signer")
-    reg.log(session, "signature-attached", {"version": ref, "identity": version.identity, "from": previous,
+    reg.log(session, LATER_EVIDENCE_KINDS[1], {"version": ref, "identity": version.identity, "from": previous,
                                             "signer": version.signer})
 
 

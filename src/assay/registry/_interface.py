@@ -17,7 +17,7 @@ DATA_SENSITIVITIES = ("public", "internal", "confidential", "restricted")
 """Sensitivity of the data a model sees in use."""
 ARTIFACT_KINDS = ("prompt", "system-prompt", "tool-schema", "params", "policy", "eval-set", "retrieval-config")
 """Kinds of artifacts that change a release's behaviour."""
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 """The newest migration (Alembic revision) this code reads and writes; older databases are migrated on open."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}")
 MAX_NUMBER = 2**63 - 1
@@ -224,9 +224,10 @@ class ArtifactInfo(_Numbered):
 
 @dataclass(frozen=True)
 class DoctorProblem(_Json):
-    """A disagreement between the database and the evidence store."""
+    """A disagreement between the database and the evidence store (``digest`` names the blob), or a registry row
+    that no longer matches the audit entry that wrote it (``digest`` is None; the message names the row)."""
 
-    kind: str     # missing | altered | orphan
-    digest: str
+    kind: str     # missing | altered | orphan | record-unlogged | record-altered | record-deleted | record-stale
+    digest: str | None
     message: str
     cited_by: tuple[str, ...] = field(default=())

@@ -39,12 +39,16 @@ def where(reg: Registry, query: str) -> list[WhereHit]:
 
 
 def doctor(reg: Registry) -> list[DoctorProblem]:
-    """Check every cited evidence blob against its digest, and list blobs no row cites."""
+    """Check every cited evidence blob against its digest, list blobs no row cites, and check every sealed row
+    against the audit entry that wrote it (``_seal``: inserted, changed, deleted or replayed outside assay)."""
+    from assay.registry._auditread import record_problems
+
     problems: list[DoctorProblem] = []
     cited: dict[str, list[str]] = {}
     with reg.snapshot() as session:
         for digest, citer in Reader(Sql.of(session)).cited_evidence():
             cited.setdefault(digest, []).append(citer)
+        problems += [DoctorProblem(kind, None, message) for kind, message, _ in record_problems(session)]
     for digest, citers in cited.items():
         problem = reg.blobs.check(digest)
         if problem is not None:

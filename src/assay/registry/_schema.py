@@ -2,6 +2,9 @@
 
 Versions, lineage edges, datasets, artifacts and evidence are written once and never updated: a model
 version is identified by its OMS manifest root digest, so the same bytes are the same version.
+
+Every table a gate reads carries ``entry_idx``: the audit entry that last wrote the row, whose payload holds the
+row's digest (``_seal.py``). A row edited, inserted or replayed outside assay no longer matches a signed entry.
 """
 
 
@@ -21,6 +24,7 @@ class ModelRow(Base):
 
     __tablename__ = "models"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     name: Mapped[str] = mapped_column(String(200), unique=True)
     owner: Mapped[str | None] = mapped_column(String(200))
     risk_tier: Mapped[str | None] = mapped_column(String(20))
@@ -38,6 +42,7 @@ class VersionRow(Base):
                       UniqueConstraint("model_id", "number", name="uq_version_number"),
                       Index("ix_versions_identity", "identity"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
     number: Mapped[int] = mapped_column(Integer)
     identity: Mapped[str] = mapped_column(String(80))
@@ -83,6 +88,7 @@ class LineageRow(Base):
                       Index("ix_lineage_parent_dataset", "parent_dataset_id"),
                       Index("ix_lineage_parent_name", "parent_name"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     child_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
     parent_kind: Mapped[str] = mapped_column(String(20))  # model | dataset
     parent_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
@@ -102,6 +108,7 @@ class DatasetRow(Base):
                       UniqueConstraint("name", "number", name="uq_dataset_number"),
                       Index("ix_datasets_identity", "identity"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     name: Mapped[str] = mapped_column(String(200))
     number: Mapped[int] = mapped_column(Integer)
     identity: Mapped[str] = mapped_column(String(80))
@@ -125,6 +132,7 @@ class ArtifactRow(Base):
                       UniqueConstraint("name", "number", name="uq_artifact_number"),
                       Index("ix_artifacts_digest", "digest"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     name: Mapped[str] = mapped_column(String(200))
     number: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(30))
@@ -142,6 +150,7 @@ class EvidenceRow(Base):
     __table_args__ = (Index("ix_evidence_subject", "subject_kind", "subject_id"),
                       Index("ix_evidence_digest", "digest"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     subject_kind: Mapped[str] = mapped_column(String(20))  # version | dataset | artifact
     subject_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(40))  # scan-report | manifest | model-card | license | bom | signature ...
@@ -158,6 +167,7 @@ class EnvironmentRow(Base):
 
     __tablename__ = "environments"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     name: Mapped[str] = mapped_column(String(100), unique=True)
     position: Mapped[int] = mapped_column(Integer)
     deploy_seq: Mapped[int] = mapped_column(Integer, default=0)  # bumped by every deployment: the race guard
@@ -170,6 +180,7 @@ class ReleaseRow(Base):
 
     __tablename__ = "releases"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     name: Mapped[str] = mapped_column(String(200), unique=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
     params_digest: Mapped[str | None] = mapped_column(String(80))
@@ -184,6 +195,7 @@ class ReleaseArtifactRow(Base):
 
     __tablename__ = "release_artifacts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
     artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"), index=True)
 
@@ -194,6 +206,7 @@ class ApprovalRow(Base):
     __tablename__ = "approvals"
     __table_args__ = (UniqueConstraint("release_id", "environment", "approver", name="uq_approval"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
     environment: Mapped[str] = mapped_column(String(100))
     approver: Mapped[str] = mapped_column(String(200))
@@ -207,6 +220,7 @@ class WaiverRow(Base):
 
     __tablename__ = "waivers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     rule_id: Mapped[str] = mapped_column(String(100))
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
     environment: Mapped[str] = mapped_column(String(100))
@@ -222,6 +236,7 @@ class DeploymentRow(Base):
     __tablename__ = "deployments"
     __table_args__ = (UniqueConstraint("environment_id", "seq", name="uq_deployment_seq"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))  # None: canary withdrawn
@@ -239,6 +254,7 @@ class AuditEntryRow(Base):
     """One entry of the append-only Merkle log: ``body`` is the canonical JSON that was hashed."""
 
     __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_kind", "kind"),)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)

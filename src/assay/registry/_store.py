@@ -7,7 +7,7 @@ PostgreSQL), so concurrent intakes neither duplicate a version nor skip a versio
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -19,6 +19,7 @@ from assay.config import Settings
 from assay.errors import InputError, UsageError
 from assay.evidence import LocalBlobStore
 from assay.registry import _refs as refs
+from assay.registry import _seal as seal
 from assay.registry._db import READ_ONLY, insert_or_ignore, open_engine
 from assay.registry._interface import ArtifactInfo, DatasetInfo, VersionInfo
 from assay.registry._schema import ArtifactRow, DatasetRow, EvidenceRow, ModelRow
@@ -57,13 +58,32 @@ class Registry:
                    settings.home)
 
     def log(self, session: Session, kind: str, payload: dict, *, sign: bool = True) -> int:
-        """Append an audit entry in this transaction and, by default, sign a checkpoint covering it."""
+        """Append an audit entry in this transaction and, by default, sign a checkpoint covering it. The rows
+        written since the previous entry are sealed by this one (``_seal``): their digests go into the payload
+        as ``records`` (each row names the entry), and the evidence blobs they cite, with any the payload names
+        itself, as ``blobs``."""
         from assay.registry import _auditlog as auditlog
 
-        index = auditlog.append(session, kind, self.actor, payload)
+        records, blobs, rows = seal.take(session)
+        blobs = sorted({*blobs, *payload.get("blobs", ())})
+        index = auditlog.append(session, kind, self.actor, {**payload, **({"records": records} if records else {}),
+                                                             **({"blobs": blobs} if blobs else {})})
+        seal.bind(session, rows, index)
         if sign:
             auditlog.checkpoint(session, self.home, self.actor)
         return index
+
+    def entries(self, session: Session, *kinds: str) -> list[dict]:
+        """Every audit entry of ``kinds`` (oldest first, parsed), each proven to be in the signed log."""
+        from assay.registry._auditread import entries_of_kind
+
+        return entries_of_kind(session, self.home, *kinds)
+
+    def unsealed(self, session: Session, rows: Iterable[object], consult: Iterable[int] = ()) -> list[str]:
+        """Why the rows a gate is about to judge cannot be trusted (``_seal.unsealed``)."""
+        from assay.registry._auditread import unsealed
+
+        return unsealed(session, self.home, rows, consult)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -72,14 +92,22 @@ class Registry:
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed on success, rolled back on any error."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
+        with Session(self.engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+            from assay.registry import _auditlog as auditlog  # loaded already by the entry this write appended
+
+            auditlog.publish(session)  # committed: the witness may see its checkpoint now
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for judging before a write (its transaction takes the write lock on SQLite, like ``write``);
-        roll it back to leave nothing behind."""
-        with Session(self.engine) as session:
+        """A session for judging before a write (its transaction takes the write lock on SQLite, like ``write``;
+        on PostgreSQL it is REPEATABLE READ, so everything judged comes from one state however many deployments
+        commit meanwhile); roll it back to leave nothing behind."""
+        engine = self.engine
+        if engine.dialect.name == "postgresql":
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        with Session(engine) as session:
             yield session
 
     @contextlib.contextmanager
@@ -104,8 +132,10 @@ class Registry:
         the record), so an intake can never rewrite who owns a model or how risky it is."""
         values = {"name": name, "created_by": self.actor, "created_at": now(),
                   **{k: v for k, v in attrs.items() if v is not None}}
-        insert_or_ignore(session.connection(), ModelRow, values, "name")
+        created = insert_or_ignore(session.connection(), ModelRow, values, "name")
         row = session.scalars(select(ModelRow).where(ModelRow.name == name).with_for_update()).one()
+        if created:  # a Core insert: the flush hook does not see it
+            seal.touch(session, row)
         changed = [k for k, v in attrs.items() if v is not None and getattr(row, k) != v]
         if changed:
             flags = " ".join(f"--{k.replace('_', '-')} {attrs[k]!r}" for k in changed)

@@ -2,17 +2,27 @@
 
 Public surface: ``create_release``, ``gate_check``, ``approve``, ``waive``, ``promote`` (the service every front
 end calls), ``rollback``, ``status``, ``history``; what the gates obey, registered by admins on the record:
-``grant_role``, ``revoke_role``, ``list_roles``, ``set_environments``, ``set_policy``; and the policy names
+``grant_role``, ``revoke_role``, ``list_roles``, ``set_environments``, ``set_policy``; ``revoke_release``
+(withdrawn for good: no gate passes it, no rollback returns to it); and the policy names
 ``load_policy``, ``evaluate``, ``render_text``. Policy language details live in ``assay.release.policy``.
 """
 
 from __future__ import annotations
 
-from assay.release._governance import ROLES, grant_role, list_roles, revoke_role, set_environments, set_policy
+from assay.release._governance import (
+    ROLES,
+    grant_role,
+    list_roles,
+    revoke_role,
+    rotate_log_key,
+    set_environments,
+    set_policy,
+)
+from assay.release._revocation import revoke_release
 from assay.release._rollback import history, rollback, status
 from assay.release._service import approve, create_release, gate_check, promote, waive
 from assay.release.policy import evaluate, load_policy, render_text
 
 __all__ = ["ROLES", "approve", "create_release", "evaluate", "gate_check", "grant_role", "history", "load_policy",
-           "promote", "render_text", "revoke_role", "list_roles", "rollback", "set_environments", "set_policy",
+           "promote", "render_text", "revoke_release", "revoke_role", "rotate_log_key", "list_roles", "rollback", "set_environments", "set_policy",
            "status", "waive"]

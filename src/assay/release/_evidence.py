@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assay.errors import InputError
@@ -20,14 +21,19 @@ from assay.registry import (
     EvidenceRow,
     LineageRow,
     ModelRow,
+    RecordTampered,
     Registry,
     ReleaseArtifactRow,
     ReleaseRow,
     VersionRow,
+    later_evidence_entries,
     must_get,
     read_eval_set,
 )
+from assay.release._revocation import revoked_releases
 
+DEPLOYMENT_KINDS = ("promote", "canary", "rollback")
+"""The audit entries that change what an environment runs."""
 UNSET_RISK_TIER = "high"
 """A model registered without a risk tier is judged as high risk: the gate fails closed."""
 _SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -35,6 +41,43 @@ _SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 def _aware(when: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def require_intact(reg: Registry, session: Session, rows: Iterable[Any],
+                   environments: Iterable[EnvironmentRow] = (), consult: Iterable[int] = ()) -> None:
+    """RecordTampered unless every row a decision rests on is sealed by a signed audit entry as it is now (and
+    every row those entries, and ``consult``, wrote still exists), and the deployment history of each of
+    ``environments`` is whole (``seq`` 1..``deploy_seq``, the counter sealed with the environment), so a deployment
+    deleted outside assay cannot bring an older release back."""
+    rows = list(rows)
+    envs = list(environments)
+    problems = reg.unsealed(session, [*rows, *envs], consult)
+    for env in envs:
+        problems += _deployment_gaps(session, env)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise RecordTampered("the registry rows this decision rests on were changed outside assay: "
+                             + "; ".join(problems[:3]) + more + "; nothing was decided (run assay audit verify)")
+
+
+def _deployment_gaps(session: Session, env: EnvironmentRow) -> list[str]:
+    """Deployments of ``env`` missing outside assay: rows numbered other than 1..``deploy_seq``, or a deployment
+    entry in the log newer than the newest row (the newest row deleted and the counter put back with it)."""
+    count, top = session.execute(select(func.count(DeploymentRow.id), func.max(DeploymentRow.seq))
+                                 .where(DeploymentRow.environment_id == env.id)).one()
+    if count != env.deploy_seq or (top or 0) != env.deploy_seq:
+        return [f"the deployments of {env.name} were changed outside assay ({count} rows, numbered up to {top or 0}, "
+                f"where {env.deploy_seq} were made)"]
+    newest = session.scalar(select(DeploymentRow.entry_idx).where(DeploymentRow.environment_id == env.id,
+                                                                  DeploymentRow.seq == env.deploy_seq))
+    later = session.scalar(select(AuditEntryRow.idx).where(
+        AuditEntryRow.kind.in_(DEPLOYMENT_KINDS), AuditEntryRow.idx > (newest or -1),
+        AuditEntryRow.body.contains(f'"environment":{json.dumps(env.name, ensure_ascii=False)}', autoescape=True))
+        .limit(1))
+    if later is not None:
+        return [f"log entry {later} deployed to {env.name} after its newest deployment row: deployments were "
+                "deleted outside assay"]
+    return []
 
 
 def active_deployment(session: Session, env: EnvironmentRow) -> DeploymentRow | None:
@@ -52,8 +95,24 @@ def trusted_keys(home: Path) -> set[bytes]:
     return {p.read_bytes().strip() for p in folder.glob("*.pem") if p.is_file()}
 
 
-def version_evidence(reg: Registry, session: Session, version: VersionRow) -> dict[str, Any]:
-    """The release-independent parts: model, scan, signature, license, card, lineage, evidence age."""
+def _scan_summary(raw: bytes) -> tuple[list[str], dict[str, int], str]:
+    """(rules, counts by severity, verdict) of a stored scan report; InputError when it is not one."""
+    try:
+        report = json.loads(raw)
+        files = report.get("files", [])
+        summary = report.get("summary", {})
+        rules = sorted({str(f["rule"]) for file in files for f in file.get("findings", [])})
+        counts = {s: int(summary.get("findings", {}).get(s, 0)) for s in _SEVERITIES}
+        errors = summary.get("errors", 0) or any(f.get("errors") for f in files)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise InputError(f"the stored scan report is not one ({type(exc).__name__})") from None
+    return rules, counts, "error" if errors else ("findings" if any(counts.values()) else "clean")
+
+
+def version_evidence(reg: Registry, session: Session, version: VersionRow, read: list[Any], consult: list[int]
+                     ) -> dict[str, Any]:
+    """The release-independent parts: model, scan, signature, license, card, lineage, evidence age. The rows
+    it reads are added to ``read``, the entries that added evidence later to ``consult`` (``require_intact``)."""
     model = must_get(session, ModelRow, version.model_id)
     evidence = session.scalars(select(EvidenceRow).where(EvidenceRow.subject_kind == "version",
                                                          EvidenceRow.subject_id == version.id)).all()
@@ -63,20 +122,24 @@ def version_evidence(reg: Registry, session: Session, version: VersionRow) -> di
     verdict = version.scan_verdict
     scanned_at = version.created_at
     latest_scan = by_kind.get("scan-report")
-    if latest_scan is not None and reg.blobs.check(latest_scan.digest) is None:
-        report = json.loads(reg.blobs.get(latest_scan.digest))  # a re-intake's rescan supersedes the first one
-        rules = sorted({f["rule"] for file in report.get("files", []) for f in file.get("findings", [])})
-        counts = {s: int(report.get("summary", {}).get("findings", {}).get(s, 0)) for s in _SEVERITIES}
-        errors = report.get("summary", {}).get("errors", 0) or any(f.get("errors") for f in report.get("files", []))
-        verdict = "error" if errors else ("findings" if any(counts.values()) else "clean")
-        scanned_at = latest_scan.created_at
-    elif latest_scan is not None:
-        verdict = "error"  # the report the decision would rest on is missing or altered: fail closed
+    if latest_scan is not None:  # a re-intake's rescan supersedes the first one
+        try:
+            rules, counts, verdict = _scan_summary(reg.blobs.get_verified(latest_scan.digest))
+            scanned_at = latest_scan.created_at
+        except InputError:  # the report the decision would rest on is missing, altered or unreadable: fail closed
+            rules, verdict = [], "error"
     trusted = trusted_keys(reg.home)
     key = by_kind.get("verification-key") or by_kind.get("verification-certs")
-    key_trusted = key is not None and reg.blobs.exists(key.digest) and reg.blobs.get(key.digest).strip() in trusted
+    key_trusted = False
+    if key is not None:
+        try:  # re-hashed: a key blob swapped on disk for a trusted key would otherwise vouch for another signer
+            key_trusted = reg.blobs.get_verified(key.digest).strip() in trusted
+        except InputError:
+            key_trusted = False
     status = version.signature_status if version.signature_status in ("verified", "failed") else "unsigned"
     edges = session.scalars(select(LineageRow).where(LineageRow.child_version_id == version.id)).all()
+    read += [version, model, *evidence, *edges]
+    consult += later_evidence_entries(session, version.identity)
     card = version.card or {}
     return {
         "model": {"name": model.name, "version": str(version.number), "identity": version.identity,
@@ -117,14 +180,21 @@ def _evals(reg: Registry, artifacts: list[ArtifactRow]) -> list[dict[str, Any]]:
     return out
 
 
-def _risk_tier_changed_at(session: Session, model: str) -> datetime | None:
+def _model_changes(reg: Registry, session: Session, model: ModelRow) -> list[dict[str, Any]]:
+    """The ``model-changed`` entries of ``model``, oldest first. The newest must be the one that sealed the model
+    row: a row put back to an older, once-logged state (a lower risk tier) is stale, and RecordTampered."""
+    changes = [e for e in reg.entries(session, "model-changed") if (e.get("payload") or {}).get("model") == model.name]
+    if changes and model.entry_idx is not None and changes[-1]["index"] > model.entry_idx:
+        raise RecordTampered(f"{model.__tablename__}/{model.id} ({model.name}) was put back to an older state outside "
+                             f"assay: log entry {changes[-1]['index']} changed it since; nothing was decided "
+                             "(run assay audit verify)")
+    return changes
+
+
+def _risk_tier_changed_at(reg: Registry, session: Session, model: ModelRow) -> datetime | None:
     """When the model's risk tier last changed (``set_model_metadata``'s ``model-changed`` entry), or None."""
-    bodies = session.execute(select(AuditEntryRow.body).where(AuditEntryRow.kind == "model-changed")
-                             .order_by(AuditEntryRow.idx.desc())).scalars()
-    for body in bodies:
-        entry = json.loads(body)
-        payload = entry.get("payload") or {}
-        if payload.get("model") == model and "risk_tier" in (payload.get("changes") or {}):
+    for entry in reversed(_model_changes(reg, session, model)):
+        if "risk_tier" in (entry["payload"].get("changes") or {}):
             return _aware(datetime.fromisoformat(entry["time"]))
     return None
 
@@ -133,28 +203,33 @@ def release_evidence(reg: Registry, session: Session, release: ReleaseRow, env: 
                      envs: list[EnvironmentRow]) -> dict[str, Any]:
     """The full evidence document for promoting ``release`` into ``env``."""
     version = must_get(session, VersionRow, release.version_id)
-    doc = version_evidence(reg, session, version)
-    artifacts = list(session.scalars(select(ArtifactRow).join(ReleaseArtifactRow,
-                                                              ReleaseArtifactRow.artifact_id == ArtifactRow.id)
-                                     .where(ReleaseArtifactRow.release_id == release.id)))
-    approvals = session.scalars(select(ApprovalRow).where(ApprovalRow.release_id == release.id,
+    read: list[Any] = [release]
+    consult: list[int] = []
+    doc = version_evidence(reg, session, version, read, consult)
+    parts = session.scalars(select(ReleaseArtifactRow).where(ReleaseArtifactRow.release_id == release.id)).all()
+    artifacts = [must_get(session, ArtifactRow, p.artifact_id) for p in parts]
+    read += [*parts, *artifacts]
+    approvals = given = session.scalars(select(ApprovalRow).where(ApprovalRow.release_id == release.id,
                                                           ApprovalRow.environment == env.name)).all()
-    tier_changed = _risk_tier_changed_at(session, must_get(session, ModelRow, version.model_id).name)
+    tier_changed = _risk_tier_changed_at(reg, session, must_get(session, ModelRow, version.model_id))
     if tier_changed is not None:  # approvals were given for the old risk tier: they are re-opened
         approvals = [a for a in approvals if _aware(a.created_at) > tier_changed]
     others = {a.approver for a in approvals if a.approver != release.created_by}
     previous_env = next((e for e in reversed(envs) if e.position < env.position), None)
     active = active_deployment(session, env)
     active_release = must_get(session, ReleaseRow, active.release_id) if active and active.release_id else None
-    in_previous = False
+    in_previous, prev_active = False, None
     if previous_env is not None:
         prev_active = active_deployment(session, previous_env)
         in_previous = bool(prev_active and prev_active.release_id == release.id)
     history = session.scalars(select(DeploymentRow.id).where(DeploymentRow.environment_id == env.id)).all()
+    read += [*given, active, active_release, prev_active]
+    require_intact(reg, session, read, [env, *([previous_env] if previous_env else [])], consult)
     rollback_target = active_release.name if active_release and active_release.id != release.id else None
     doc.update({
         "release": {"id": release.name, "name": release.name, "created_by": release.created_by,
-                    "created_at": _aware(release.created_at).isoformat(), "revoked": False},
+                    "created_at": _aware(release.created_at).isoformat(),
+                    "revoked": release.name in revoked_releases(reg, session)},
         "evals": _evals(reg, artifacts),
         "approvals": {"count": len(approvals), "distinct": len(others), "approvers": sorted(a.approver for a in approvals),
                       "roles": sorted({a.role for a in approvals if a.role}),

@@ -12,7 +12,6 @@ The first admin is bootstrapped: while no admin exists, an actor may grant ``adm
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assay.errors import InputError, UsageError
-from assay.registry import AuditEntryRow, EnvironmentRow, Registry, check_name
+from assay.registry import EnvironmentRow, Registry, check_name
 from assay.release.policy import Policy, PolicyError, load_default_policy, load_policy, parse_policy
 
 ROLES = ("admin", "approver")
@@ -30,26 +29,13 @@ DEFAULT_ENVIRONMENTS = ("dev", "staging", "production")
 """The promotion order until ``assay environments set`` registers another."""
 
 
-def _entries(session: Session, *kinds: str) -> list[dict[str, Any]]:
-    """The audit entries of ``kinds``, oldest first, as parsed bodies."""
-    bodies = session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.kind.in_(kinds))
-                             .order_by(AuditEntryRow.idx))
-    return [json.loads(body) for body in bodies]
-
-
-def _newest(session: Session, kind: str) -> dict[str, Any] | None:
-    body = session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.kind == kind)
-                           .order_by(AuditEntryRow.idx.desc()).limit(1)).first()
-    return json.loads(body) if body is not None else None
-
-
 # --- roles ----------------------------------------------------------------------------------------------------
 
 
-def roles(session: Session) -> dict[str, set[str]]:
-    """Actor -> the roles granted and not revoked, replayed from the log."""
+def roles(reg: Registry, session: Session) -> dict[str, set[str]]:
+    """Actor -> the roles granted and not revoked, replayed from the log (each entry proven to be in it)."""
     held: dict[str, set[str]] = {}
-    for entry in _entries(session, "role-granted", "role-revoked"):
+    for entry in reg.entries(session, "role-granted", "role-revoked"):
         payload = entry["payload"]
         bucket = held.setdefault(payload["actor"], set())
         (bucket.add if entry["kind"] == "role-granted" else bucket.discard)(payload["role"])
@@ -59,12 +45,12 @@ def roles(session: Session) -> dict[str, set[str]]:
 def list_roles(reg: Registry) -> dict[str, list[str]]:
     """Actor -> the roles they hold now."""
     with reg.snapshot() as session:
-        return {actor: sorted(held) for actor, held in sorted(roles(session).items())}
+        return {actor: sorted(held) for actor, held in sorted(roles(reg, session).items())}
 
 
-def require_role(session: Session, actor: str, role: str, what: str) -> None:
+def require_role(reg: Registry, session: Session, actor: str, role: str, what: str) -> None:
     """UsageError (exit 2) unless ``actor`` holds ``role``."""
-    if role not in roles(session).get(actor, set()):
+    if role not in roles(reg, session).get(actor, set()):
         raise UsageError(f"{actor} may not {what}: it needs the {role} role (an admin grants it: "
                          f"assay role grant {actor} {role})")
 
@@ -85,11 +71,11 @@ def _change_role(reg: Registry, actor: str, role: str, *, grant: bool) -> dict[s
     if role not in ROLES:
         raise UsageError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     with reg.write() as session:
-        held = roles(session)
+        held = roles(reg, session)
         admins = {a for a, r in held.items() if "admin" in r}
         bootstrap = grant and not admins and role == "admin" and actor == reg.actor
         if not bootstrap:
-            require_role(session, reg.actor, "admin", "grant or revoke roles")
+            require_role(reg, session, reg.actor, "admin", "grant or revoke roles")
         has = role in held.get(actor, set())
         if grant == has:
             raise UsageError(f"{actor} {'already holds' if has else 'does not hold'} the {role} role")
@@ -103,13 +89,13 @@ def _change_role(reg: Registry, actor: str, role: str, *, grant: bool) -> dict[s
 # --- environments ---------------------------------------------------------------------------------------------
 
 
-def environment_names(session: Session) -> tuple[str, ...]:
+def environment_names(reg: Registry, session: Session) -> tuple[str, ...]:
     """The registered promotion order (``assay environments set``), else the built-in one."""
     if os.environ.get("ASSAY_ENVIRONMENTS"):
         raise UsageError("ASSAY_ENVIRONMENTS is not read: the environment order is registered by an admin "
                          "(assay environments set NAME ...)")
-    entry = _newest(session, "environments-set")
-    return tuple(entry["payload"]["names"]) if entry is not None else DEFAULT_ENVIRONMENTS
+    registered = reg.entries(session, "environments-set")
+    return tuple(registered[-1]["payload"]["names"]) if registered else DEFAULT_ENVIRONMENTS
 
 
 def set_environments(reg: Registry, names: tuple[str, ...]) -> dict[str, Any]:
@@ -119,12 +105,12 @@ def set_environments(reg: Registry, names: tuple[str, ...]) -> dict[str, Any]:
     if not names or len(set(names)) != len(names):
         raise UsageError("name each environment once, in promotion order")
     with reg.write() as session:
-        require_role(session, reg.actor, "admin", "register the environment order")
+        require_role(reg, session, reg.actor, "admin", "register the environment order")
         used = set(session.scalars(select(EnvironmentRow.name)))
         dropped = sorted(used - set(names))
         if dropped:
             raise UsageError(f"environment(s) {', '.join(dropped)} already have history and must stay in the order")
-        doc = {"names": list(names), "previous": list(environment_names(session))}
+        doc = {"names": list(names), "previous": list(environment_names(reg, session))}
         reg.log(session, "environments-set", doc)
     return doc
 
@@ -147,15 +133,15 @@ def set_policy(reg: Registry, path: Path, environments: tuple[str, ...] = ()) ->
     stored as evidence by digest (the canonical bytes its digest is taken over); the ``policy-set`` entry names it."""
     policy = load_policy(path)
     with reg.write() as session:
-        require_role(session, reg.actor, "admin", "register a policy")
-        names = environment_names(session)
+        require_role(reg, session, reg.actor, "admin", "register a policy")
+        names = environment_names(reg, session)
         unknown = [e for e in environments if e not in names]
         if unknown:
             raise UsageError(f"unknown environment(s) {', '.join(unknown)}; environments: {', '.join(names)}")
         check_policy_environments(policy, names)
         blob = reg.blobs.put(policy.source)  # the bytes that were parsed: the file is read once
         doc = {"environments": list(environments) or None, "policy": policy.name, "digest": policy.digest,
-               "blob": blob.digest}
+               "blob": blob.digest, "blobs": [blob.digest]}
         reg.log(session, "policy-set", doc)
     return doc
 
@@ -164,7 +150,7 @@ def registered_policy(reg: Registry, session: Session, env: str) -> Policy:
     """The policy registered for ``env`` (the newest ``policy-set`` entry that covers it), else the shipped
     default. A registered policy whose stored file is missing or altered is an error, never the default."""
     chosen = None
-    for entry in _entries(session, "policy-set"):
+    for entry in reg.entries(session, "policy-set"):
         covered = entry["payload"]["environments"]
         if covered is None or env in covered:
             chosen = entry["payload"]
@@ -177,3 +163,18 @@ def registered_policy(reg: Registry, session: Session, env: str) -> Policy:
     except (InputError, PolicyError) as exc:
         raise InputError(f"the policy registered for {env} ({chosen['blob']}) cannot be used: {exc}") from None
     return policy
+
+
+# --- the log's signing key ------------------------------------------------------------------------------------
+
+
+def rotate_log_key(reg: Registry) -> dict[str, Any]:
+    """Hand the audit log to a new signing key (admin), on the record (``registry.rotate_audit_key``). The old
+    public key is kept beside the new one as ``audit-log.retired-<hash>.pub.pem``; old checkpoints still verify."""
+    from assay.registry import audit_key_path, finish_audit_key_rotation, rotate_audit_key
+
+    with reg.write() as session:
+        require_role(reg, session, reg.actor, "admin", "rotate the audit-log key")
+        doc = rotate_audit_key(session, reg.home, reg.actor)
+    retired = finish_audit_key_rotation(reg.home)
+    return {**doc, "retired_public_key": str(retired), "key": str(audit_key_path(reg.home))}

@@ -25,8 +25,9 @@ from assay.registry import (
     VersionRow,
     must_get,
 )
-from assay.release._evidence import _aware, active_deployment, release_evidence
+from assay.release._evidence import _aware, active_deployment, release_evidence, require_intact
 from assay.release._governance import check_policy_environments, environment_names
+from assay.release._revocation import revoked_releases
 from assay.release._service import (
     GateFailed,
     Outcome,
@@ -95,14 +96,17 @@ def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = 
     the shipped rollback policy (never one the caller chooses)."""
     policy = load_rollback_policy()
     with reg.read() as session:
-        check_policy_environments(policy, environment_names(session))
+        check_policy_environments(policy, environment_names(reg, session))
         environment, envs = _env(reg, session, env)
         seen_seq = environment.deploy_seq
         active = active_deployment(session, environment)
         if active is None:
             raise UsageError(f"nothing is deployed in {env}: there is nothing to roll back")
         current = must_get(session, ReleaseRow, active.release_id)
-        target = _chosen_target(session, active, env, to) if to else _previous_release(session, active)
+        require_intact(reg, session, [active, current, *_earlier_deployments(session, active)], [environment])
+        revoked = set(revoked_releases(reg, session))
+        target = _chosen_target(session, active, env, to, revoked) if to else \
+            _previous_release(session, active, revoked)
         if target is None:
             raise UsageError(f"{env} has no earlier release to roll back to (give --to RELEASE)")
         if target.id == current.id:
@@ -138,10 +142,12 @@ def _earlier_deployments(session: Session, active: DeploymentRow) -> list[Deploy
                                 .order_by(DeploymentRow.seq.desc())))
 
 
-def _chosen_target(session: Session, active: DeploymentRow, env: str, to: str) -> ReleaseRow:
+def _chosen_target(session: Session, active: DeploymentRow, env: str, to: str, revoked: set[str]) -> ReleaseRow:
     """``--to``: only a release that was active in this environment before (a rollback never deploys a release
-    that no gate let into ``env``)."""
+    that no gate let into ``env``) and is not revoked."""
     target = _release(session, to)
+    if target.name in revoked:
+        raise UsageError(f"{target.name} is revoked: it is no rollback target")
     earlier = {row.release_id for row in _earlier_deployments(session, active)}
     if target.id not in earlier and target.id != active.release_id:
         raise UsageError(f"{target.name} was never active in {env}: a rollback only returns to a release that was "
@@ -149,10 +155,10 @@ def _chosen_target(session: Session, active: DeploymentRow, env: str, to: str) -
     return target
 
 
-def _previous_release(session: Session, active: DeploymentRow) -> ReleaseRow | None:
+def _previous_release(session: Session, active: DeploymentRow, revoked: set[str]) -> ReleaseRow | None:
     """The known-good release before the active one: the newest earlier full deployment in the same environment
-    whose release differs from the active one and was never rolled back from (a release a rollback left is not
-    known-good)."""
+    whose release differs from the active one, was never rolled back from (a release a rollback left is not
+    known-good) and is not revoked."""
     rows = _earlier_deployments(session, active)
     left = {row.replaces_id for row in rows if row.action == "rollback"}
     if active.action == "rollback":
@@ -161,8 +167,20 @@ def _previous_release(session: Session, active: DeploymentRow) -> ReleaseRow | N
         if left else set()
     for row in rows:
         if row.release_id is not None and row.release_id != active.release_id and row.release_id not in rolled_back:
-            return must_get(session, ReleaseRow, row.release_id)
+            candidate = must_get(session, ReleaseRow, row.release_id)
+            if candidate.name not in revoked:
+                return candidate
     return None
+
+
+def _shown(session: Session, *deployments: DeploymentRow | None) -> list[Any]:
+    """The rows a report of ``deployments`` shows: each deployment with its release, version and model."""
+    rows: list[Any] = []
+    for d in deployments:
+        rel = session.get(ReleaseRow, d.release_id) if d and d.release_id else None
+        version = session.get(VersionRow, rel.version_id) if rel else None
+        rows += [d, rel, version, session.get(ModelRow, version.model_id) if version else None]
+    return rows
 
 
 def _describe(session: Session, d: DeploymentRow) -> dict[str, Any]:
@@ -189,6 +207,7 @@ def status(reg: Registry, env: str | None = None) -> list[dict[str, Any]]:
                                                                  DeploymentRow.action == "canary",
                                                                  DeploymentRow.seq > (active.seq if active else 0))
                                      .order_by(DeploymentRow.seq.desc()).limit(1)).first()
+            require_intact(reg, session, _shown(session, active, canary), [e])
             out.append({"environment": e.name, "active": _describe(session, active) if active else None,
                         "canary": _describe(session, canary) if canary else None})
         if env is not None and not out:
@@ -203,6 +222,7 @@ def history(reg: Registry, env: str) -> list[dict[str, Any]]:
         environment, _ = _env(reg, session, env)
         rows = session.scalars(select(DeploymentRow).where(DeploymentRow.environment_id == environment.id)
                                .order_by(DeploymentRow.seq)).all()
+        require_intact(reg, session, _shown(session, *rows), [environment])
         out = [_describe(session, d) for d in rows]
         session.rollback()
     return out

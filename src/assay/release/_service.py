@@ -38,7 +38,13 @@ from assay.registry import (
     must_get,
     now,
 )
-from assay.release._evidence import _aware, _risk_tier_changed_at, active_deployment, release_evidence
+from assay.release._evidence import (
+    _aware,
+    _risk_tier_changed_at,
+    active_deployment,
+    release_evidence,
+    require_intact,
+)
 from assay.release._governance import (
     check_policy_environments,
     environment_names,
@@ -83,7 +89,7 @@ class Outcome:
 
 def environments(reg: Registry, session: Session) -> list[EnvironmentRow]:
     """The environments in promotion order, created on first use."""
-    names = environment_names(session)
+    names = environment_names(reg, session)
     rows = {e.name: e for e in session.scalars(select(EnvironmentRow))}
     for position, name in enumerate(names):
         if name not in rows:
@@ -109,7 +115,7 @@ def policy_in_force(reg: Registry, session: Session, env: str, what_if: Policy |
     """The policy registered for ``env``; ``what_if`` (``gate check --policy``) replaces it for a check that
     changes nothing. Either way a rule naming an environment that is not registered is refused."""
     chosen = what_if or registered_policy(reg, session, env)
-    check_policy_environments(chosen, environment_names(session))
+    check_policy_environments(chosen, environment_names(reg, session))
     return chosen
 
 
@@ -167,9 +173,10 @@ def approve(reg: Registry, release: str, env: str, *, comment: str | None = None
             ) -> dict[str, Any]:
     """Record the actor's approval of ``release`` for ``env``; the release's submitter may not approve it."""
     with reg.write() as session:
-        require_role(session, reg.actor, "approver", "approve releases")
+        require_role(reg, session, reg.actor, "approver", "approve releases")
         rel = _release(session, release)
         environment, _ = _env(reg, session, env)
+        require_intact(reg, session, [rel])
         if rel.created_by == reg.actor:
             raise UsageError(f"{reg.actor} submitted {release} and cannot approve it (four eyes: another person must)")
         earlier = session.scalars(select(ApprovalRow).where(ApprovalRow.release_id == rel.id,
@@ -178,7 +185,7 @@ def approve(reg: Registry, release: str, env: str, *, comment: str | None = None
         renewed = False
         if earlier is not None:  # one approval per person; one given before a risk-tier change is renewed
             version = must_get(session, VersionRow, rel.version_id)
-            changed = _risk_tier_changed_at(session, must_get(session, ModelRow, version.model_id).name)
+            changed = _risk_tier_changed_at(reg, session, must_get(session, ModelRow, version.model_id))
             if changed is None or _aware(earlier.created_at) > changed:
                 raise UsageError(f"{reg.actor} has already approved {release} for {env}")
             earlier.role, earlier.comment, earlier.created_at, renewed = role, comment, now(), True
@@ -205,9 +212,10 @@ def waive(reg: Registry, rule_id: str, release: str, env: str, *, reason: str, e
     if expires > datetime.now(UTC) + timedelta(days=max_days):
         raise UsageError(f"a waiver may last at most {max_days} days (max_waiver_days)")
     with reg.write() as session:
-        require_role(session, reg.actor, "approver", "waive rules")
+        require_role(reg, session, reg.actor, "approver", "waive rules")
         rel = _release(session, release)
         _, envs = _env(reg, session, env)
+        require_intact(reg, session, [rel])
         policy = policy_in_force(reg, session, env)
         rule = next((r for r in policy.rules if r.id == rule_id), None)
         if rule is None:
@@ -217,25 +225,26 @@ def waive(reg: Registry, rule_id: str, release: str, env: str, *, reason: str, e
         if rel.created_by == reg.actor:
             raise UsageError(f"{reg.actor} submitted {release} and cannot waive its rules")
         if any(w.approver == reg.actor and w.rule_id == rule_id and not w.expired(datetime.now(UTC))
-               for w in _waivers(session, rel, env, envs, every=True)):
+               for w in _waivers(reg, session, rel, env, envs, every=True)):
             raise UsageError(f"{reg.actor} has already waived {rule_id} for {release} in {env}")
         session.add(WaiverRow(rule_id=rule_id, release_id=rel.id, environment=env, reason=reason,
                               approver=reg.actor, expires_at=expires, created_at=now()))
         session.flush()
-        effective = any(w.rule_id == rule_id for w in _waivers(session, rel, env, envs))
+        effective = any(w.rule_id == rule_id for w in _waivers(reg, session, rel, env, envs))
         doc = {"rule": rule_id, "release": release, "environment": env, "approver": reg.actor, "reason": reason,
                "expires_at": expires.isoformat(), "effective": effective}
         reg.log(session, "waiver", doc)
         return doc
 
 
-def _waivers(session: Session, rel: ReleaseRow, env: str, envs: list[EnvironmentRow], *, every: bool = False
-             ) -> list[Waiver]:
+def _waivers(reg: Registry, session: Session, rel: ReleaseRow, env: str, envs: list[EnvironmentRow], *,
+             every: bool = False) -> list[Waiver]:
     """The waivers that count for ``rel`` in ``env``: in the last environment of the order, a rule's waivers count
-    only when two different approvers gave one that has not expired (``every``: all of them regardless)."""
-    found = [Waiver(w.rule_id, rel.name, w.environment, w.approver, w.reason, _aware(w.expires_at))
-             for w in session.scalars(select(WaiverRow).where(WaiverRow.release_id == rel.id,
-                                                              WaiverRow.environment == env))]
+    only when two different approvers gave one that has not expired (``every``: all of them regardless). Each
+    must be sealed by its audit entry (``require_intact``)."""
+    rows = session.scalars(select(WaiverRow).where(WaiverRow.release_id == rel.id, WaiverRow.environment == env)).all()
+    require_intact(reg, session, rows)
+    found = [Waiver(w.rule_id, rel.name, w.environment, w.approver, w.reason, _aware(w.expires_at)) for w in rows]
     if every or not envs or env != envs[-1].name:
         return found
     live = datetime.now(UTC)
@@ -256,7 +265,7 @@ def gate_check(reg: Registry, release: str, env: str, *, policy: Policy | None =
         environment, envs = _env(reg, session, env)
         evidence = release_evidence(reg, session, rel, environment, envs)
         result = evaluate(policy, evidence, environment=env, risk_tier=evidence["model"]["risk_tier"],
-                          waivers=_waivers(session, rel, env, envs))
+                          waivers=_waivers(reg, session, rel, env, envs))
         session.rollback()  # environments() may have created rows: a check writes nothing
     return result, evidence
 
@@ -325,7 +334,7 @@ def promote(reg: Registry, release: str, env: str, *, canary: int | None = None)
             raise UsageError(f"{release} is already active in {env}")
         evidence = release_evidence(reg, session, rel, environment, envs)
         result = evaluate(policy, evidence, environment=env, risk_tier=evidence["model"]["risk_tier"],
-                          waivers=_waivers(session, rel, env, envs))
+                          waivers=_waivers(reg, session, rel, env, envs))
         replaced = evidence["deployment"]["previous_release"]
         relied_on = relied_on_evidence(session, rel)
         release_id = rel.id

@@ -1,0 +1,286 @@
+"""Reading the audit log in the registry database: proven entries for the gates, the full verification (with
+the sealed rows reconciled), inclusion proofs and the offline export.
+
+Every read here either proves what it returns against a signed checkpoint (``verified_entries``) or recomputes the
+whole log (``verify``); nothing is taken from the stored rows on trust.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from assay.audit import (
+    KEY_ROTATED,
+    AuditError,
+    InclusionProof,
+    LogProblem,
+    LogReport,
+    MemoryTree,
+    NoteVerifier,
+    TreeBuilder,
+    cited_blobs,
+    inclusion_proof,
+    keyring,
+    leaf_hash,
+    load_private_key,
+    public_key_pem,
+    verify_inclusion,
+    verify_log,
+)
+from assay.errors import InputError
+from assay.registry import _seal as seal
+from assay.registry._auditlog import (
+    _HEAD_KEY,
+    _START_KEY,
+    LogTampered,
+    _node_source,
+    _transaction,
+    key_path,
+    log_verifier,
+    signed_root,
+)
+from assay.registry._interface import NotFound
+from assay.registry._schema import AuditEntryRow, AuditNodeRow, AuditStateRow, CheckpointRow
+
+FETCH_BATCH = 20_000
+"""Entries read per round trip while verifying."""
+
+
+def verified_entries(session: Session, home: Path, indexes: Iterable[int]) -> tuple[dict[int, dict[str, Any]],
+                                                                                      list[str]]:
+    """The parsed bodies of the entries ``indexes``, each proven to be in the newest signed checkpoint (an inclusion
+    proof from the stored tree nodes to the signed root, so neither an edited entry nor an edited node passes).
+
+    Returns (bodies by index, problems): an entry that is missing, not yet covered by a signed checkpoint, or
+    whose proof does not reach the signed root is a problem, never a body. The proofs share one memo of tree
+    nodes, so k entries cost O(k log n) reads at most and far fewer when they are close together."""
+    wanted = sorted(set(indexes))
+    if not wanted:
+        return {}, []
+    size, root = signed_root(session, home)
+    rows = {int(r.idx): (r.kind, r.body) for r in session.execute(
+        select(AuditEntryRow.idx, AuditEntryRow.kind, AuditEntryRow.body).where(AuditEntryRow.idx.in_(wanted)))}
+    memo: dict[tuple[int, int], bytes] = {}
+    stored = _node_source(session)
+
+    def node(start: int, end: int) -> bytes:
+        if (start, end) not in memo:
+            memo[start, end] = stored(start, end)
+        return memo[start, end]
+
+    bodies: dict[int, dict[str, Any]] = {}
+    problems: list[str] = []
+    written = session.info.get(_HEAD_KEY)
+    ours = range(session.info[_START_KEY][1], written[1]) \
+        if written is not None and written[0] is _transaction(session) else range(0)
+    for index in wanted:
+        if index not in rows:
+            problems.append(f"log entry {index} is missing")
+            continue
+        if index in ours:  # appended by this very transaction: trusted as written
+            bodies[index] = json.loads(rows[index][1])
+            continue
+        if index >= size:
+            problems.append(f"log entry {index} is not covered by a signed checkpoint")
+            continue
+        kind, body = rows[index]
+        try:
+            hashes = inclusion_proof(index, size, node, available=size)
+            verify_inclusion(leaf_hash(body.encode("utf-8")), index, size, hashes, root)
+            parsed = json.loads(body)
+        except (AuditError, NotFound, ValueError):
+            problems.append(f"log entry {index} is not the one the signed log holds (it or the stored tree nodes "
+                            "were changed)")
+            continue
+        if not isinstance(parsed, dict) or parsed.get("kind") != kind or parsed.get("index") != index:
+            problems.append(f"log entry {index} is filed under another kind or index than its body says")
+            continue
+        bodies[index] = parsed
+    return bodies, problems
+
+
+def entries_of_kind(session: Session, home: Path, *kinds: str) -> list[dict[str, Any]]:
+    """Every entry of ``kinds`` (oldest first), each proven to be in the signed log; LogTampered otherwise. Read
+    through the index on ``kind``; an entry whose kind column was edited to hide it is what ``audit verify``
+    names (``altered-entry``)."""
+    indexes = session.scalars(select(AuditEntryRow.idx).where(AuditEntryRow.kind.in_(kinds))
+                              .order_by(AuditEntryRow.idx)).all()
+    bodies, problems = verified_entries(session, home, indexes)
+    if problems:
+        raise LogTampered(f"the audit log was changed outside assay: {problems[0]} (run assay audit verify)")
+    return [bodies[i] for i in sorted(bodies)]
+
+
+def _entries(session: Session, *, with_kind: bool = False) -> Iterator[Any]:
+    """Every entry in order as (index, body, leaf) or, ``with_kind``, (index, kind, body, leaf), read in batches
+    straight from the driver (a million rows through the ORM is slow)."""
+    conn = session.connection()
+    columns = (AuditEntryRow.idx, *((AuditEntryRow.kind,) if with_kind else ()), AuditEntryRow.body,
+               AuditEntryRow.leaf_hash)
+    query = select(*columns).where(AuditEntryRow.idx > bindparam("last")).order_by(AuditEntryRow.idx) \
+        .limit(FETCH_BATCH)
+    last = -1
+    while True:
+        rows = conn.execute(query, {"last": last}).fetchall()
+        if not rows:
+            return
+        yield from (tuple(row) for row in rows)
+        last = rows[-1].idx
+
+
+def verify(session: Session, verifier: NoteVerifier, witnessed: Iterable[str] = ()) -> LogReport:
+    """Recompute the whole log from the database rows and check it against every signed checkpoint; then replay
+    its records against every sealed row (``_seal.Ledger``), so a row inserted, changed, deleted or replayed
+    outside assay is named too, and check each entry's ``kind`` column (the index gates read entries through).
+    ``witnessed``: signed checkpoints kept outside the database (``--witness``), checked like the stored ones, so a
+    tail cut off together with its checkpoints is a checkpoint beyond the entries present."""
+    head = session.get(AuditStateRow, 1)
+    notes = [*session.scalars(select(CheckpointRow.note).order_by(CheckpointRow.id)), *witnessed]
+    state = (head.size, [bytes.fromhex(p) for p in head.peaks]) if head else (0, [])
+    nodes = session.execute(select(AuditNodeRow.level, AuditNodeRow.idx, AuditNodeRow.hash)
+                            .order_by(AuditNodeRow.level, AuditNodeRow.idx))
+    ledger = seal.Ledger()
+    misfiled: list[LogProblem] = []
+
+    def read(rows: Iterator[tuple[int, str, str, str]]) -> Iterator[tuple[int, str, str]]:
+        for index, kind, body, leaf in rows:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None  # verify_log names the entry (its leaf no longer matches)
+            if isinstance(parsed, dict):
+                if parsed.get("kind") != kind and not misfiled:
+                    misfiled.append(LogProblem("altered-entry", f"entry {index} is filed under kind {kind!r} but is "
+                                               f"a {parsed.get('kind')!r} entry: gates reading by kind would miss it",
+                                               index))
+                ledger.add(index, parsed.get("payload"))
+            yield index, body, leaf
+
+    rotations = [(e["index"], e["payload"]) for e in (json.loads(b) for b in session.scalars(
+        select(AuditEntryRow.body).where(AuditEntryRow.kind == KEY_ROTATED).order_by(AuditEntryRow.idx)))]
+    ring = keyring([verifier], rotations, notes)
+    report = verify_log(read(_entries(session, with_kind=True)), notes, ring, head=state,
+                        nodes=((int(n.level), int(n.idx), str(n.hash)) for n in nodes))
+    records = [LogProblem(kind, message, entry) for kind, message, entry in ledger.reconcile(session)]
+    return dataclasses.replace(report, problems=(*report.problems, *misfiled, *records))
+
+
+def record_problems(session: Session) -> list[tuple[str, str, int | None]]:
+    """The sealed rows that disagree with the log (``_seal.Ledger.reconcile``), the log read once in order."""
+    ledger = seal.Ledger()
+    for index, body, _ in _entries(session):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            continue  # the log's own problem: audit verify names it
+        if isinstance(parsed, dict):
+            ledger.add(index, parsed.get("payload"))
+    return list(ledger.reconcile(session))
+
+
+def proof(session: Session, index: int) -> dict[str, Any]:
+    """The inclusion proof of entry ``index`` in the newest checkpoint that covers it (or the current head).
+
+    O(log n) indexed reads: the proof's sibling hashes come from the stored perfect subtrees.
+    """
+    entry = session.get(AuditEntryRow, index)
+    if entry is None:
+        raise NotFound(f"no audit entry {index}")
+    cp = session.scalars(select(CheckpointRow).where(CheckpointRow.size > index)
+                         .order_by(CheckpointRow.size.desc()).limit(1)).first()
+    head = session.get(AuditStateRow, 1)
+    size = cp.size if cp else (head.size if head else 0)
+    root = cp.root if cp else (TreeBuilder.from_state(head.size, [bytes.fromhex(p) for p in head.peaks]).root().hex()
+                               if head else None)
+    hashes = inclusion_proof(index, size, _node_source(session), available=size)
+    if root is not None:  # the stored nodes are checked, not trusted: a proof that does not verify is never printed
+        try:
+            verify_inclusion(leaf_hash(entry.body.encode("utf-8")), index, size, hashes, bytes.fromhex(root))
+        except AuditError:
+            raise LogTampered(f"the proof of entry {index} does not reach the signed root: the entry or the stored "
+                              "tree nodes were changed outside assay (run assay audit verify)") from None
+    return {"schema": "assay.audit-proof/1.0", "entry": index, "body": entry.body, "leaf": entry.leaf_hash,
+            "proof": InclusionProof(index, size, tuple(hashes)).to_json(), "root": root,
+            "checkpoint": cp.note if cp else None}
+
+
+def export(session: Session, blobs: Any, home: Path, output: Path) -> dict[str, int]:
+    """Write the offline bundle: entries, checkpoints, inclusion proofs, cited evidence blobs, public key."""
+    verifier = log_verifier(home)
+    entries = list(_entries(session))
+    notes = list(session.scalars(select(CheckpointRow.note).order_by(CheckpointRow.id)))
+    tree = MemoryTree([bytes.fromhex(leaf) for _, _, leaf in entries])
+    cited = sorted({d for _, body, _ in entries for d in cited_blobs(body)})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("entries.jsonl", "".join(json.dumps({"index": i, "body": b, "leaf": h}) + "\n"
+                                             for i, b, h in entries))
+        zf.writestr("checkpoints.json", json.dumps(notes, indent=1))
+        if entries:
+            zf.writestr("proofs.jsonl", "".join(json.dumps(tree.inclusion_proof(i).to_json()) + "\n"
+                                                for i, _, _ in entries))
+        zf.writestr("audit-log.pub.pem", public_key_pem(load_private_key(key_path(home))))
+        zf.writestr("verifier-key.txt", verifier.key_string() + "\n")
+        stored = 0
+        for digest in cited:
+            if blobs.exists(digest):
+                zf.writestr(f"evidence/{digest.replace(':', '-')}", blobs.get(digest))
+                stored += 1
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, output)
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    return {"entries": len(entries), "checkpoints": len(notes), "evidence": stored, "missing": len(cited) - stored}
+
+
+def unsealed(session: Session, home: Path, rows: Iterable[Any], consult: Iterable[int] = ()) -> list[str]:
+    """Why the rows a decision rests on cannot be trusted (empty when they can): a row with no entry, one its
+    entry does not hold as it is now, an entry that is not in the signed log, or a row that an entry consulted
+    here wrote and that is gone (the release's parts, the version's evidence and lineage go with the entry that
+    wrote them). ``consult``: further entries whose rows must all still exist. Rows this transaction wrote itself
+    are trusted."""
+    checked = {seal.row_key(r): r for r in rows if r is not None and not seal.written_here(session, r)}
+    problems = [f"{key} was written outside assay (no audit entry)" for key, r in checked.items()
+                if r.entry_idx is None]
+    bodies, problems_of_entries = verified_entries(session, home, {*consult, *(r.entry_idx for r in checked.values()
+                                                                                if r.entry_idx is not None)})
+    problems += problems_of_entries
+    for key, row in checked.items():
+        body = bodies.get(row.entry_idx)
+        if body is None:
+            continue
+        sealed = seal.sealed_records(body)
+        if key not in sealed:
+            problems.append(f"{key} is not written by log entry {row.entry_idx}, which it names")
+        elif sealed[key] != seal.record_digest(row):
+            problems.append(f"{key} was changed outside assay (it no longer matches log entry {row.entry_idx})")
+    return problems + _deleted(session, bodies)
+
+
+def _deleted(session: Session, bodies: dict[int, dict[str, Any]]) -> list[str]:
+    """The rows the entries ``bodies`` wrote that no longer exist (assay never deletes a sealed row)."""
+    wanted: dict[str, dict[int, int]] = {}
+    for index, body in bodies.items():
+        for key in seal.sealed_records(body):
+            table, _, ident = key.partition("/")
+            if table in seal.SEALED and ident.isdigit():
+                wanted.setdefault(table, {})[int(ident)] = index
+    problems = []
+    for table, ids in wanted.items():
+        cls = seal.SEALED[table]
+        present = set(session.scalars(select(cls.id).where(cls.id.in_(ids))))
+        problems += [f"{table}/{i} was deleted outside assay (log entry {ids[i]} wrote it)"
+                     for i in sorted(ids) if i not in present]
+    return problems
