@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from assay.audit import _checkpoint
+from tests.audit._log_edits import cut_log
 
 ASSAY = [sys.executable, "-m", "assay.cli.main"]
 
@@ -106,7 +107,6 @@ def test_a_forged_entry_is_never_blessed_by_the_next_write(assay_env: dict[str, 
 def test_a_rewritten_log_stops_writes(assay_env: dict[str, str], tmp_path: Path, forgery: str) -> None:
     from sqlalchemy import text
 
-    from assay.audit import TreeBuilder
     from assay.config import load_settings
     from assay.registry import Registry
 
@@ -116,16 +116,7 @@ def test_a_rewritten_log_stops_writes(assay_env: dict[str, str], tmp_path: Path,
     try:
         with reg.write() as session:
             if forgery == "truncate-tail":  # drop the newest entries and put the head back where they began
-                keep = session.execute(text("SELECT min(size) FROM audit_checkpoints")).scalar()
-                leaves = [bytes.fromhex(h) for (h,) in session.execute(
-                    text("SELECT leaf_hash FROM audit_entries WHERE idx < :k ORDER BY idx"), {"k": keep})]
-                builder = TreeBuilder()
-                for leaf in leaves:
-                    builder.append(leaf, [])
-                size, peaks = builder.state()
-                session.execute(text("DELETE FROM audit_entries WHERE idx >= :k"), {"k": keep})
-                session.execute(text("UPDATE audit_state SET size = :s, peaks = :p"),
-                                {"s": size, "p": json.dumps([p.hex() for p in peaks])})
+                cut_log(session, session.execute(text("SELECT min(size) FROM audit_checkpoints")).scalar())
             else:  # a checkpoint row for the current head, with a signature that is not the log key's
                 newest = session.execute(text("SELECT size, root, note FROM audit_checkpoints ORDER BY size DESC"
                                               " LIMIT 1")).one()

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from assay.audit import TreeBuilder, WitnessConflict, publish_checkpoint, verify_bundle, witnessed_checkpoints
+from assay.audit import WitnessConflict, publish_checkpoint, verify_bundle, witnessed_checkpoints
 from assay.registry import Registry, add_artifact
 from assay.registry import _auditlog as auditlog
 from assay.registry import _auditread as auditread
+from tests.audit._log_edits import cut_log
 
 
 def _assay(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -40,18 +41,10 @@ def _cut_tail(reg: Registry, keep: int) -> None:
     """Drop every entry from ``keep`` on, every checkpoint beyond it, the rows those entries wrote, and put the
     head back: the log of ``keep`` entries that was once genuine."""
     with reg.write() as session:
-        leaves = [bytes.fromhex(h) for (h,) in session.execute(
-            text("SELECT leaf_hash FROM audit_entries WHERE idx < :k ORDER BY idx"), {"k": keep})]
-        builder = TreeBuilder()
-        for leaf in leaves:
-            builder.append(leaf, [])
-        size, peaks = builder.state()
         session.execute(text("DELETE FROM artifacts WHERE entry_idx >= :k"), {"k": keep})
-        session.execute(text("DELETE FROM audit_entries WHERE idx >= :k"), {"k": keep})
+        cut_log(session, keep)
         session.execute(text("DELETE FROM audit_nodes"))  # proofs fall back to the leaves
         session.execute(text("DELETE FROM audit_checkpoints WHERE size > :k"), {"k": keep})
-        session.execute(text("UPDATE audit_state SET size = :s, peaks = :p"),
-                        {"s": size, "p": json.dumps([p.hex() for p in peaks])})
 
 
 def _verify(reg: Registry, witnessed: list[str] = ()) -> object:  # type: ignore[assignment]

@@ -325,7 +325,8 @@ def test_a_revoked_release_passes_no_gate_and_is_no_rollback_target(world: Regis
     assert evidence["release"]["revoked"] and "not-revoked" in [r.id for r in result.failures if r.blocking]
     with pytest.raises(UsageError, match="revoked: it is no rollback target"):
         rollback(world, "production", to="r2")
-    assert status(world, "staging")[0]["active"]["release"] == "r2"
+    staging = status(world, "staging")[0]["active"]
+    assert staging["release"] == "r2" and staging["revoked"]
     assert rollback(world, "staging", dry_run=True).release == "r1"  # known-good: r1 ...
     revoke_release(_as(world, "carol"), "r1", reason="licence withdrawn")
     with pytest.raises(UsageError, match="no earlier release"):  # ... until r1 is revoked too
@@ -335,3 +336,79 @@ def test_a_revoked_release_passes_no_gate_and_is_no_rollback_target(world: Regis
     with world.snapshot() as session:
         report = auditread.verify(session, auditlog.log_verifier(world.home))
     assert any(p.kind == "altered-entry" and "filed under kind" in p.message for p in report.problems)
+
+
+def _refile(sql: Any, kind: str, as_kind: str) -> None:
+    sql.execute(text("UPDATE audit_entries SET kind = :new WHERE kind = :old"), {"new": as_kind, "old": kind})
+
+
+@pytest.mark.parametrize("hide", ["relabel", "relabel-and-swap", "blob"])
+def test_an_entry_hidden_from_the_kind_index_stops_the_gate(world: Registry, hide: str) -> None:
+    """The revocation is filed under another kind (or as bytes, which SQLite's IN never matches) while the forger
+    promotes, to be put back afterwards: the signed checkpoint counts the revocations, so the gate sees one
+    missing (or a relabelled stand-in whose body says otherwise) and refuses; the promotion never happens."""
+    from assay.registry._auditlog import LogTampered
+    from assay.release import revoke_release
+
+    revoke_release(_as(world, "bob"), "r2", reason="CVE-2026-0001")
+    with world.write() as session:
+        if hide == "blob":
+            session.execute(text("UPDATE audit_entries SET kind = CAST(kind AS BLOB) WHERE kind = 'release-revoked'")) \
+                if session.get_bind().dialect.name == "sqlite" else _refile(session, "release-revoked", "note")
+        else:
+            _refile(session, "release-revoked", "approval")
+        if hide == "relabel-and-swap":  # keep the count: an approval entry stands in for the hidden revocation
+            stand_in = _id(session, "SELECT min(idx) FROM audit_entries WHERE kind = 'approval'")
+            session.execute(text("UPDATE audit_entries SET kind = 'release-revoked' WHERE idx = :i"), {"i": stand_in})
+    with pytest.raises(LogTampered, match="changed outside assay"):
+        promote(world, "r2", "production")
+    with world.snapshot() as session:
+        report = auditread.verify(session, auditlog.log_verifier(world.home))
+    assert any(p.kind == "altered-entry" and "filed under kind" in p.message for p in report.problems), report
+    assert any(p.kind == "altered-entry" for p in doctor(world))
+    with world.write() as session:  # the forger puts everything back: nothing was promoted meanwhile
+        session.execute(text("UPDATE audit_entries SET kind = 'approval' WHERE body LIKE '%\"kind\":\"approval\"%'"))
+        session.execute(text("UPDATE audit_entries SET kind = 'release-revoked' WHERE body LIKE "
+                             "'%\"kind\":\"release-revoked\"%'"))
+    assert status(world, "production")[0]["active"]["release"] == "r1"
+    with world.snapshot() as session:
+        assert auditread.verify(session, auditlog.log_verifier(world.home)).ok
+
+
+def test_a_hidden_role_revocation_does_not_let_the_revoked_approve(world: Registry) -> None:
+    from assay.registry._auditlog import LogTampered
+    from assay.release import revoke_role
+
+    revoke_role(world, "carol", "approver")
+    with world.write() as session:
+        _refile(session, "role-revoked", "note")
+    with pytest.raises(LogTampered):
+        approve(_as(world, "carol"), "u1", "staging")
+
+
+def test_a_hidden_risk_tier_change_does_not_lower_the_bar(world: Registry) -> None:
+    """The tier was raised on the record; the forger files the change under another kind and puts the row back."""
+    from assay.registry import set_model_metadata
+    from assay.registry._auditlog import LogTampered
+
+    with world.snapshot() as session:
+        before = session.execute(text("SELECT risk_tier, entry_idx FROM models WHERE name = 'acme/good'")).one()
+    set_model_metadata(world, "acme/good", {"risk_tier": "critical"})
+    with world.write() as session:
+        session.execute(text("UPDATE models SET risk_tier = :t, entry_idx = :i WHERE name = 'acme/good'"),
+                        {"t": before.risk_tier, "i": before.entry_idx})
+        _refile(session, "model-changed", "note")
+    with pytest.raises(LogTampered):
+        gate_check(world, "r1", "production")
+
+
+def test_a_hidden_re_inspection_does_not_bring_back_the_older_scan(world: Registry) -> None:
+    """acme/good@1 was inspected again: the forger deletes the newer report and files the re-inspection entry
+    under another kind, so that no consulted entry misses its row; the signed count of re-inspections does."""
+    from assay.registry._auditlog import LogTampered
+
+    with world.write() as session:
+        _drop_newer_scan(session)
+        _refile(session, "reinspection", "note")
+    with pytest.raises(LogTampered, match="'reinspection' entries"):
+        gate_check(world, "r1", "production")

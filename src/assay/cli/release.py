@@ -243,8 +243,8 @@ def rollback_cmd(args: argparse.Namespace) -> int:
 
 
 def _deployment_line(d: dict[str, Any]) -> str:
-    return (f"{d['release']} ({d['model']}) since {d['since'][:19]} by {d['by']}, {d['action']}, "
-            f"gate {'passed' if d['gate_passed'] else 'FAILED'}, evidence {d['evidence']}")
+    return (f"{d['release']} ({d['model']}){' REVOKED' if d['revoked'] else ''} since {d['since'][:19]} by "
+            f"{d['by']}, {d['action']}, gate {'passed' if d['gate_passed'] else 'FAILED'}, evidence {d['evidence']}")
 
 
 def status_cmd(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,6 +112,9 @@ _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, root, note, created_a
 _HEAD_KEY = "assay.audit_head"  # session.info: the head this transaction wrote last, so a checkpoint need not read it
 _START_KEY = "assay.audit_start"  # session.info: the head as this transaction first read it
 PUBLISH_KEY = "assay.publish"  # session.info: (size, note) this transaction signed, for the witness once committed
+_APPENDED = "assay.appended"  # session.info: (transaction, Counter of count keys appended since the last checkpoint)
+COUNTS_LINE = "assay-counts "
+"""The checkpoint extension line that signs how many entries of each kind (and kind@environment) the log holds."""
 
 
 class LogTampered(AssayError):
@@ -142,6 +146,40 @@ def _head(session: Session, sql: Sql) -> tuple[int, list[bytes]]:
     return row.size, peaks
 
 
+def count_keys(kind: str, payload: Any) -> list[str]:
+    """What an entry adds to the signed counts: its kind, and ``kind@ENV`` when its payload names an environment."""
+    env = payload.get("environment") if isinstance(payload, dict) else None
+    return [kind, f"{kind}@{env}"] if isinstance(env, str) else [kind]
+
+
+def signed_counts(note: str) -> dict[str, int] | None:
+    """The counts a checkpoint note signs (its ``assay-counts`` line), or None for a checkpoint without one.
+    ``note`` must already be verified: this only reads its text."""
+    for line in note.split("\n\n", 1)[0].split("\n")[3:]:
+        if line.startswith(COUNTS_LINE):
+            try:
+                counts = json.loads(line[len(COUNTS_LINE):])
+            except ValueError:
+                return None
+            if isinstance(counts, dict) and all(isinstance(v, int) for v in counts.values()):
+                return {str(k): int(v) for k, v in counts.items()}
+    return None
+
+
+def _counts_line(session: Session, sql: Sql, last: Any) -> str:
+    """The counts line for a checkpoint of the head now: the newest checkpoint's counts plus what this
+    transaction appended since (a log signed before counts existed is counted from its entries, once)."""
+    counts = Counter(signed_counts(last.note) or {}) if last is not None else Counter()
+    if last is not None and signed_counts(last.note) is None:
+        for body in session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.idx < last.size)):
+            entry = json.loads(body)
+            counts.update(count_keys(entry.get("kind"), entry.get("payload")))
+    appended = session.info.get(_APPENDED)
+    if appended is not None and appended[0] is _transaction(session):
+        counts.update(appended[1])
+    return COUNTS_LINE + json.dumps(dict(sorted(counts.items())), separators=(",", ":"), ensure_ascii=False)
+
+
 def append(session: Session, kind: str, actor: str, payload: dict[str, Any], *, time: datetime | None = None) -> int:
     """Add one entry in the caller's transaction; returns its index."""
     sql = Sql.of(session)
@@ -157,6 +195,10 @@ def append(session: Session, kind: str, actor: str, payload: dict[str, Any], *, 
     new_size, new_peaks = builder.state()
     sql.execute(_UPDATE_HEAD, size=new_size, peaks=json.dumps([p.hex() for p in new_peaks]))
     session.info[_HEAD_KEY] = (_transaction(session), new_size, list(new_peaks))
+    appended = session.info.get(_APPENDED)
+    if appended is None or appended[0] is not _transaction(session):
+        appended = session.info[_APPENDED] = (_transaction(session), Counter[str]())
+    appended[1].update(count_keys(kind, payload))
     return index
 
 
@@ -197,11 +239,13 @@ def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
         session.info[PUBLISH_KEY] = (last.size, last.note)
         return SignedCheckpoint(last.size, last.root, last.note)
     root = TreeBuilder.from_state(size, peaks).root()
-    made = SignedCheckpoint(size, root.hex(), sign_checkpoint(LOG_ORIGIN, size, root, signer))
+    counts = _counts_line(session, sql, last)
+    made = SignedCheckpoint(size, root.hex(), sign_checkpoint(LOG_ORIGIN, size, root, signer, (counts,)))
     session.info[PUBLISH_KEY] = (made.size, made.note)
     sql.execute(_INSERT_CHECKPOINT, size=made.size, root=made.root, note=made.note,
                 at=sql.time_param(datetime.now(UTC)))
     session.info[_START_KEY] = (_transaction(session), size, list(peaks))  # the next checkpoint starts from here
+    session.info[_APPENDED] = (_transaction(session), Counter())
     _TRUSTED_NOTE[id(signer)] = (made.note, made.size, made.root)
     return made
 
@@ -228,10 +272,12 @@ def rotate_key(session: Session, home: Path, actor: str) -> dict[str, Any]:
     size, peaks = _head(session, sql)
     root = TreeBuilder.from_state(size, peaks).root()
     at = sql.time_param(datetime.now(UTC))
+    counts = _counts_line(session, sql, sql.row(_NEWEST_CHECKPOINT))
     for signer in (old, new):  # the old key vouches for the new one; the new one signs from here on
-        note = sign_checkpoint(LOG_ORIGIN, size, root, signer)
+        note = sign_checkpoint(LOG_ORIGIN, size, root, signer, (counts,))
         sql.execute(_INSERT_CHECKPOINT, size=size, root=root.hex(), note=note, at=at)
     session.info[_START_KEY] = (_transaction(session), size, list(peaks))
+    session.info[_APPENDED] = (_transaction(session), Counter())
     session.info[PUBLISH_KEY] = (size, note)
     return {"entry": index, **doc}
 
@@ -317,13 +363,23 @@ def _check_start(session: Session, sql: Sql, last: Any, signer: NoteSigner) -> N
                           "(run assay audit verify)")
 
 
-def signed_root(session: Session, home: Path) -> tuple[int, bytes]:
-    """The newest signed checkpoint (size, root), its signature checked with the log key (once per process and
-    checkpoint row); a log with no checkpoint, or one whose newest checkpoint does not verify, is LogTampered."""
+@dataclass(frozen=True, slots=True)
+class SignedHead:
+    """The newest signed checkpoint, verified: tree size, root, and the entry counts it signs (None: a checkpoint
+    made before counts were signed)."""
+
+    size: int
+    root: bytes
+    counts: dict[str, int] | None
+
+
+def signed_root(session: Session, home: Path) -> SignedHead:
+    """The newest signed checkpoint, its signature checked with the log key (once per process and checkpoint row);
+    a log with no checkpoint is empty, one whose newest checkpoint does not verify is LogTampered."""
     sql = Sql.of(session)
     last = sql.row(_NEWEST_CHECKPOINT)
     if last is None:
-        return 0, b""
+        return SignedHead(0, b"", {})
     path = key_path(home)
     signer = _SIGNERS.get(path) or _SIGNERS.setdefault(path, log_signer(home, signed_before=True))
     if _TRUSTED_NOTE.get(id(signer)) != (last.note, last.size, last.root):
@@ -335,7 +391,7 @@ def signed_root(session: Session, home: Path) -> tuple[int, bytes]:
             raise LogTampered("the audit log was changed outside assay: its newest checkpoint's signature does not "
                               "verify with the log key (run assay audit verify)")
         _TRUSTED_NOTE[id(signer)] = (last.note, last.size, last.root)
-    return int(last.size), bytes.fromhex(last.root)
+    return SignedHead(int(last.size), bytes.fromhex(last.root), signed_counts(last.note))
 
 
 def _node_source(session: Session) -> Any:

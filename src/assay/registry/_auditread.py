@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from assay.audit import (
@@ -56,43 +56,43 @@ FETCH_BATCH = 20_000
 """Entries read per round trip while verifying."""
 
 
+_PROVEN = "assay.proven"  # session.info: index -> parsed body of the entries proven in this session (immutable)
+
+
 def verified_entries(session: Session, home: Path, indexes: Iterable[int]) -> tuple[dict[int, dict[str, Any]],
                                                                                       list[str]]:
     """The parsed bodies of the entries ``indexes``, each proven to be in the newest signed checkpoint (an inclusion
     proof from the stored tree nodes to the signed root, so neither an edited entry nor an edited node passes).
 
     Returns (bodies by index, problems): an entry that is missing, not yet covered by a signed checkpoint, or
-    whose proof does not reach the signed root is a problem, never a body. The proofs share one memo of tree
-    nodes, so k entries cost O(k log n) reads at most and far fewer when they are close together."""
-    wanted = sorted(set(indexes))
+    whose proof does not reach the signed root is a problem, never a body. The tree nodes every proof needs are
+    read in two statements (the proofs are walked once to learn which), and an entry proven once is not proven
+    again in the same session: a gate reading twenty rows costs a handful of queries, not hundreds."""
+    proven: dict[int, dict[str, Any]] = session.info.setdefault(_PROVEN, {})
+    wanted = sorted(set(indexes) - set(proven))
+    bodies = {i: proven[i] for i in set(indexes) if i in proven}
     if not wanted:
-        return {}, []
-    size, root = signed_root(session, home)
+        return bodies, []
+    head = signed_root(session, home)
+    size, root = head.size, head.root
     rows = {int(r.idx): (r.kind, r.body) for r in session.execute(
         select(AuditEntryRow.idx, AuditEntryRow.kind, AuditEntryRow.body).where(AuditEntryRow.idx.in_(wanted)))}
-    memo: dict[tuple[int, int], bytes] = {}
-    stored = _node_source(session)
-
-    def node(start: int, end: int) -> bytes:
-        if (start, end) not in memo:
-            memo[start, end] = stored(start, end)
-        return memo[start, end]
-
-    bodies: dict[int, dict[str, Any]] = {}
-    problems: list[str] = []
     written = session.info.get(_HEAD_KEY)
     ours = range(session.info[_START_KEY][1], written[1]) \
         if written is not None and written[0] is _transaction(session) else range(0)
+    problems: list[str] = []
+    to_prove = []
     for index in wanted:
         if index not in rows:
             problems.append(f"log entry {index} is missing")
-            continue
-        if index in ours:  # appended by this very transaction: trusted as written
+        elif index in ours:  # appended by this very transaction: trusted as written (and not cached)
             bodies[index] = json.loads(rows[index][1])
-            continue
-        if index >= size:
+        elif index >= size:
             problems.append(f"log entry {index} is not covered by a signed checkpoint")
-            continue
+        else:
+            to_prove.append(index)
+    node = _prefetched_nodes(session, to_prove, size)
+    for index in to_prove:
         kind, body = rows[index]
         try:
             hashes = inclusion_proof(index, size, node, available=size)
@@ -105,20 +105,84 @@ def verified_entries(session: Session, home: Path, indexes: Iterable[int]) -> tu
         if not isinstance(parsed, dict) or parsed.get("kind") != kind or parsed.get("index") != index:
             problems.append(f"log entry {index} is filed under another kind or index than its body says")
             continue
-        bodies[index] = parsed
+        bodies[index] = proven[index] = parsed
     return bodies, problems
 
 
+def _prefetched_nodes(session: Session, indexes: list[int], size: int) -> Any:
+    """A node source holding every perfect subtree the inclusion proofs of ``indexes`` need, read in one statement
+    per table (a node not stored, in a log filled in bulk, is computed from the leaves as ``_node_source`` does)."""
+    needed: set[tuple[int, int]] = set()
+
+    def record(start: int, end: int) -> bytes:
+        needed.add((start, end))
+        return bytes(32)
+
+    for index in indexes:
+        inclusion_proof(index, size, record, available=size)
+    leaves = [s for s, e in needed if e - s == 1]
+    inner = [((e - s).bit_length() - 1, s >> ((e - s).bit_length() - 1)) for s, e in needed if e - s > 1]
+    memo: dict[tuple[int, int], bytes] = {}
+    if leaves:
+        for idx, digest in session.execute(select(AuditEntryRow.idx, AuditEntryRow.leaf_hash)
+                                           .where(AuditEntryRow.idx.in_(leaves))):
+            memo[int(idx), int(idx) + 1] = bytes.fromhex(digest)
+    if inner:
+        for level, idx, digest in session.execute(select(AuditNodeRow.level, AuditNodeRow.idx, AuditNodeRow.hash)
+                                                  .where(tuple_(AuditNodeRow.level, AuditNodeRow.idx).in_(inner))):
+            memo[int(idx) << int(level), (int(idx) + 1) << int(level)] = bytes.fromhex(digest)
+    stored = _node_source(session)
+
+    def node(start: int, end: int) -> bytes:
+        if (start, end) not in memo:
+            memo[start, end] = stored(start, end)
+        return memo[start, end]
+
+    return node
+
+
+def kind_index(session: Session, home: Path, *kinds: str) -> list[tuple[int, str]]:
+    """(index, body) of every entry filed under ``kinds``, oldest first, read through the index on ``kind`` and
+    checked against the counts the newest signed checkpoint signs: an entry hidden by editing its ``kind`` column
+    makes a count short, one relabelled into these kinds has a body that says otherwise; either is LogTampered.
+    The bodies are not proven here (``entries_of_kind`` proves them)."""
+    head = signed_root(session, home)
+    rows = [(int(i), str(b), k) for i, k, b in session.execute(
+        select(AuditEntryRow.idx, AuditEntryRow.kind, AuditEntryRow.body).where(AuditEntryRow.kind.in_(kinds))
+        .order_by(AuditEntryRow.idx))]
+    problem = None
+    found: dict[str, int] = {}
+    for index, body, kind in rows:
+        at = body.find('"kind":')
+        if at < 0 or not body.startswith(f'"kind":{json.dumps(kind, ensure_ascii=False)},', at):
+            problem = f"entry {index} is filed under kind {kind!r}, which its body does not say"
+            break
+        if index < head.size:
+            found[kind] = found.get(kind, 0) + 1
+    if problem is None and head.counts is not None:
+        short = [k for k in kinds if found.get(k, 0) != head.counts.get(k, 0)]
+        if short:
+            problem = (f"the log holds {found.get(short[0], 0)} {short[0]!r} entries where its newest signed "
+                       f"checkpoint counts {head.counts.get(short[0], 0)}")
+    if problem:
+        raise LogTampered(f"the audit log was changed outside assay: {problem} (run assay audit verify)")
+    return [(index, body) for index, body, _ in rows]
+
+
 def entries_of_kind(session: Session, home: Path, *kinds: str) -> list[dict[str, Any]]:
-    """Every entry of ``kinds`` (oldest first), each proven to be in the signed log; LogTampered otherwise. Read
-    through the index on ``kind``; an entry whose kind column was edited to hide it is what ``audit verify``
-    names (``altered-entry``)."""
-    indexes = session.scalars(select(AuditEntryRow.idx).where(AuditEntryRow.kind.in_(kinds))
-                              .order_by(AuditEntryRow.idx)).all()
-    bodies, problems = verified_entries(session, home, indexes)
+    """Every entry of ``kinds`` (oldest first), complete (``kind_index``) and each proven to be in the signed log;
+    LogTampered otherwise."""
+    bodies, problems = verified_entries(session, home, [i for i, _ in kind_index(session, home, *kinds)])
     if problems:
         raise LogTampered(f"the audit log was changed outside assay: {problems[0]} (run assay audit verify)")
     return [bodies[i] for i in sorted(bodies)]
+
+
+def signed_count(session: Session, home: Path, key: str) -> int | None:
+    """How many entries of ``key`` (a kind, or ``kind@ENV``) the newest signed checkpoint counts; None for a
+    checkpoint made before counts were signed."""
+    counts = signed_root(session, home).counts
+    return None if counts is None else counts.get(key, 0)
 
 
 def _entries(session: Session, *, with_kind: bool = False) -> Iterator[Any]:
@@ -151,41 +215,46 @@ def verify(session: Session, verifier: NoteVerifier, witnessed: Iterable[str] = 
                             .order_by(AuditNodeRow.level, AuditNodeRow.idx))
     ledger = seal.Ledger()
     misfiled: list[LogProblem] = []
-
-    def read(rows: Iterator[tuple[int, str, str, str]]) -> Iterator[tuple[int, str, str]]:
-        for index, kind, body, leaf in rows:
-            try:
-                parsed = json.loads(body)
-            except ValueError:
-                parsed = None  # verify_log names the entry (its leaf no longer matches)
-            if isinstance(parsed, dict):
-                if parsed.get("kind") != kind and not misfiled:
-                    misfiled.append(LogProblem("altered-entry", f"entry {index} is filed under kind {kind!r} but is "
-                                               f"a {parsed.get('kind')!r} entry: gates reading by kind would miss it",
-                                               index))
-                ledger.add(index, parsed.get("payload"))
-            yield index, body, leaf
-
     rotations = [(e["index"], e["payload"]) for e in (json.loads(b) for b in session.scalars(
         select(AuditEntryRow.body).where(AuditEntryRow.kind == KEY_ROTATED).order_by(AuditEntryRow.idx)))]
     ring = keyring([verifier], rotations, notes)
-    report = verify_log(read(_entries(session, with_kind=True)), notes, ring, head=state,
+    report = verify_log(_checked(_entries(session, with_kind=True), ledger, misfiled), notes, ring, head=state,
                         nodes=((int(n.level), int(n.idx), str(n.hash)) for n in nodes))
     records = [LogProblem(kind, message, entry) for kind, message, entry in ledger.reconcile(session)]
     return dataclasses.replace(report, problems=(*report.problems, *misfiled, *records))
 
 
+def _checked(rows: Iterator[tuple[int, Any, str, str]], ledger: seal.Ledger, misfiled: list[LogProblem]
+             ) -> Iterator[tuple[int, str, str]]:
+    """Pass (index, body, leaf) on, feeding each entry's records to ``ledger`` and naming in ``misfiled`` the first
+    entry whose ``kind`` column its body does not say (the column gates find entries through). The first
+    ``"kind":`` of a canonical body is its top-level key (an actor string before it cannot hold an unescaped
+    quote), so the column is checked without parsing; bodies are parsed only for their records."""
+    for index, kind, body, leaf in rows:
+        at = body.find('"kind":')
+        if not isinstance(kind, str) or at < 0 or \
+                not body.startswith(f'"kind":{json.dumps(kind, ensure_ascii=False)},', at):
+            if not misfiled:
+                misfiled.append(LogProblem("altered-entry", f"entry {index} is filed under kind {kind!r}, which its "
+                                           "body does not say: gates reading by kind would miss it", index))
+        if '"records":' in body or '"blobs":' in body:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None  # verify_log names the entry (its leaf no longer matches)
+            if isinstance(parsed, dict):
+                ledger.add(index, parsed.get("payload"))
+        yield index, body, leaf
+
+
 def record_problems(session: Session) -> list[tuple[str, str, int | None]]:
-    """The sealed rows that disagree with the log (``_seal.Ledger.reconcile``), the log read once in order."""
+    """The entries filed under another kind than their body says, and the sealed rows that disagree with the log
+    (``_seal.Ledger.reconcile``): the log read once in order (what ``doctor`` adds to its blob checks)."""
     ledger = seal.Ledger()
-    for index, body, _ in _entries(session):
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            continue  # the log's own problem: audit verify names it
-        if isinstance(parsed, dict):
-            ledger.add(index, parsed.get("payload"))
-    return list(ledger.reconcile(session))
+    misfiled: list[LogProblem] = []
+    for _ in _checked(_entries(session, with_kind=True), ledger, misfiled):
+        pass
+    return [*((p.kind, p.message, p.entry) for p in misfiled), *ledger.reconcile(session)]
 
 
 def proof(session: Session, index: int) -> dict[str, Any]:
@@ -270,17 +339,19 @@ def unsealed(session: Session, home: Path, rows: Iterable[Any], consult: Iterabl
 
 
 def _deleted(session: Session, bodies: dict[int, dict[str, Any]]) -> list[str]:
-    """The rows the entries ``bodies`` wrote that no longer exist (assay never deletes a sealed row)."""
+    """The rows the entries ``bodies`` wrote that no longer exist (assay never deletes a sealed row), among the
+    tables gates read as sets (``_seal.READ_AS_SETS``): one statement for all of them. A row read by its key
+    instead (a release, a version) cannot go missing unnoticed; an approval or a waiver deleted only denies."""
     wanted: dict[str, dict[int, int]] = {}
     for index, body in bodies.items():
         for key in seal.sealed_records(body):
             table, _, ident = key.partition("/")
-            if table in seal.SEALED and ident.isdigit():
+            if table in seal.READ_AS_SETS and ident.isdigit():
                 wanted.setdefault(table, {})[int(ident)] = index
-    problems = []
-    for table, ids in wanted.items():
-        cls = seal.SEALED[table]
-        present = set(session.scalars(select(cls.id).where(cls.id.in_(ids))))
-        problems += [f"{table}/{i} was deleted outside assay (log entry {ids[i]} wrote it)"
-                     for i in sorted(ids) if i not in present]
-    return problems
+    if not wanted:
+        return []
+    query = union_all(*(select(literal(table).label("t"), seal.SEALED[table].id.label("i"))
+                        .where(seal.SEALED[table].id.in_(ids)) for table, ids in wanted.items()))
+    present = {(t, int(i)) for t, i in session.execute(query)}
+    return [f"{table}/{i} was deleted outside assay (log entry {ids[i]} wrote it)"
+            for table, ids in wanted.items() for i in sorted(ids) if (table, i) not in present]

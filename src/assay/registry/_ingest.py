@@ -18,7 +18,7 @@ from sqlalchemy import select
 from assay.errors import InputError, UsageError
 from assay.registry._interface import NotFound, VersionInfo, check_model_attributes, check_name
 from assay.registry._refs import find_dataset, find_version
-from assay.registry._schema import AuditEntryRow, LineageRow, VersionFileRow, VersionRow
+from assay.registry._schema import LineageRow, VersionFileRow, VersionRow
 from assay.registry._store import Registry, now
 from assay.scan import ScanConfig
 
@@ -219,11 +219,12 @@ def inspect_model(req: IntakeRequest) -> Inspection:
                       tuple(reasons), missing, verdict, counts)
 
 
-def later_evidence_entries(session: Any, identity: str) -> list[int]:
-    """The entries that added evidence to the versions of ``identity`` after intake: a gate consults them
+def later_evidence_entries(reg: Registry, session: Any, identity: str) -> list[int]:
+    """The entries that added evidence to the versions of ``identity`` after intake, found through the checked
+    kind index (``Registry.kind_index``: none hidden by an edited ``kind``): a gate consults them
     (``Registry.unsealed``), so a newer scan report deleted outside assay cannot bring back an older verdict."""
-    return list(session.scalars(select(AuditEntryRow.idx).where(AuditEntryRow.kind.in_(LATER_EVIDENCE_KINDS),
-                                                                AuditEntryRow.body.contains(f'"identity":"{identity}"', autoescape=True))))
+    needle = f'"identity":"{identity}"'
+    return [index for index, body in reg.kind_index(session, *LATER_EVIDENCE_KINDS) if needle in body]
 
 
 def intake(reg: Registry, req: IntakeRequest) -> IntakeResult:

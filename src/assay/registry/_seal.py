@@ -47,7 +47,10 @@ SEALED: dict[str, Any] = {cls.__tablename__: cls for cls in (
     ModelRow, VersionRow, LineageRow, DatasetRow, ArtifactRow, EvidenceRow, EnvironmentRow, ReleaseRow,
     ReleaseArtifactRow, ApprovalRow, WaiverRow, DeploymentRow)}
 """The tables whose rows carry a seal, by table name."""
+READ_AS_SETS = ("evidence", "lineage", "release_artifacts", "deployments")
+"""Tables a gate reads as "every row of X", where a row deleted outside assay would change the answer."""
 _TOUCHED = "assay.touched"  # session.info: id(row) -> row, written since the last entry and not yet sealed
+_INSERTED = "assay.inserted"  # session.info: id(row) of the sealed rows this transaction inserted
 _SEALED_HERE = "assay.sealed_here"  # session.info: (table, id) of rows this transaction wrote (trusted as written)
 READ_BATCH = 5_000
 """Rows read per round trip while reconciling."""
@@ -81,9 +84,11 @@ def record_digest(row: Any) -> str:
 def _track(session: Session, _context: Any) -> None:
     """Remember the sealed rows this flush inserted or changed (a change of ``entry_idx`` alone is the seal)."""
     touched = session.info.setdefault(_TOUCHED, {})
+    inserted = session.info.setdefault(_INSERTED, set())
     for row in session.new:
         if getattr(row, "__tablename__", None) in SEALED:
             touched[id(row)] = row
+            inserted.add(id(row))
     for row in session.dirty:
         if getattr(row, "__tablename__", None) in SEALED:
             state = inspect(row)
@@ -130,9 +135,11 @@ def bind(session: Session, rows: Sequence[Any], index: int) -> None:
 
 
 def written_here(session: Session, row: Any) -> bool:
-    """Whether this transaction wrote ``row`` itself (sealed by one of its entries, or about to be)."""
-    return id(row) in session.info.get(_TOUCHED, {}) or (row.__tablename__, row.id) in session.info.get(_SEALED_HERE,
-                                                                                                    set())
+    """Whether this transaction inserted ``row`` or sealed it with one of its own entries. A row it merely changed
+    and has not sealed yet is not: it is checked against the seal it had, so a change made here can never hide
+    one made outside assay."""
+    return id(row) in session.info.get(_INSERTED, set()) \
+        or (row.__tablename__, row.id) in session.info.get(_SEALED_HERE, set())
 
 
 def sealed_records(body: dict[str, Any]) -> dict[str, Any]:

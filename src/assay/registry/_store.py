@@ -79,6 +79,19 @@ class Registry:
 
         return entries_of_kind(session, self.home, *kinds)
 
+    def kind_index(self, session: Session, *kinds: str) -> list[tuple[int, str]]:
+        """(index, body) of every entry of ``kinds``, checked complete against the signed counts (not proven)."""
+        from assay.registry._auditread import kind_index
+
+        return kind_index(session, self.home, *kinds)
+
+    def signed_count(self, session: Session, key: str) -> int | None:
+        """How many entries of ``key`` (``kind`` or ``kind@ENV``) the newest signed checkpoint counts (None: a
+        checkpoint from before counts were signed)."""
+        from assay.registry._auditread import signed_count
+
+        return signed_count(session, self.home, key)
+
     def unsealed(self, session: Session, rows: Iterable[object], consult: Iterable[int] = ()) -> list[str]:
         """Why the rows a gate is about to judge cannot be trusted (``_seal.unsealed``)."""
         from assay.registry._auditread import unsealed

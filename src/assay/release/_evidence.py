@@ -15,7 +15,6 @@ from assay.errors import InputError
 from assay.registry import (
     ApprovalRow,
     ArtifactRow,
-    AuditEntryRow,
     DeploymentRow,
     EnvironmentRow,
     EvidenceRow,
@@ -53,30 +52,26 @@ def require_intact(reg: Registry, session: Session, rows: Iterable[Any],
     envs = list(environments)
     problems = reg.unsealed(session, [*rows, *envs], consult)
     for env in envs:
-        problems += _deployment_gaps(session, env)
+        problems += _deployment_gaps(reg, session, env)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise RecordTampered("the registry rows this decision rests on were changed outside assay: "
                              + "; ".join(problems[:3]) + more + "; nothing was decided (run assay audit verify)")
 
 
-def _deployment_gaps(session: Session, env: EnvironmentRow) -> list[str]:
-    """Deployments of ``env`` missing outside assay: rows numbered other than 1..``deploy_seq``, or a deployment
-    entry in the log newer than the newest row (the newest row deleted and the counter put back with it)."""
+def _deployment_gaps(reg: Registry, session: Session, env: EnvironmentRow) -> list[str]:
+    """Deployments of ``env`` missing outside assay: rows numbered other than 1..``deploy_seq``, or fewer than the
+    deployment entries the newest signed checkpoint counts for ``env`` (the newest row deleted and the counter
+    put back with it, or a deployment entry hidden)."""
     count, top = session.execute(select(func.count(DeploymentRow.id), func.max(DeploymentRow.seq))
                                  .where(DeploymentRow.environment_id == env.id)).one()
     if count != env.deploy_seq or (top or 0) != env.deploy_seq:
         return [f"the deployments of {env.name} were changed outside assay ({count} rows, numbered up to {top or 0}, "
                 f"where {env.deploy_seq} were made)"]
-    newest = session.scalar(select(DeploymentRow.entry_idx).where(DeploymentRow.environment_id == env.id,
-                                                                  DeploymentRow.seq == env.deploy_seq))
-    later = session.scalar(select(AuditEntryRow.idx).where(
-        AuditEntryRow.kind.in_(DEPLOYMENT_KINDS), AuditEntryRow.idx > (newest or -1),
-        AuditEntryRow.body.contains(f'"environment":{json.dumps(env.name, ensure_ascii=False)}', autoescape=True))
-        .limit(1))
-    if later is not None:
-        return [f"log entry {later} deployed to {env.name} after its newest deployment row: deployments were "
-                "deleted outside assay"]
+    signed = [reg.signed_count(session, f"{kind}@{env.name}") for kind in DEPLOYMENT_KINDS]
+    if None not in signed and sum(n or 0 for n in signed) != count:
+        return [f"the log signs {sum(n or 0 for n in signed)} deployments to {env.name}, the registry holds {count}: "
+                "deployments were deleted or inserted outside assay"]
     return []
 
 
@@ -139,7 +134,7 @@ def version_evidence(reg: Registry, session: Session, version: VersionRow, read:
     status = version.signature_status if version.signature_status in ("verified", "failed") else "unsigned"
     edges = session.scalars(select(LineageRow).where(LineageRow.child_version_id == version.id)).all()
     read += [version, model, *evidence, *edges]
-    consult += later_evidence_entries(session, version.identity)
+    consult += later_evidence_entries(reg, session, version.identity)
     card = version.card or {}
     return {
         "model": {"name": model.name, "version": str(version.number), "identity": version.identity,
@@ -215,7 +210,8 @@ def release_evidence(reg: Registry, session: Session, release: ReleaseRow, env: 
     if tier_changed is not None:  # approvals were given for the old risk tier: they are re-opened
         approvals = [a for a in approvals if _aware(a.created_at) > tier_changed]
     others = {a.approver for a in approvals if a.approver != release.created_by}
-    previous_env = next((e for e in reversed(envs) if e.position < env.position), None)
+    place = [e.name for e in envs].index(env.name)  # envs: the registered order, first to last
+    previous_env = envs[place - 1] if place > 0 else None
     active = active_deployment(session, env)
     active_release = must_get(session, ReleaseRow, active.release_id) if active and active.release_id else None
     in_previous, prev_active = False, None

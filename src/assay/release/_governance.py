@@ -110,6 +110,8 @@ def set_environments(reg: Registry, names: tuple[str, ...]) -> dict[str, Any]:
         dropped = sorted(used - set(names))
         if dropped:
             raise UsageError(f"environment(s) {', '.join(dropped)} already have history and must stay in the order")
+        for row in session.scalars(select(EnvironmentRow)):  # renumbered with the entry that seals them
+            row.position = names.index(row.name)
         doc = {"names": list(names), "previous": list(environment_names(reg, session))}
         reg.log(session, "environments-set", doc)
     return doc

@@ -183,11 +183,12 @@ def _shown(session: Session, *deployments: DeploymentRow | None) -> list[Any]:
     return rows
 
 
-def _describe(session: Session, d: DeploymentRow) -> dict[str, Any]:
+def _describe(session: Session, d: DeploymentRow, revoked: set[str]) -> dict[str, Any]:
     rel = must_get(session, ReleaseRow, d.release_id) if d.release_id else None
     version = must_get(session, VersionRow, rel.version_id) if rel else None
     model = must_get(session, ModelRow, version.model_id) if version else None
     return {"seq": d.seq, "action": d.action, "release": rel.name if rel else None,
+            "revoked": bool(rel and rel.name in revoked),
             "model": f"{model.name}@{version.number}" if model and version else None,
             "identity": version.identity if version else None, "traffic_percent": d.traffic_percent,
             "since": _aware(d.created_at).isoformat(), "by": d.created_by, "gate_passed": d.gate.get("passed"),
@@ -199,6 +200,7 @@ def status(reg: Registry, env: str | None = None) -> list[dict[str, Any]]:
     out = []
     with reg.read() as session:
         envs = environments(reg, session)
+        revoked = set(revoked_releases(reg, session))
         for e in envs:
             if env is not None and e.name != env:
                 continue
@@ -208,8 +210,8 @@ def status(reg: Registry, env: str | None = None) -> list[dict[str, Any]]:
                                                                  DeploymentRow.seq > (active.seq if active else 0))
                                      .order_by(DeploymentRow.seq.desc()).limit(1)).first()
             require_intact(reg, session, _shown(session, active, canary), [e])
-            out.append({"environment": e.name, "active": _describe(session, active) if active else None,
-                        "canary": _describe(session, canary) if canary else None})
+            out.append({"environment": e.name, "active": _describe(session, active, revoked) if active else None,
+                        "canary": _describe(session, canary, revoked) if canary else None})
         if env is not None and not out:
             raise UsageError(f"unknown environment {env!r}")
         session.rollback()
@@ -223,6 +225,7 @@ def history(reg: Registry, env: str) -> list[dict[str, Any]]:
         rows = session.scalars(select(DeploymentRow).where(DeploymentRow.environment_id == environment.id)
                                .order_by(DeploymentRow.seq)).all()
         require_intact(reg, session, _shown(session, *rows), [environment])
-        out = [_describe(session, d) for d in rows]
+        revoked = set(revoked_releases(reg, session))
+        out = [_describe(session, d, revoked) for d in rows]
         session.rollback()
     return out

@@ -88,7 +88,9 @@ class Outcome:
 
 
 def environments(reg: Registry, session: Session) -> list[EnvironmentRow]:
-    """The environments in promotion order, created on first use."""
+    """The environments in the registered promotion order, created on first use. Existing rows are never changed
+    here (``set_environments`` renumbers them, on the record): a judging session leaves every row it reads as
+    its audit entry sealed it."""
     names = environment_names(reg, session)
     rows = {e.name: e for e in session.scalars(select(EnvironmentRow))}
     for position, name in enumerate(names):
@@ -96,10 +98,8 @@ def environments(reg: Registry, session: Session) -> list[EnvironmentRow]:
             row = EnvironmentRow(name=name, position=position, deploy_seq=0, created_by=reg.actor, created_at=now())
             session.add(row)
             rows[name] = row
-        elif rows[name].position != position:
-            rows[name].position = position
     session.flush()
-    return sorted((rows[n] for n in names), key=lambda e: e.position)
+    return [rows[n] for n in names]
 
 
 def _env(reg: Registry, session: Session, name: str) -> tuple[EnvironmentRow, list[EnvironmentRow]]:
