@@ -169,15 +169,26 @@ def signed_counts(note: str) -> dict[str, int] | None:
 def _counts_line(session: Session, sql: Sql, last: Any) -> str:
     """The counts line for a checkpoint of the head now: the newest checkpoint's counts plus what this
     transaction appended since (a log signed before counts existed is counted from its entries, once)."""
-    counts = Counter(signed_counts(last.note) or {}) if last is not None else Counter()
-    if last is not None and signed_counts(last.note) is None:
-        for body in session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.idx < last.size)):
-            entry = json.loads(body)
-            counts.update(count_keys(entry.get("kind"), entry.get("payload")))
+    counts = Counter[str]()
+    if last is not None:
+        cached = _LAST_COUNTS.get(last.note)
+        signed = cached if cached is not None else signed_counts(last.note)
+        if signed is not None:
+            counts.update(signed)
+        else:
+            for body in session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.idx < last.size)):
+                entry = json.loads(body)
+                counts.update(count_keys(entry.get("kind"), entry.get("payload")))
     appended = session.info.get(_APPENDED)
     if appended is not None and appended[0] is _transaction(session):
         counts.update(appended[1])
     return COUNTS_LINE + json.dumps(dict(sorted(counts.items())), separators=(",", ":"), ensure_ascii=False)
+
+
+def _remember_counts(note: str, line: str) -> None:
+    """Keep the counts of the note just signed, so the next checkpoint does not parse them back (one note)."""
+    _LAST_COUNTS.clear()
+    _LAST_COUNTS[note] = json.loads(line[len(COUNTS_LINE):])
 
 
 def append(session: Session, kind: str, actor: str, payload: dict[str, Any], *, time: datetime | None = None) -> int:
@@ -203,6 +214,7 @@ def append(session: Session, kind: str, actor: str, payload: dict[str, Any], *, 
 
 
 _SIGNERS: dict[Path, NoteSigner] = {}  # by key file
+_LAST_COUNTS: dict[str, dict[str, int]] = {}  # the newest note this process signed -> the counts it signs
 _TRUSTED_NOTE: dict[int, tuple[str, int, str]] = {}  # by signer (kept in _SIGNERS): the newest (note, size, root)
 # it made or verified; a row whose note, size and root all match it needs no second signature check
 
@@ -245,8 +257,9 @@ def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
     sql.execute(_INSERT_CHECKPOINT, size=made.size, root=made.root, note=made.note,
                 at=sql.time_param(datetime.now(UTC)))
     session.info[_START_KEY] = (_transaction(session), size, list(peaks))  # the next checkpoint starts from here
-    session.info[_APPENDED] = (_transaction(session), Counter())
+    session.info[_APPENDED] = (_transaction(session), Counter[str]())
     _TRUSTED_NOTE[id(signer)] = (made.note, made.size, made.root)
+    _remember_counts(made.note, counts)
     return made
 
 
