@@ -292,17 +292,23 @@ def test_an_entry_edited_to_match_an_edited_row_does_not_reach_the_signed_root(w
         gate_check(world, "u1", "staging")
 
 
+def _raise_risk_and_put_the_row_back(reg: Registry, model: str) -> None:
+    """Raise ``model``'s risk tier on the record, then, as the forger, copy back the row as it was: the old values
+    and the entry that sealed them, which that entry still matches."""
+    from assay.registry import set_model_metadata
+
+    with reg.snapshot() as session:
+        before = session.execute(text("SELECT risk_tier, entry_idx FROM models WHERE name = :m"), {"m": model}).one()
+    set_model_metadata(reg, model, {"risk_tier": "critical"})
+    with reg.write() as session:
+        session.execute(text("UPDATE models SET risk_tier = :t, entry_idx = :i WHERE name = :m"),
+                        {"t": before.risk_tier, "i": before.entry_idx, "m": model})
+
+
 def test_a_model_put_back_to_an_older_logged_state_is_stale(world: Registry) -> None:
     """acme/raw's risk tier was raised on the record; the forger copies back the row as it was (old values and the
     entry that sealed them), which that entry still matches: only the newer ``model-changed`` entry tells."""
-    from assay.registry import set_model_metadata
-
-    with world.snapshot() as session:
-        before = session.execute(text("SELECT risk_tier, entry_idx FROM models WHERE name = 'acme/raw'")).one()
-    set_model_metadata(world, "acme/raw", {"risk_tier": "critical"})
-    with world.write() as session:
-        session.execute(text("UPDATE models SET risk_tier = :t, entry_idx = :i WHERE name = 'acme/raw'"),
-                        {"t": before.risk_tier, "i": before.entry_idx})
+    _raise_risk_and_put_the_row_back(world, "acme/raw")
     with pytest.raises(RecordTampered, match="put back to an older state"):
         gate_check(world, "u1", "staging")
     with world.snapshot() as session:
@@ -388,15 +394,10 @@ def test_a_hidden_role_revocation_does_not_let_the_revoked_approve(world: Regist
 
 def test_a_hidden_risk_tier_change_does_not_lower_the_bar(world: Registry) -> None:
     """The tier was raised on the record; the forger files the change under another kind and puts the row back."""
-    from assay.registry import set_model_metadata
     from assay.registry._auditlog import LogTampered
 
-    with world.snapshot() as session:
-        before = session.execute(text("SELECT risk_tier, entry_idx FROM models WHERE name = 'acme/good'")).one()
-    set_model_metadata(world, "acme/good", {"risk_tier": "critical"})
+    _raise_risk_and_put_the_row_back(world, "acme/good")
     with world.write() as session:
-        session.execute(text("UPDATE models SET risk_tier = :t, entry_idx = :i WHERE name = 'acme/good'"),
-                        {"t": before.risk_tier, "i": before.entry_idx})
         _refile(session, "model-changed", "note")
     with pytest.raises(LogTampered):
         gate_check(world, "r1", "production")
@@ -412,3 +413,24 @@ def test_a_hidden_re_inspection_does_not_bring_back_the_older_scan(world: Regist
         _refile(session, "reinspection", "note")
     with pytest.raises(LogTampered, match="'reinspection' entries"):
         gate_check(world, "r1", "production")
+
+
+def test_rows_from_before_seals_are_sealed_only_by_an_admin_on_the_record(world: Registry) -> None:
+    """A registry made before rows were sealed has rows without an entry: no gate acts on them until an admin
+    seals them, and the entry that does names every one."""
+    from assay.errors import UsageError
+    from assay.release import seal_unsealed_rows
+
+    with world.write() as session:  # what schema 0002 left: rows without an entry
+        session.execute(text("UPDATE approvals SET entry_idx = NULL WHERE release_id = :r"),
+                        {"r": _release_id(session, "r1")})
+    with pytest.raises(RecordTampered, match="no audit entry"):
+        gate_check(world, "r1", "production")
+    with pytest.raises(UsageError, match="admin"):
+        seal_unsealed_rows(_as(world, "bob"))
+    done = seal_unsealed_rows(world)
+    assert len(done["sealed"]) == 4 and all(k.startswith("approvals/") for k in done["sealed"])
+    assert gate_check(world, "r1", "production")[0] is not None
+    with world.snapshot() as session:
+        assert auditread.verify(session, auditlog.log_verifier(world.home)).ok
+    assert seal_unsealed_rows(world) == {"sealed": []}

@@ -38,6 +38,11 @@ def register(subparsers: Any) -> None:
     add_actor(rotate)
     add_format(rotate)
 
+    seal = command(audit, "seal", "Seal the registry rows that have no audit entry (admin), such as every row of a "
+                   "registry made before rows were sealed; lists them. Gates act on no unsealed row.", seal_cmd)
+    add_actor(seal)
+    add_format(seal)
+
     export = command(audit, "export", "Write an offline bundle: entries, checkpoints, proofs, evidence, public key.",
                      export_cmd)
     export.add_argument("--output", "-o", type=path, required=True, metavar="FILE", help="The bundle to write (.zip).")
@@ -132,4 +137,15 @@ def rotate_cmd(args: argparse.Namespace) -> int:
     emit(args.fmt, {"schema": "assay.key-rotated/1.0", **doc},
          f"the audit log is signed with a new key ({doc['to']}) from entry {doc['entry']} on\n"
          f"  old public key kept at {doc['retired_public_key']} (hand it to auditors of older checkpoints)\n")
+    return 0
+
+
+def seal_cmd(args: argparse.Namespace) -> int:
+    """Seal unsealed rows; ``--format json``: ``assay.records-sealed/1.0``."""
+    from assay.release import seal_unsealed_rows
+
+    with open_registry(args.actor) as reg:
+        doc = seal_unsealed_rows(reg)
+    emit(args.fmt, {"schema": "assay.records-sealed/1.0", **doc},
+         "".join(f"sealed {key}\n" for key in doc["sealed"]) + f"{len(doc['sealed'])} row(s) sealed\n")
     return 0

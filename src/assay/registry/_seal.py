@@ -101,6 +101,17 @@ def touch(session: Session, row: Any) -> None:
     session.info.setdefault(_TOUCHED, {})[id(row)] = row
 
 
+def touch_unsealed(session: Session) -> list[str]:
+    """Mark every row without an entry (written before seals existed, or inserted outside assay) to be sealed by
+    the next entry; returns their keys, for the caller to show. Only an admin command should call this."""
+    keys = []
+    for cls in SEALED.values():
+        for row in session.scalars(select(cls).where(cls.entry_idx.is_(None))):
+            touch(session, row)
+            keys.append(_key(row))
+    return keys
+
+
 def take(session: Session) -> tuple[dict[str, str], list[str], list[Any]]:
     """Flush, then for the rows written since the last entry: their digests (the payload's ``records``), the
     evidence blobs they cite (its ``blobs``, which an exported bundle must carry), and the rows."""

@@ -15,6 +15,7 @@ from assay.release._governance import (
     list_roles,
     revoke_role,
     rotate_log_key,
+    seal_unsealed_rows,
     set_environments,
     set_policy,
 )
@@ -24,5 +25,5 @@ from assay.release._service import approve, create_release, gate_check, promote,
 from assay.release.policy import evaluate, load_policy, render_text
 
 __all__ = ["ROLES", "approve", "create_release", "evaluate", "gate_check", "grant_role", "history", "load_policy",
-           "promote", "render_text", "revoke_release", "revoke_role", "rotate_log_key", "list_roles", "rollback", "set_environments", "set_policy",
+           "promote", "render_text", "revoke_release", "revoke_role", "rotate_log_key", "seal_unsealed_rows", "list_roles", "rollback", "set_environments", "set_policy",
            "status", "waive"]

@@ -180,3 +180,17 @@ def rotate_log_key(reg: Registry) -> dict[str, Any]:
         doc = rotate_audit_key(session, reg.home, reg.actor)
     retired = finish_audit_key_rotation(reg.home)
     return {**doc, "retired_public_key": str(retired), "key": str(audit_key_path(reg.home))}
+
+
+def seal_unsealed_rows(reg: Registry) -> dict[str, Any]:
+    """Seal every row that has no audit entry (admin): a registry created before rows were sealed (schema 0002)
+    has only such rows, and no gate acts on them until they are sealed. One ``records-adopted`` entry names every
+    row it seals; a row inserted outside assay is sealed too, so read the list before trusting it."""
+    from assay.registry import touch_unsealed
+
+    with reg.write() as session:
+        require_role(reg, session, reg.actor, "admin", "seal unsealed rows")
+        keys = touch_unsealed(session)
+        if keys:
+            reg.log(session, "records-adopted", {"rows": keys})
+    return {"sealed": keys}
