@@ -177,6 +177,19 @@ def _swap_artifact(sql: Any) -> None:
     sql.execute(text("UPDATE artifacts SET digest = :d WHERE name = 'support/prompt'"), {"d": "sha256:" + "0" * 64})
 
 
+def _move_part_away(sql: Any) -> None:
+    """u1's prompt moves to r1: a gate reading u1's parts by release finds none (and no eval-set to fail)."""
+    sql.execute(text("UPDATE release_artifacts SET release_id = :r WHERE release_id = :u"),
+                {"r": _release_id(sql, "r1"), "u": _release_id(sql, "u1")})
+
+
+def _move_newer_scan_away(sql: Any) -> None:
+    """acme/good@1's newer scan report moves to another version: the older one decides again."""
+    sql.execute(text("UPDATE evidence SET subject_id = :o WHERE id = (SELECT max(id) FROM evidence WHERE kind = "
+                     "'scan-report' AND subject_kind = 'version' AND subject_id = :v)"),
+                {"v": _version_id(sql, "acme/good"), "o": _version_id(sql, "acme/raw")})
+
+
 Edit = Callable[[Any], None]
 CASES: dict[str, tuple[Edit, str, str]] = {
     # name: (edit, decision it sways, release/environment judged)
@@ -196,6 +209,8 @@ CASES: dict[str, tuple[Edit, str, str]] = {
     "lineage-deleted": (_drop_lineage, "gate", "r1 production"),
     "release-part-deleted": (_drop_part, "gate", "u1 staging"),
     "artifact-edited": (_swap_artifact, "gate", "u1 staging"),
+    "release-part-moved": (_move_part_away, "gate", "u1 staging"),
+    "evidence-moved": (_move_newer_scan_away, "gate", "r1 production"),
 }
 
 
@@ -434,3 +449,38 @@ def test_rows_from_before_seals_are_sealed_only_by_an_admin_on_the_record(world:
     with world.snapshot() as session:
         assert auditread.verify(session, auditlog.log_verifier(world.home)).ok
     assert seal_unsealed_rows(world) == {"sealed": []}
+
+
+def test_a_log_cut_back_to_an_older_checkpoint_stops_decisions(world: Registry) -> None:
+    """The newest checkpoints are deleted (no entry is), so that the revocation after the newest remaining one is
+    not counted, and it is filed under another kind: every change signs a checkpoint, so a log that runs past its
+    newest one was changed, and no decision rests on it."""
+    from assay.registry._auditlog import LogTampered
+    from assay.release import revoke_release
+
+    revoke_release(_as(world, "bob"), "r2", reason="CVE-2026-0001")
+    with world.write() as session:
+        revoked = _id(session, "SELECT idx FROM audit_entries WHERE kind = 'release-revoked'")
+        session.execute(text("DELETE FROM audit_checkpoints WHERE size > :i"), {"i": revoked})
+        _refile(session, "release-revoked", "note")
+    with pytest.raises(LogTampered, match="does not end at its newest signed checkpoint"):
+        gate_check(world, "r2", "production")
+
+
+def test_a_value_its_column_cannot_hold_is_one_line_not_a_traceback(world: Registry,
+                                                                   assay_env: dict[str, str]) -> None:
+    """SQLite stores any text in a date column; PostgreSQL refuses it at the UPDATE, so there is nothing to read."""
+    from sqlalchemy.exc import DataError
+
+    if not assay_env["ASSAY_DATABASE_URL"].startswith("sqlite"):
+        with pytest.raises(DataError), world.write() as session:
+            session.execute(text("UPDATE approvals SET created_at = 'garbage'"))
+        return
+    with world.write() as session:
+        session.execute(text("UPDATE approvals SET created_at = 'garbage'"))
+    env = {**os.environ, **assay_env}
+    for args in (["gate", "check", "r1", "--env", "production"], ["audit", "verify"], ["doctor"]):
+        run = subprocess.run([sys.executable, "-m", "assay.cli.main", *args], capture_output=True, text=True,
+                             timeout=120, env=env)
+        assert run.returncode == 1 and "Traceback" not in run.stderr, (args, run.stderr)
+        assert run.stderr.count("\n") == 1 and "cannot hold" in run.stderr

@@ -112,6 +112,7 @@ _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, root, note, created_a
 _HEAD_KEY = "assay.audit_head"  # session.info: the head this transaction wrote last, so a checkpoint need not read it
 _START_KEY = "assay.audit_start"  # session.info: the head as this transaction first read it
 PUBLISH_KEY = "assay.publish"  # session.info: (size, note) this transaction signed, for the witness once committed
+_SIGNED_HEAD = "assay.signed_head"  # session.info: (transaction, (note, ours), SignedHead) checked by signed_root
 _APPENDED = "assay.appended"  # session.info: (transaction, Counter of count keys appended since the last checkpoint)
 COUNTS_LINE = "assay-counts "
 """The checkpoint extension line that signs how many entries of each kind (and kind@environment) the log holds."""
@@ -241,11 +242,9 @@ def checkpoint(session: Session, home: Path, actor: str) -> SignedCheckpoint:
                                                    "public_key_pem": public_key_pem(signer.private_key).decode()})
     folder = witness_folder()
     if folder is not None:
-        # the keys the log was signed with before: read as stored, since they only widen which notes of the witness
-        # (which the database's owner cannot write) verify, and a key left out makes the check fail, not pass
-        rotated = [json.loads(b)["payload"]["from"] for b in session.scalars(
-            select(AuditEntryRow.body).where(AuditEntryRow.kind == KEY_ROTATED))]
-        _check_witness(session, folder, [signer.verifier(), *map(NoteVerifier.from_key_string, rotated)])
+        _, start, peaks = session.info[_START_KEY]
+        _check_witness(session, folder, _witness_verifiers(session, signer), start,
+                       TreeBuilder.from_state(start, peaks).root())
     size, peaks = _head(session, sql)
     if last is not None and last.size == size:
         session.info[PUBLISH_KEY] = (last.size, last.note)
@@ -309,10 +308,20 @@ def finish_rotation(home: Path) -> Path:
     return retired
 
 
-def _check_witness(session: Session, folder: Path, verifier: list[NoteVerifier]) -> None:
-    """The log as this transaction found it must extend the newest checkpoint the witness holds: at least as many
-    entries, and a consistency proof (from the stored tree nodes) from the witnessed root to the head's root. A tail
-    cut off with its checkpoints is refused here, before anything is written on top of it."""
+def _witness_verifiers(session: Session, signer: NoteSigner) -> list[NoteVerifier]:
+    """The keys the witness's notes may be signed with: the log key and every key it was rotated from. Read as
+    stored, since they only widen which notes of the witness (which the database's owner cannot write) verify,
+    and a key left out makes the check fail, not pass."""
+    rotated = [json.loads(b)["payload"]["from"] for b in session.scalars(
+        select(AuditEntryRow.body).where(AuditEntryRow.kind == KEY_ROTATED))]
+    return [signer.verifier(), *map(NoteVerifier.from_key_string, rotated)]
+
+
+def _check_witness(session: Session, folder: Path, verifier: list[NoteVerifier], size: int, head_root: bytes
+                   ) -> None:
+    """The log of ``size`` entries with root ``head_root`` must extend the newest checkpoint the witness holds: at
+    least as many entries, and a consistency proof (from the stored tree nodes) from the witnessed root. A tail cut
+    off with its checkpoints is refused before anything is written on top of it, or decided on."""
     newest = newest_witnessed(folder)
     if newest is None:
         return
@@ -320,20 +329,18 @@ def _check_witness(session: Session, folder: Path, verifier: list[NoteVerifier])
         seen = parse_checkpoint(newest[1], verifier)
     except AuditError as exc:
         raise InputError(f"the witness {folder} holds a checkpoint for size {newest[0]} that does not verify with "
-                         f"the log key ({exc}): fix the witness before writing") from None
-    _, size, peaks = session.info[_START_KEY]
+                         f"the log key ({exc}): fix the witness first") from None
     problem = None
     if seen.size > size:
         problem = f"the witness saw {seen.size} entries, the log holds {size}: entries were removed"
     elif seen.size:
-        head_root = TreeBuilder.from_state(size, peaks).root()
         try:
             hashes = consistency_proof(seen.size, size, _node_source(session), available=size)
             verify_consistency(seen.size, size, hashes, seen.root, head_root)
         except (AuditError, NotFound):
             problem = f"the log does not extend the checkpoint at size {seen.size} the witness holds: it was rewritten"
     if problem:
-        raise LogTampered(f"the audit log was changed outside assay: {problem}; nothing was written "
+        raise LogTampered(f"the audit log was changed outside assay: {problem}; nothing was done "
                           "(run assay audit verify --witness)")
 
 
@@ -387,12 +394,23 @@ class SignedHead:
 
 
 def signed_root(session: Session, home: Path) -> SignedHead:
-    """The newest signed checkpoint, its signature checked with the log key (once per process and checkpoint row);
-    a log with no checkpoint is empty, one whose newest checkpoint does not verify is LogTampered."""
+    """The newest signed checkpoint, its signature checked with the log key (once per process and checkpoint row),
+    for a decision to rest on. As every change signs a checkpoint, the log must end exactly there: a stored head or
+    an entry beyond it (newer checkpoints deleted, say) is LogTampered, as is, with ``ASSAY_WITNESS`` set, a log
+    that does not extend the newest witnessed checkpoint. A transaction that appended entries itself is checked
+    from where it started. A log with no checkpoint is empty."""
     sql = Sql.of(session)
     last = sql.row(_NEWEST_CHECKPOINT)
+    written = session.info.get(_HEAD_KEY)
+    ours = written is not None and written[0] is _transaction(session)
     if last is None:
+        if not ours and sql.row("SELECT max(idx) AS top FROM audit_entries").top is not None:
+            raise LogTampered("the audit log was changed outside assay: it holds entries but no signed checkpoint "
+                              "(run assay audit verify)")
         return SignedHead(0, b"", {})
+    cached = session.info.get(_SIGNED_HEAD)
+    if cached is not None and cached[0] is _transaction(session) and cached[1] == (last.note, ours):
+        return cached[2]  # checked already in this transaction, and nothing was signed since
     path = key_path(home)
     signer = _SIGNERS.get(path) or _SIGNERS.setdefault(path, log_signer(home, signed_before=True))
     if _TRUSTED_NOTE.get(id(signer)) != (last.note, last.size, last.root):
@@ -404,7 +422,22 @@ def signed_root(session: Session, home: Path) -> SignedHead:
             raise LogTampered("the audit log was changed outside assay: its newest checkpoint's signature does not "
                               "verify with the log key (run assay audit verify)")
         _TRUSTED_NOTE[id(signer)] = (last.note, last.size, last.root)
-    return SignedHead(int(last.size), bytes.fromhex(last.root), signed_counts(last.note))
+    if not ours:
+        head = sql.row(_SELECT_HEAD)
+        top = sql.row("SELECT max(idx) AS top FROM audit_entries").top
+        peaks = [bytes.fromhex(p) for p in (json.loads(head.peaks) if isinstance(head.peaks, str) else head.peaks)] \
+            if head is not None else []
+        if head is None or head.size != last.size or top != last.size - 1 \
+                or TreeBuilder.from_state(head.size, peaks).root().hex() != last.root:
+            raise LogTampered("the audit log was changed outside assay: it does not end at its newest signed "
+                              "checkpoint (run assay audit verify)")
+        folder = witness_folder()
+        if folder is not None:
+            _check_witness(session, folder, _witness_verifiers(session, signer), int(last.size),
+                           bytes.fromhex(last.root))
+    made = SignedHead(int(last.size), bytes.fromhex(last.root), signed_counts(last.note))
+    session.info[_SIGNED_HEAD] = (_transaction(session), (last.note, ours), made)
+    return made
 
 
 def _node_source(session: Session) -> Any:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, literal, select, tuple_, union_all
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from assay.audit import (
@@ -339,19 +339,25 @@ def unsealed(session: Session, home: Path, rows: Iterable[Any], consult: Iterabl
 
 
 def _deleted(session: Session, bodies: dict[int, dict[str, Any]]) -> list[str]:
-    """The rows the entries ``bodies`` wrote that no longer exist (assay never deletes a sealed row), among the
-    tables gates read as sets (``_seal.READ_AS_SETS``): one statement for all of them. A row read by its key
-    instead (a release, a version) cannot go missing unnoticed; an approval or a waiver deleted only denies."""
-    wanted: dict[str, dict[int, int]] = {}
+    """The rows the entries ``bodies`` wrote, among the tables gates read as sets (``_seal.READ_AS_SETS``: rows
+    written once, never changed), that are gone or no longer what the entry sealed. A gate finds such rows by
+    their parent (``WHERE release_id = ...``), so a row deleted, or moved to another parent, would simply not be
+    read: each is loaded by its key here and compared. A row read by its key instead (a release, a version) cannot
+    go missing unnoticed; an approval or a waiver deleted only denies."""
+    wanted: dict[str, dict[int, tuple[int, Any]]] = {}
     for index, body in bodies.items():
-        for key in seal.sealed_records(body):
+        for key, digest in seal.sealed_records(body).items():
             table, _, ident = key.partition("/")
             if table in seal.READ_AS_SETS and ident.isdigit():
-                wanted.setdefault(table, {})[int(ident)] = index
-    if not wanted:
-        return []
-    query = union_all(*(select(literal(table).label("t"), seal.SEALED[table].id.label("i"))
-                        .where(seal.SEALED[table].id.in_(ids)) for table, ids in wanted.items()))
-    present = {(t, int(i)) for t, i in session.execute(query)}
-    return [f"{table}/{i} was deleted outside assay (log entry {ids[i]} wrote it)"
-            for table, ids in wanted.items() for i in sorted(ids) if (table, i) not in present]
+                wanted.setdefault(table, {})[int(ident)] = (index, digest)
+    problems = []
+    for table, ids in wanted.items():
+        cls = seal.SEALED[table]
+        found = {row.id: row for row in session.scalars(select(cls).where(cls.id.in_(ids)))}
+        for i in sorted(ids):
+            index, digest = ids[i]
+            if i not in found:
+                problems.append(f"{table}/{i} was deleted outside assay (log entry {index} wrote it)")
+            elif seal.record_digest(found[i]) != digest:
+                problems.append(f"{table}/{i} was changed outside assay (it no longer matches log entry {index})")
+    return problems

@@ -7,6 +7,7 @@ PostgreSQL), so concurrent intakes neither duplicate a version nor skip a versio
 from __future__ import annotations
 
 import contextlib
+import traceback
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from assay.registry import _seal as seal
 from assay.registry._db import READ_ONLY, insert_or_ignore, open_engine
 from assay.registry._interface import ArtifactInfo, DatasetInfo, VersionInfo
 from assay.registry._schema import ArtifactRow, DatasetRow, EvidenceRow, ModelRow
+from assay.registry._seal import RecordTampered
 from assay.registry._sql import Row, Sql
 
 T = TypeVar("T")
@@ -40,6 +42,21 @@ def must_get(session: Session, cls: type[T], key: int | None) -> T:
 def now() -> datetime:
     """The time stamped on new rows (UTC)."""
     return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def _readable_rows() -> Iterator[None]:
+    """A value its column cannot hold (a date that is not a date, stored outside assay) makes SQLAlchemy's result
+    processing raise ValueError or TypeError while rows are read: that is one clear RecordTampered, not a
+    traceback. Only errors raised inside SQLAlchemy's own frames are translated; ours propagate unchanged."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        frames = traceback.extract_tb(exc.__traceback__)[-3:]
+        if not any("sqlalchemy" in frame.filename for frame in frames):
+            raise
+        raise RecordTampered(f"a registry row holds a value its column cannot hold ({exc}): it was written outside "
+                             "assay; nothing was decided (run assay audit verify)") from None
 
 
 class Registry:
@@ -105,7 +122,7 @@ class Registry:
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed on success, rolled back on any error."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with _readable_rows(), Session(self.engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
             from assay.registry import _auditlog as auditlog  # loaded already by the entry this write appended
@@ -120,7 +137,7 @@ class Registry:
         engine = self.engine
         if engine.dialect.name == "postgresql":
             engine = engine.execution_options(isolation_level="REPEATABLE READ")
-        with Session(engine) as session:
+        with _readable_rows(), Session(engine) as session:
             yield session
 
     @contextlib.contextmanager
@@ -132,7 +149,7 @@ class Registry:
         options: dict[str, object] = {READ_ONLY: True}
         if self.engine.dialect.name == "postgresql":
             options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        with Session(self.engine.execution_options(**options)) as session:
+        with _readable_rows(), Session(self.engine.execution_options(**options)) as session:
             try:
                 yield session
             finally:
