@@ -10,8 +10,8 @@ into the Merkle log and covered by a signed checkpoint, so afterwards:
 - an entry edited to match an edited row no longer reaches the signed root.
 
 ``_auditread.unsealed`` finds these for the rows a gate is about to judge (it fails closed on any);
-``Ledger.reconcile`` replays the whole log against every row for ``audit verify`` and ``doctor``, which also finds rows deleted outside assay
-and rows put back to an older state that was genuinely logged once (a replay only the full pass can tell).
+``Ledger.reconcile`` replays the whole log against every row for ``audit verify`` and ``doctor``, which also
+finds rows deleted outside assay and rows put back to an older state that was genuinely logged once.
 
 By hand, not a library: no ORM extension binds rows to an external transparency log.
 """
@@ -50,7 +50,7 @@ SEALED: dict[str, Any] = {cls.__tablename__: cls for cls in (
 READ_AS_SETS = ("evidence", "lineage", "release_artifacts", "deployments")
 """Tables a gate reads as "every row of X", where a row deleted outside assay would change the answer."""
 _TOUCHED = "assay.touched"  # session.info: id(row) -> row, written since the last entry and not yet sealed
-_INSERTED = "assay.inserted"  # session.info: id(row) of the sealed rows this transaction inserted
+_INSERTED = "assay.inserted"  # session.info: (table, id) of the sealed rows this transaction inserted
 _SEALED_HERE = "assay.sealed_here"  # session.info: (table, id) of rows this transaction wrote (trusted as written)
 READ_BATCH = 5_000
 """Rows read per round trip while reconciling."""
@@ -88,7 +88,7 @@ def _track(session: Session, _context: Any) -> None:
     for row in session.new:
         if getattr(row, "__tablename__", None) in SEALED:
             touched[id(row)] = row
-            inserted.add(id(row))
+            inserted.add((row.__tablename__, row.id))  # keys, not id(): an object's id is reused once it is freed
     for row in session.dirty:
         if getattr(row, "__tablename__", None) in SEALED:
             state = inspect(row)
@@ -149,8 +149,8 @@ def written_here(session: Session, row: Any) -> bool:
     """Whether this transaction inserted ``row`` or sealed it with one of its own entries. A row it merely changed
     and has not sealed yet is not: it is checked against the seal it had, so a change made here can never hide
     one made outside assay."""
-    return id(row) in session.info.get(_INSERTED, set()) \
-        or (row.__tablename__, row.id) in session.info.get(_SEALED_HERE, set())
+    key = (row.__tablename__, row.id)
+    return key in session.info.get(_INSERTED, set()) or key in session.info.get(_SEALED_HERE, set())
 
 
 def sealed_records(body: dict[str, Any]) -> dict[str, Any]:
