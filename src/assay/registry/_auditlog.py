@@ -383,6 +383,12 @@ def _check_start(session: Session, sql: Sql, last: Any, signer: NoteSigner) -> N
                           "(run assay audit verify)")
 
 
+def _last_index(sql: Sql) -> int | None:
+    """The index of the newest entry stored, or None for an empty log."""
+    row = sql.row("SELECT max(idx) AS top FROM audit_entries")
+    return None if row is None or row.top is None else int(row.top)
+
+
 @dataclass(frozen=True, slots=True)
 class SignedHead:
     """The newest signed checkpoint, verified: tree size, root, and the entry counts it signs (None: a checkpoint
@@ -404,7 +410,7 @@ def signed_root(session: Session, home: Path) -> SignedHead:
     written = session.info.get(_HEAD_KEY)
     ours = written is not None and written[0] is _transaction(session)
     if last is None:
-        if not ours and sql.row("SELECT max(idx) AS top FROM audit_entries").top is not None:
+        if not ours and _last_index(sql) is not None:
             raise LogTampered("the audit log was changed outside assay: it holds entries but no signed checkpoint "
                               "(run assay audit verify)")
         return SignedHead(0, b"", {})
@@ -424,7 +430,7 @@ def signed_root(session: Session, home: Path) -> SignedHead:
         _TRUSTED_NOTE[id(signer)] = (last.note, last.size, last.root)
     if not ours:
         head = sql.row(_SELECT_HEAD)
-        top = sql.row("SELECT max(idx) AS top FROM audit_entries").top
+        top = _last_index(sql)
         peaks = [bytes.fromhex(p) for p in (json.loads(head.peaks) if isinstance(head.peaks, str) else head.peaks)] \
             if head is not None else []
         if head is None or head.size != last.size or top != last.size - 1 \
