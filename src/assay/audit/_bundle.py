@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from assay.audit._checkpoint import NoteVerifier, load_public_key_pem
+from assay._files import read_bounded
+from assay.audit._checkpoint import MAX_NOTE_BYTES, NoteVerifier, load_public_key_pem
 from assay.audit._interface import AuditError, InclusionProof
 from assay.audit._merkle import verify_inclusion
 from assay.audit.log import KEY_ROTATED, LOG_KEY_NAME, LogProblem, LogReport, cited_blobs, keyring, verify_log
@@ -52,7 +53,8 @@ def verify_bundle(path: Path, *, public_key: Path | None = None, witnessed: Sequ
         raise InputError(f"cannot open bundle {path}: {exc}") from None
     with zf:
         try:
-            pem = public_key.read_bytes() if public_key else _read(zf, "audit-log.pub.pem")
+            pem = read_bounded(public_key, MAX_NOTE_BYTES, "max_note_bytes", "public key") if public_key \
+                else _read(zf, "audit-log.pub.pem")
             verifier = NoteVerifier(LOG_KEY_NAME, load_public_key_pem(pem))
             entries = []
             for n, line in enumerate(_read(zf, "entries.jsonl").decode("utf-8").splitlines()):

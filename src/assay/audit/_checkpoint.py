@@ -438,8 +438,11 @@ def _sync_folder(folder: Path) -> None:
 
 def load_private_key(path: Path, password: bytes | None = None) -> Ed25519PrivateKey:
     """Read the log key from a PEM file."""
+    from assay._files import read_bounded
+    from assay.errors import InputError
+
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise AuditInputError(f"cannot read {path}: {exc.strerror}") from None
+        data = read_bounded(path, MAX_NOTE_BYTES, "max_note_bytes", "key file")
+    except InputError as exc:
+        raise AuditInputError(str(exc)) from None
     return load_private_key_pem(data, password)

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+MAX_EVIDENCE_BYTES = 16 << 20
+"""``policy test --input``: an evidence document larger than this is refused."""
 _ENV_HELP = "The environment (the order an admin registered; built in: dev, staging, production)."
 _WHAT_IF_HELP = ("What-if: judge under this policy file (or $ASSAY_POLICY) instead of the one registered for ENV. "
                  "promote never reads either.")
@@ -295,11 +297,12 @@ def policy_test_cmd(args: argparse.Namespace) -> int:
     policy_file: Path = args.policy_file
     input_file: Path = args.input_file
     policy = load_policy(policy_file)
+    from assay._files import read_bounded
+
+    raw = read_bounded(input_file, MAX_EVIDENCE_BYTES, "max_evidence_bytes", "evidence document")
     try:
-        evidence = json.loads(input_file.read_text())
-    except OSError as exc:
-        raise UsageError(f"cannot read {input_file}: {exc.strerror or exc}") from None
-    except ValueError as exc:
+        evidence = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
         raise UsageError(f"{input_file}: not valid JSON ({exc})") from None
     doc = evidence if isinstance(evidence, dict) else {}
     environment = args.env or str((doc.get("deployment") or {}).get("environment") or "production")

@@ -19,10 +19,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assay._files import read_bounded
 from assay.audit import (
     KEY_ROTATED,
     LOG_KEY_NAME,
     LOG_ORIGIN,
+    MAX_NOTE_BYTES,
     AuditError,
     NoteSigner,
     NoteVerifier,
@@ -90,7 +92,8 @@ def log_verifier(home: Path, public_key: Path | None = None) -> NoteVerifier:
 
     if public_key is not None:
         try:
-            return NoteVerifier(LOG_KEY_NAME, load_public_key_pem(public_key.read_bytes()))
+            pem = read_bounded(public_key, MAX_NOTE_BYTES, "max_note_bytes", "public key")
+            return NoteVerifier(LOG_KEY_NAME, load_public_key_pem(pem))
         except OSError as exc:
             raise InputError(f"cannot read {public_key}: {exc.strerror or exc}") from None
     path = key_path(home)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from assay._files import read_bounded
 from assay.errors import InputError, UsageError
 from assay.registry._interface import NotFound, VersionInfo, check_model_attributes, check_name
 from assay.registry._refs import find_dataset, find_version
@@ -96,14 +97,10 @@ def _validate(req: IntakeRequest) -> None:
 def _training(path: Path | None) -> tuple[dict[str, Any], bytes | None]:
     if path is None:
         return {}, None
+    raw = read_bounded(path, MAX_TRAINING_BYTES, "max_training_bytes", "training record")
     try:
-        if path.stat().st_size > MAX_TRAINING_BYTES:
-            raise InputError(f"{path}: over max_training_bytes ({MAX_TRAINING_BYTES})")
-        raw = path.read_bytes()
         doc = json.loads(raw)
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise InputError(f"{path}: the training record must be a JSON object")

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from assay._files import read_bounded
 from assay.errors import AssayError, UsageError
 from assay.registry import (
     ApprovalRow,
@@ -53,6 +54,8 @@ from assay.release._governance import (
 )
 from assay.release.policy import GateResult, Policy, Waiver, evaluate
 
+MAX_PARAMS_BYTES = 1 << 20
+"""A ``--params`` file larger than this is refused (inference parameters are a few hundred bytes)."""
 MAX_WAIVER_DAYS = 90
 """A waiver may not run longer than this (``max_days`` argument of ``waive``)."""
 
@@ -125,10 +128,7 @@ def create_release(reg: Registry, name: str, model_ref: str, *, artifacts: tuple
     check_name(name, "release name")
     params_bytes = None
     if params is not None:
-        try:
-            params_bytes = params.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read {params}: {exc.strerror or exc}") from None
+        params_bytes = read_bounded(params, MAX_PARAMS_BYTES, "max_params_bytes", "parameters file")
     with reg.write() as session:
         if session.scalars(select(ReleaseRow.id).where(ReleaseRow.name == name)).first() is not None:
             raise UsageError(f"release {name!r} exists already: releases are immutable, create a new one")

@@ -44,13 +44,14 @@ def fingerprint(key: ec.EllipticCurvePublicKey) -> str:
     return "sha256:" + hashlib.sha256(der).hexdigest()[:16]
 
 
+MAX_KEY_FILE_BYTES = 1 << 20
+"""A key or certificate chain file larger than this is refused (a PEM chain is a few kilobytes)."""
+
+
 def _read(path: Path, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{what} {path} does not exist") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
+    from assay._files import read_bounded
+
+    return read_bounded(path, MAX_KEY_FILE_BYTES, "max_key_file_bytes", what)
 
 
 def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:

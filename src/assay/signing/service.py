@@ -19,7 +19,7 @@ from assay.manifest import (
     same_algorithm,
     shard_path,
 )
-from assay.signing._bundle import build_bundle, parse_bundle
+from assay.signing._bundle import MAX_BUNDLE_BYTES, build_bundle, parse_bundle
 from assay.signing._dsse import PAYLOAD_TYPE, pae
 from assay.signing._interface import BundleError, Problem, SignatureInvalid, Signer, Verification, Verifier
 from assay.signing._statement import PREDICATE_TYPE, build_statement, parse_statement
@@ -73,13 +73,9 @@ def verify_model(model_path: str | os.PathLike[str], verifier: Verifier, *,
     sig_path = Path(signature) if signature else default_signature_path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
-    try:
-        data = sig_path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"signature {sig_path} does not exist") from None
-    except OSError as exc:
-        raise InputError(f"cannot read signature {sig_path}: {exc.strerror}") from None
-    bundle = parse_bundle(data)
+    from assay._files import read_bounded
+
+    bundle = parse_bundle(read_bounded(sig_path, MAX_BUNDLE_BYTES, "max_bundle_bytes", "signature"))
 
     def result(signer: str, problems: list[Problem], manifest: Manifest | None = None,
                warnings: Iterable[str] = ()) -> Verification:

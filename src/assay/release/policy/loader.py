@@ -42,11 +42,13 @@ def load_policy(path: str | Path, *, limits: PolicyLimits | None = None) -> Poli
     """Read and check the policy file at ``path``; raise :class:`PolicyError` (``FILE:LINE: reason``)."""
     limits = limits or PolicyLimits()
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(limits.max_bytes + 1)
-    except OSError as exc:
-        raise PolicyError(f"{path}:0: cannot read policy file: {exc.strerror or exc}") from None
+    from assay._files import read_prefix
+    from assay.errors import InputError
+
+    try:  # one byte more than the limit is read, so parse_policy names the limit
+        data = read_prefix(path, limits.max_bytes + 1, "policy file")
+    except InputError as exc:
+        raise PolicyError(f"{path}:0: cannot read policy file: {exc}") from None
     return parse_policy(data, str(path), limits=limits)
 
 
