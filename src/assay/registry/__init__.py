@@ -52,9 +52,9 @@ if TYPE_CHECKING:
     )
     from assay.registry._seal import RecordTampered, touch_unsealed
     from assay.registry._sql import Row, Sql
-    from assay.registry._store import Registry, must_get, now
+    from assay.registry._store import Registry, WriteConflict, must_get, now
 
-_WHERE = {"RecordTampered": "_seal", "touch_unsealed": "_seal", "later_evidence_entries": "_ingest", "Registry": "_store", "read_eval_set": "_evalset", "now": "_store", "must_get": "_store", "intake": "_ingest", "IntakeRequest": "_ingest",
+_WHERE = {"WriteConflict": "_store", "RecordTampered": "_seal", "touch_unsealed": "_seal", "later_evidence_entries": "_ingest", "Registry": "_store", "read_eval_set": "_evalset", "now": "_store", "must_get": "_store", "intake": "_ingest", "IntakeRequest": "_ingest",
           "IntakeResult": "_ingest", "register_dataset": "_catalog", "set_model_metadata": "_catalog", "add_artifact": "_catalog", "list_models": "_queries",
           "show": "_queries", "lineage": "_queries", "where": "_queries", "doctor": "_queries", "NotFound": "_interface",
           "check_name": "_interface", "Sql": "_sql", "Row": "_sql", "Reader": "_reader", "parse_ref": "_refs",
@@ -66,7 +66,7 @@ _WHERE = {"RecordTampered": "_seal", "touch_unsealed": "_seal", "later_evidence_
           "audit_proof": "_auditread:proof", "sign_audit_checkpoint": "_auditlog:checkpoint",
           "export_audit_bundle": "_auditread:export", "rotate_audit_key": "_auditlog:rotate_key",
           "finish_audit_key_rotation": "_auditlog:finish_rotation", "audit_key_path": "_auditlog:key_path"}
-__all__ = ["RecordTampered", "touch_unsealed", "later_evidence_entries", "Registry", "read_eval_set", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "set_model_metadata", "add_artifact",
+__all__ = ["WriteConflict", "RecordTampered", "touch_unsealed", "later_evidence_entries", "Registry", "read_eval_set", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "set_model_metadata", "add_artifact",
            "list_models", "show", "lineage", "where", "doctor", "NotFound", "check_name", "now", "must_get", "Sql",
            "Row", "Reader", "parse_ref", "find_version", "find_dataset", "find_artifact", "find_release",
            "resolve", "ApprovalRow", "AuditEntryRow", "ArtifactRow", "DeploymentRow", "EnvironmentRow", "EvidenceRow", "LineageRow",

@@ -150,6 +150,11 @@ def _head(session: Session, sql: Sql) -> tuple[int, list[bytes]]:
     return row.size, peaks
 
 
+def lock_head(session: Session) -> None:
+    """Lock the log head for the rest of the transaction (created empty on first use): writers serialize here."""
+    _head(session, Sql.of(session))
+
+
 def count_keys(kind: str, payload: Any) -> list[str]:
     """What an entry adds to the signed counts: its kind, and ``kind@ENV`` when its payload names an environment."""
     env = payload.get("environment") if isinstance(payload, dict) else None

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assay.config import Settings
-from assay.errors import InputError, UsageError
+from assay.errors import AssayError, InputError, UsageError
 from assay.evidence import LocalBlobStore
 from assay.registry import _refs as refs
 from assay.registry import _seal as seal
@@ -42,6 +43,10 @@ def must_get(session: Session, cls: type[T], key: int | None) -> T:
 def now() -> datetime:
     """The time stamped on new rows (UTC)."""
     return datetime.now(UTC)
+
+
+class WriteConflict(AssayError):
+    """A write lost a race (a unique key another writer took first): nothing was changed (exit 2)."""
 
 
 @contextlib.contextmanager
@@ -121,10 +126,22 @@ class Registry:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
-        """A write transaction: committed on success, rolled back on any error."""
+        """A write transaction: committed on success, rolled back on any error. Writers run one at a time: on
+        SQLite the transaction begins IMMEDIATE, on PostgreSQL it first locks the log head, so everything a write
+        reads (rows, entries, checkpoints) is what the previous writer left and nobody commits under it; a lost
+        unique-key race is WriteConflict (exit 2)."""
         with _readable_rows(), Session(self.engine, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+            try:
+                with session.begin():
+                    if self.engine.dialect.name == "postgresql":
+                        from assay.registry import _auditlog as auditlog
+
+                        auditlog.lock_head(session)
+                    yield session
+            except IntegrityError as exc:  # a unique key another writer took first (a race on PostgreSQL)
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                raise WriteConflict(f"the database refused the change ({reason}): another command probably wrote "
+                                    "the same thing at the same moment; nothing was changed, run it again") from None
             from assay.registry import _auditlog as auditlog  # loaded already by the entry this write appended
 
             auditlog.publish(session)  # committed: the witness may see its checkpoint now

@@ -32,6 +32,7 @@ from assay.registry import (
     Row,
     VersionRow,
     WaiverRow,
+    WriteConflict,
     check_name,
     find_artifact,
     find_release,
@@ -294,7 +295,7 @@ def _commit_deployment(reg: Registry, env_name: str, seen_seq: int, release_id: 
             session.flush()
             reg.log(session, action, {"environment": env_name, "seq": row.seq, "evidence": evidence_blob,
                                       "policy": policy_digest, "gate_passed": result.passed, **extra})
-    except IntegrityError:
+    except (IntegrityError, WriteConflict):
         raise ConcurrentChange(f"{env_name} changed while this {action} was being judged; nothing was changed") \
             from None
     return evidence_blob
