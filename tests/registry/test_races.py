@@ -53,3 +53,4 @@ def test_racing_writers_lose_in_one_line(reg: Registry, assay_env: dict[str, str
         create_release(reg, "r1", "acme/m@1")
     with pytest.raises(Exception, match="already approved"):
         approve(Registry(reg.engine, reg.blobs, "approver0", reg.home), "r1", "staging")
+

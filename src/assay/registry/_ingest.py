@@ -178,6 +178,8 @@ def inspect_model(req: IntakeRequest) -> Inspection:
     training, training_raw = _training(req.training)
     report = scan(req.path, config=req.scan_config)
     manifest = hash_model(req.path)
+    if not manifest.resources:
+        raise InputError(f"{req.path} holds no files: an empty folder is not a model")
     card, lic = card_and_license(req.path)
     sig, sig_bytes = _signature(req)
     counts = {s: 0 for s in ("critical", "high", "medium", "low", "info")}
