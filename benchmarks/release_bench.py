@@ -181,10 +181,10 @@ def sign_head(reg) -> None:  # noqa: ANN001
     """Sign a checkpoint of the head ``bulk_fill`` left, as the Registry.log calls it stands for would have: a
     write's own check (the head must match the newest signed checkpoint) would rightly refuse bulk-made entries."""
     from assay.audit import LOG_ORIGIN, TreeBuilder, sign_checkpoint
-    from assay.registry import _auditlog as auditlog
+    from assay.registry import _logkey as logkey
     from assay.registry._schema import AuditStateRow, CheckpointRow
 
-    signer = auditlog.log_signer(reg.home)
+    signer = logkey.log_signer(reg.home)
     with reg.write() as s:
         head = s.get(AuditStateRow, 1)
         root = TreeBuilder.from_state(head.size, [bytes.fromhex(p) for p in head.peaks]).root()
@@ -248,8 +248,8 @@ def bench_scale(reg, n: int, repeat: int, out: dict) -> None:  # noqa: ANN001
     from sqlalchemy import select
 
     from assay.audit import leaf_hash, verify_log
-    from assay.registry import _auditlog as auditlog
     from assay.registry import _auditread as auditread
+    from assay.registry import _logkey as logkey
     from assay.registry._schema import AuditEntryRow, AuditStateRow, CheckpointRow
 
     reset_log(reg)
@@ -271,7 +271,7 @@ def bench_scale(reg, n: int, repeat: int, out: dict) -> None:  # noqa: ANN001
             print(f"    proof at {stop:,}: {out[f'proof {stop:.0e}'] * 1000:.1f} ms, "
                   f"{len(doc['proof']['hashes'])} hashes{'' if ok else ' (LEAF MISMATCH)'}", file=sys.stderr)
         print(f"    filled {stop:,} in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
-    verifier = auditlog.log_verifier(reg.home)
+    verifier = logkey.log_verifier(reg.home)
     reports = []
 
     def db_verify() -> None:

@@ -22,6 +22,7 @@ from assay.audit import WitnessConflict, publish_checkpoint, verify_bundle, witn
 from assay.registry import Registry, add_artifact
 from assay.registry import _auditlog as auditlog
 from assay.registry import _auditread as auditread
+from assay.registry import _logkey as logkey
 from tests.audit._log_edits import cut_log
 
 
@@ -49,7 +50,7 @@ def _cut_tail(reg: Registry, keep: int) -> None:
 
 def _verify(reg: Registry, witnessed: list[str] = ()) -> object:  # type: ignore[assignment]
     with reg.snapshot() as session:
-        return auditread.verify(session, auditlog.log_verifier(reg.home), witnessed)
+        return auditread.verify(session, logkey.log_verifier(reg.home), witnessed)
 
 
 def test_a_checkpoint_is_published_once_and_a_fork_is_refused(tmp_path: Path) -> None:

@@ -21,8 +21,8 @@ from sqlalchemy import text
 
 import assay
 from assay.registry import IntakeRequest, RecordTampered, Registry, add_artifact, doctor, intake
-from assay.registry import _auditlog as auditlog
 from assay.registry import _auditread as auditread
+from assay.registry import _logkey as logkey
 from assay.release import approve, create_release, gate_check, grant_role, history, promote, rollback, status
 from assay.signing import keygen
 from tests.fixtures.model_folders import card, write_model
@@ -228,7 +228,7 @@ def test_the_untouched_world_is_judged_without_complaint(world: Registry) -> Non
         _decide(world, decision, target)
     assert history(world, "production")[-1]["action"] == "rollback"
     with world.snapshot() as session:
-        assert auditread.verify(session, auditlog.log_verifier(world.home)).ok
+        assert auditread.verify(session, logkey.log_verifier(world.home)).ok
     assert not [p for p in doctor(world) if p.kind != "orphan"]
 
 
@@ -240,7 +240,7 @@ def test_a_row_edited_outside_assay_stops_the_gate_and_is_named(world: Registry,
     with pytest.raises(RecordTampered, match="outside assay"):
         _decide(world, decision, target)
     with world.snapshot() as session:
-        report = auditread.verify(session, auditlog.log_verifier(world.home))
+        report = auditread.verify(session, logkey.log_verifier(world.home))
     named = [p for p in report.problems if p.kind.startswith("record-")]
     assert not report.ok and named, report.problems
     found = [p for p in doctor(world) if p.kind.startswith("record-")]
@@ -327,7 +327,7 @@ def test_a_model_put_back_to_an_older_logged_state_is_stale(world: Registry) -> 
     with pytest.raises(RecordTampered, match="put back to an older state"):
         gate_check(world, "u1", "staging")
     with world.snapshot() as session:
-        report = auditread.verify(session, auditlog.log_verifier(world.home))
+        report = auditread.verify(session, logkey.log_verifier(world.home))
     assert [p.kind for p in report.problems] == ["record-altered"]
 
 
@@ -355,7 +355,7 @@ def test_a_revoked_release_passes_no_gate_and_is_no_rollback_target(world: Regis
     with world.write() as session:  # and the revocation cannot be taken back in the database
         session.execute(text("UPDATE audit_entries SET kind = 'note' WHERE kind = 'release-revoked'"))
     with world.snapshot() as session:
-        report = auditread.verify(session, auditlog.log_verifier(world.home))
+        report = auditread.verify(session, logkey.log_verifier(world.home))
     assert any(p.kind == "altered-entry" and "filed under kind" in p.message for p in report.problems)
 
 
@@ -384,7 +384,7 @@ def test_an_entry_hidden_from_the_kind_index_stops_the_gate(world: Registry, hid
     with pytest.raises(LogTampered, match="changed outside assay"):
         promote(world, "r2", "production")
     with world.snapshot() as session:
-        report = auditread.verify(session, auditlog.log_verifier(world.home))
+        report = auditread.verify(session, logkey.log_verifier(world.home))
     assert any(p.kind == "altered-entry" and "filed under kind" in p.message for p in report.problems), report
     assert any(p.kind == "altered-entry" for p in doctor(world))
     with world.write() as session:  # the forger puts everything back: nothing was promoted meanwhile
@@ -393,7 +393,7 @@ def test_an_entry_hidden_from_the_kind_index_stops_the_gate(world: Registry, hid
                              "'%\"kind\":\"release-revoked\"%'"))
     assert status(world, "production")[0]["active"]["release"] == "r1"
     with world.snapshot() as session:
-        assert auditread.verify(session, auditlog.log_verifier(world.home)).ok
+        assert auditread.verify(session, logkey.log_verifier(world.home)).ok
 
 
 def test_a_hidden_role_revocation_does_not_let_the_revoked_approve(world: Registry) -> None:
@@ -447,7 +447,7 @@ def test_rows_from_before_seals_are_sealed_only_by_an_admin_on_the_record(world:
     assert len(done["sealed"]) == 4 and all(k.startswith("approvals/") for k in done["sealed"])
     assert gate_check(world, "r1", "production")[0] is not None
     with world.snapshot() as session:
-        assert auditread.verify(session, auditlog.log_verifier(world.home)).ok
+        assert auditread.verify(session, logkey.log_verifier(world.home)).ok
     assert seal_unsealed_rows(world) == {"sealed": []}
 
 

@@ -20,6 +20,7 @@ from assay.errors import UsageError
 from assay.registry import IntakeRequest, RecordTampered, Registry, intake, where  # noqa: F401
 from assay.registry import _auditlog as auditlog
 from assay.registry import _auditread as auditread
+from assay.registry import _logkey as logkey
 from assay.release import grant_role, list_roles, set_policy
 from assay.release._rollback import history, rollback, status
 from assay.release._service import (
@@ -102,7 +103,7 @@ def test_walkthrough_promote_canary_rollback(two_releases: Registry) -> None:
     kinds = {(h.kind, h.ref) for h in where(reg, "acme/classifier@1")}
     assert ("release", "r1") in kinds and ("deployment", "production#4") in kinds
     with reg.read() as session:
-        report = auditread.verify(session, auditlog.log_verifier(reg.home))
+        report = auditread.verify(session, logkey.log_verifier(reg.home))
     assert report.ok and report.size >= 20 and report.checkpoints >= 1
 
 
@@ -204,7 +205,7 @@ def test_racing_promotions_from_processes(two_releases: Registry, assay_env: dic
     assert won == len(seqs) >= 1 and seqs == list(range(1, len(seqs) + 1))
     assert all(o[0].startswith(("won", "lost", "noop")) for o in outs)
     with two_releases.read() as session:
-        assert auditread.verify(session, auditlog.log_verifier(two_releases.home)).ok
+        assert auditread.verify(session, logkey.log_verifier(two_releases.home)).ok
 
 
 @pytest.mark.parametrize("tamper", ["edit-body", "edit-body-and-leaf", "delete", "reorder"])
@@ -212,7 +213,7 @@ def test_audit_verify_names_tampering_done_directly_in_the_database(two_releases
     reg = two_releases
     promote(reg, "r1", "dev")
     with reg.read() as session:
-        assert auditread.verify(session, auditlog.log_verifier(reg.home)).ok
+        assert auditread.verify(session, logkey.log_verifier(reg.home)).ok
     with reg.write() as session:  # the first approval (by bob): an entry a forger would want to change
         idx = session.execute(text("SELECT min(idx) FROM audit_entries WHERE kind = 'approval'")).scalar()
         if tamper == "edit-body":
@@ -234,7 +235,7 @@ def test_audit_verify_names_tampering_done_directly_in_the_database(two_releases
             session.execute(text("UPDATE audit_entries SET body = :b, leaf_hash = :h WHERE idx = :i"),
                             {"b": a[0], "h": a[1], "i": idx + 1})
     with reg.read() as session:
-        report = auditread.verify(session, auditlog.log_verifier(reg.home))
+        report = auditread.verify(session, logkey.log_verifier(reg.home))
     assert not report.ok
     first = report.problems[0]
     expected = {"edit-body": "altered-entry", "edit-body-and-leaf": "root-mismatch", "delete": "missing-entry",
@@ -349,7 +350,7 @@ def test_every_inclusion_proof_verifies_against_its_signed_checkpoint(two_releas
         for i in range(40):
             auditlog.append(session, "test", "alice", {"n": i})
         auditlog.checkpoint(session, reg.home, "alice")
-    verifier: NoteVerifier = auditlog.log_verifier(reg.home)
+    verifier: NoteVerifier = logkey.log_verifier(reg.home)
     with reg.read() as session:
         size = session.execute(text("SELECT size FROM audit_state")).scalar()
         for index in range(size):

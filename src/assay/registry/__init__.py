@@ -23,8 +23,6 @@ from assay._lazy import lazy_exports
 if TYPE_CHECKING:
     from assay.registry._auditlog import checkpoint as sign_audit_checkpoint
     from assay.registry._auditlog import finish_rotation as finish_audit_key_rotation
-    from assay.registry._auditlog import key_path as audit_key_path
-    from assay.registry._auditlog import log_verifier as audit_log_verifier
     from assay.registry._auditlog import rotate_key as rotate_audit_key
     from assay.registry._auditread import export as export_audit_bundle
     from assay.registry._auditread import proof as audit_proof
@@ -33,6 +31,8 @@ if TYPE_CHECKING:
     from assay.registry._evalset import read_eval_set
     from assay.registry._ingest import IntakeRequest, IntakeResult, intake, later_evidence_entries
     from assay.registry._interface import NotFound, check_name
+    from assay.registry._logkey import key_path as audit_key_path
+    from assay.registry._logkey import log_verifier as audit_log_verifier
     from assay.registry._queries import doctor, lineage, list_models, show, where
     from assay.registry._reader import Reader
     from assay.registry._refs import find_artifact, find_dataset, find_release, find_version, parse_ref, resolve
@@ -62,10 +62,10 @@ _WHERE = {"WriteConflict": "_store", "RecordTampered": "_seal", "touch_unsealed"
           "resolve": "_refs", "ApprovalRow": "_schema", "AuditEntryRow": "_schema", "ArtifactRow": "_schema", "DeploymentRow": "_schema",
           "EnvironmentRow": "_schema", "EvidenceRow": "_schema", "LineageRow": "_schema", "ModelRow": "_schema",
           "ReleaseArtifactRow": "_schema", "ReleaseRow": "_schema", "VersionRow": "_schema", "WaiverRow": "_schema",
-          "audit_log_verifier": "_auditlog:log_verifier", "verify_audit_log": "_auditread:verify",
+          "audit_log_verifier": "_logkey:log_verifier", "verify_audit_log": "_auditread:verify",
           "audit_proof": "_auditread:proof", "sign_audit_checkpoint": "_auditlog:checkpoint",
           "export_audit_bundle": "_auditread:export", "rotate_audit_key": "_auditlog:rotate_key",
-          "finish_audit_key_rotation": "_auditlog:finish_rotation", "audit_key_path": "_auditlog:key_path"}
+          "finish_audit_key_rotation": "_auditlog:finish_rotation", "audit_key_path": "_logkey:key_path"}
 __all__ = ["WriteConflict", "RecordTampered", "touch_unsealed", "later_evidence_entries", "Registry", "read_eval_set", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "set_model_metadata", "add_artifact",
            "list_models", "show", "lineage", "where", "doctor", "NotFound", "check_name", "now", "must_get", "Sql",
            "Row", "Reader", "parse_ref", "find_version", "find_dataset", "find_artifact", "find_release",

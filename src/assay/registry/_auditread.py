@@ -45,11 +45,10 @@ from assay.registry._auditlog import (
     LogTampered,
     _node_source,
     _transaction,
-    key_path,
-    log_verifier,
     signed_root,
 )
 from assay.registry._interface import NotFound
+from assay.registry._logkey import key_path, log_verifier
 from assay.registry._schema import AuditEntryRow, AuditNodeRow, AuditStateRow, CheckpointRow
 
 FETCH_BATCH = 20_000
