@@ -77,10 +77,16 @@ def _transaction(session: Session) -> Any:
     return session.get_nested_transaction() or session.get_transaction()
 
 
+def _written_here(session: Session) -> tuple[Any, int, list[bytes]] | None:
+    """(transaction, size, peaks) of the head this transaction last wrote, or None when it appended nothing."""
+    written = session.info.get(_HEAD_KEY)
+    return written if written is not None and written[0] is _transaction(session) else None
+
+
 def _head(session: Session, sql: Sql) -> tuple[int, list[bytes]]:
     """The log head (size, peaks), locked until the transaction ends; created empty on first use."""
-    written = session.info.get(_HEAD_KEY)
-    if written is not None and written[0] is _transaction(session):  # locked and written by this transaction
+    written = _written_here(session)
+    if written is not None:  # locked and written by this transaction
         return written[1], written[2]
     # The one difference between the databases: PostgreSQL locks the row; on SQLite the write transaction's
     # BEGIN IMMEDIATE already holds the database's write lock (and SQLite has no FOR UPDATE).
@@ -265,9 +271,14 @@ def _witness_verifiers(session: Session, signer: NoteSigner) -> list[NoteVerifie
     """The keys the witness's notes may be signed with: the log key and every key it was rotated from. Read as
     stored, since they only widen which notes of the witness (which the database's owner cannot write) verify,
     and a key left out makes the check fail, not pass."""
-    rotated = [json.loads(b)["payload"]["from"] for b in session.scalars(
-        select(AuditEntryRow.body).where(AuditEntryRow.kind == KEY_ROTATED))]
-    return [signer.verifier(), *map(NoteVerifier.from_key_string, rotated)]
+    return [signer.verifier(), *(NoteVerifier.from_key_string(p["from"]) for _, p in rotations(session))]
+
+
+def rotations(session: Session) -> list[tuple[int, dict[str, Any]]]:
+    """(index, payload) of every ``log-key-rotated`` entry, oldest first, as stored (``audit.keyring`` decides which
+    count, from the checkpoints that cover them)."""
+    return [(e["index"], e["payload"]) for e in (json.loads(b) for b in session.scalars(
+        select(AuditEntryRow.body).where(AuditEntryRow.kind == KEY_ROTATED).order_by(AuditEntryRow.idx)))]
 
 
 def _check_witness(session: Session, folder: Path, verifier: list[NoteVerifier], size: int, head_root: bytes
@@ -360,8 +371,7 @@ def signed_root(session: Session, home: Path) -> SignedHead:
     from where it started. A log with no checkpoint is empty."""
     sql = Sql.of(session)
     last = sql.row(_NEWEST_CHECKPOINT)
-    written = session.info.get(_HEAD_KEY)
-    ours = written is not None and written[0] is _transaction(session)
+    ours = _written_here(session) is not None
     if last is None:
         if not ours and _last_index(sql) is not None:
             raise LogTampered("the audit log was changed outside assay: it holds entries but no signed checkpoint "

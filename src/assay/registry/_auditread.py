@@ -20,7 +20,6 @@ from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from assay.audit import (
-    KEY_ROTATED,
     AuditError,
     InclusionProof,
     LogProblem,
@@ -40,11 +39,11 @@ from assay.audit import (
 from assay.errors import InputError
 from assay.registry import _seal as seal
 from assay.registry._auditlog import (
-    _HEAD_KEY,
     _START_KEY,
     LogTampered,
     _node_source,
-    _transaction,
+    _written_here,
+    rotations,
     signed_root,
 )
 from assay.registry._interface import NotFound
@@ -76,9 +75,8 @@ def verified_entries(session: Session, home: Path, indexes: Iterable[int]) -> tu
     size, root = head.size, head.root
     rows = {int(r.idx): (r.kind, r.body) for r in session.execute(
         select(AuditEntryRow.idx, AuditEntryRow.kind, AuditEntryRow.body).where(AuditEntryRow.idx.in_(wanted)))}
-    written = session.info.get(_HEAD_KEY)
-    ours = range(session.info[_START_KEY][1], written[1]) \
-        if written is not None and written[0] is _transaction(session) else range(0)
+    written = _written_here(session)
+    ours = range(session.info[_START_KEY][1], written[1]) if written is not None else range(0)
     problems: list[str] = []
     to_prove = []
     for index in wanted:
@@ -140,6 +138,15 @@ def _prefetched_nodes(session: Session, indexes: list[int], size: int) -> Any:
     return node
 
 
+def filed_under(body: str, kind: object) -> bool:
+    """Whether the canonical entry ``body`` is of ``kind`` (its ``kind`` column, any type a row can hold). The first
+    ``"kind":`` of a canonical body is its top-level key (an actor string before it cannot hold an unescaped
+    quote), so this needs no parse."""
+    at = body.find('"kind":')
+    return isinstance(kind, str) and at >= 0 and \
+        body.startswith(f'"kind":{json.dumps(kind, ensure_ascii=False)},', at)
+
+
 def kind_index(session: Session, home: Path, *kinds: str) -> list[tuple[int, str]]:
     """(index, body) of every entry filed under ``kinds``, oldest first, read through the index on ``kind`` and
     checked against the counts the newest signed checkpoint signs: an entry hidden by editing its ``kind`` column
@@ -152,8 +159,7 @@ def kind_index(session: Session, home: Path, *kinds: str) -> list[tuple[int, str
     problem = None
     found: dict[str, int] = {}
     for index, body, kind in rows:
-        at = body.find('"kind":')
-        if at < 0 or not body.startswith(f'"kind":{json.dumps(kind, ensure_ascii=False)},', at):
+        if not filed_under(body, kind):
             problem = f"entry {index} is filed under kind {kind!r}, which its body does not say"
             break
         if index < head.size:
@@ -177,11 +183,10 @@ def entries_of_kind(session: Session, home: Path, *kinds: str) -> list[dict[str,
     return [bodies[i] for i in sorted(bodies)]
 
 
-def signed_count(session: Session, home: Path, key: str) -> int | None:
-    """How many entries of ``key`` (a kind, or ``kind@ENV``) the newest signed checkpoint counts; None for a
-    checkpoint made before counts were signed."""
-    counts = signed_root(session, home).counts
-    return None if counts is None else counts.get(key, 0)
+def signed_counts(session: Session, home: Path) -> dict[str, int] | None:
+    """How many entries of each kind, and ``kind@ENV``, the newest signed checkpoint counts (a key it does not name
+    counts 0); None for a checkpoint made before counts were signed."""
+    return signed_root(session, home).counts
 
 
 def _entries(session: Session, *, with_kind: bool = False) -> Iterator[Any]:
@@ -214,9 +219,7 @@ def verify(session: Session, verifier: NoteVerifier, witnessed: Iterable[str] = 
                             .order_by(AuditNodeRow.level, AuditNodeRow.idx))
     ledger = seal.Ledger()
     misfiled: list[LogProblem] = []
-    rotations = [(e["index"], e["payload"]) for e in (json.loads(b) for b in session.scalars(
-        select(AuditEntryRow.body).where(AuditEntryRow.kind == KEY_ROTATED).order_by(AuditEntryRow.idx)))]
-    ring = keyring([verifier], rotations, notes)
+    ring = keyring([verifier], rotations(session), notes)
     report = verify_log(_checked(_entries(session, with_kind=True), ledger, misfiled), notes, ring, head=state,
                         nodes=((int(n.level), int(n.idx), str(n.hash)) for n in nodes))
     records = [LogProblem(kind, message, entry) for kind, message, entry in ledger.reconcile(session)]
@@ -226,13 +229,10 @@ def verify(session: Session, verifier: NoteVerifier, witnessed: Iterable[str] = 
 def _checked(rows: Iterator[tuple[int, Any, str, str]], ledger: seal.Ledger, misfiled: list[LogProblem]
              ) -> Iterator[tuple[int, str, str]]:
     """Pass (index, body, leaf) on, feeding each entry's records to ``ledger`` and naming in ``misfiled`` the first
-    entry whose ``kind`` column its body does not say (the column gates find entries through). The first
-    ``"kind":`` of a canonical body is its top-level key (an actor string before it cannot hold an unescaped
-    quote), so the column is checked without parsing; bodies are parsed only for their records."""
+    entry whose ``kind`` column its body does not say (the column gates find entries through, ``filed_under``);
+    bodies are parsed only for their records."""
     for index, kind, body, leaf in rows:
-        at = body.find('"kind":')
-        if not isinstance(kind, str) or at < 0 or \
-                not body.startswith(f'"kind":{json.dumps(kind, ensure_ascii=False)},', at):
+        if not filed_under(body, kind):
             if not misfiled:
                 misfiled.append(LogProblem("altered-entry", f"entry {index} is filed under kind {kind!r}, which its "
                                            "body does not say: gates reading by kind would miss it", index))

@@ -107,12 +107,12 @@ class Registry:
 
         return kind_index(session, self.home, *kinds)
 
-    def signed_count(self, session: Session, key: str) -> int | None:
-        """How many entries of ``key`` (``kind`` or ``kind@ENV``) the newest signed checkpoint counts (None: a
-        checkpoint from before counts were signed)."""
-        from assay.registry._auditread import signed_count
+    def signed_counts(self, session: Session) -> dict[str, int] | None:
+        """How many entries of each kind and ``kind@ENV`` the newest signed checkpoint counts (a key it does not name
+        counts 0; None: a checkpoint from before counts were signed)."""
+        from assay.registry._auditread import signed_counts
 
-        return signed_count(session, self.home, key)
+        return signed_counts(session, self.home)
 
     def unsealed(self, session: Session, rows: Iterable[object], consult: Iterable[int] = ()) -> list[str]:
         """Why the rows a gate is about to judge cannot be trusted (``_seal.unsealed``)."""

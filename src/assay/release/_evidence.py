@@ -68,10 +68,11 @@ def _deployment_gaps(reg: Registry, session: Session, env: EnvironmentRow) -> li
     if count != env.deploy_seq or (top or 0) != env.deploy_seq:
         return [f"the deployments of {env.name} were changed outside assay ({count} rows, numbered up to {top or 0}, "
                 f"where {env.deploy_seq} were made)"]
-    signed = [reg.signed_count(session, f"{kind}@{env.name}") for kind in DEPLOYMENT_KINDS]
-    if None not in signed and sum(n or 0 for n in signed) != count:
-        return [f"the log signs {sum(n or 0 for n in signed)} deployments to {env.name}, the registry holds {count}: "
-                "deployments were deleted or inserted outside assay"]
+    counts = reg.signed_counts(session)
+    signed = None if counts is None else sum(counts.get(f"{kind}@{env.name}", 0) for kind in DEPLOYMENT_KINDS)
+    if signed is not None and signed != count:
+        return [f"the log signs {signed} deployments to {env.name}, the registry holds {count}: deployments were "
+                "deleted or inserted outside assay"]
     return []
 
 
