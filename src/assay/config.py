@@ -42,6 +42,9 @@ def load_settings(actor: str | None = None, home: Path | None = None) -> Setting
             who = f"uid:{os.getuid()}"
     if not who.strip() or len(who) > 200:
         raise ConfigError("the actor must be a non-empty name of at most 200 characters")
+    from assay._text import check_text
+
+    check_text(who, "the actor")
     return Settings(home=root, database_url=url, evidence_dir=root / "evidence", actor=who.strip())
 
 

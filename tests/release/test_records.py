@@ -19,50 +19,19 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-import assay
-from assay.registry import IntakeRequest, RecordTampered, Registry, add_artifact, doctor, intake
+from assay.registry import RecordTampered, Registry, doctor
 from assay.registry import _auditread as auditread
 from assay.registry import _logkey as logkey
-from assay.release import approve, create_release, gate_check, grant_role, history, promote, rollback, status
-from assay.signing import keygen
-from tests.fixtures.model_folders import card, write_model
+from assay.release import approve, gate_check, history, promote, rollback, status
+from tests.fixtures.world import acting, build_world
 
-
-def _as(reg: Registry, who: str) -> Registry:
-    return Registry(reg.engine, reg.blobs, who, reg.home)
+_as = acting
 
 
 @pytest.fixture
 def world(reg: Registry, tmp_path: Path) -> Registry:
-    """alice (admin) submits; bob and carol approve. r1 then r2 (signed, trusted key) went dev -> staging ->
-    production, and production was rolled back from r2 to r1. u1 (an unsigned model with a prompt) is in dev
-    only, unapproved. acme/good@1 was inspected again after intake."""
-    grant_role(reg, "alice", "admin")
-    for who in ("bob", "carol"):
-        grant_role(reg, who, "approver")
-    priv, pub = keygen(tmp_path / "team")
-    (reg.home / "trust").mkdir(parents=True, exist_ok=True)
-    (reg.home / "trust" / "team.pub.pem").write_bytes(pub.read_bytes())
-    for n in (1, 2):
-        folder = write_model(tmp_path / f"good{n}", card=card("apache-2.0", base_model="acme/base"), seed=n)
-        assay.sign(folder, key=priv)
-        intake(reg, IntakeRequest(folder, "acme/good", owner="ml", risk_tier="medium", public_key=pub))
-        create_release(reg, f"r{n}", f"acme/good@{n}")
-        for who in ("bob", "carol"):
-            for env in ("staging", "production"):
-                approve(_as(reg, who), f"r{n}", env)
-        for env in ("dev", "staging", "production"):
-            promote(reg, f"r{n}", env)
-    rollback(reg, "production")
-    intake(reg, IntakeRequest(tmp_path / "good1", "acme/good"))  # the same bytes again: a fresh scan report
-    raw = write_model(tmp_path / "raw", card=card("mit"))
-    intake(reg, IntakeRequest(raw, "acme/raw", owner="x", risk_tier="high"))
-    prompt = tmp_path / "prompt.txt"
-    prompt.write_text("You are helpful.")
-    add_artifact(reg, prompt, kind="prompt", name="support/prompt")
-    create_release(reg, "u1", "acme/raw@1", artifacts=("support/prompt@1",))
-    promote(reg, "u1", "dev")
-    return reg
+    """The shared history (``tests.fixtures.world``)."""
+    return build_world(reg, tmp_path)
 
 
 def _id(sql: Any, query: str, **params: Any) -> int:

@@ -89,7 +89,7 @@ class LogProblem:
     """Something wrong in a log: ``entry`` is the first entry concerned, or None for checkpoint-level problems."""
 
     kind: str  # missing-entry | misplaced-entry | altered-entry | bad-checkpoint | root-mismatch | inconsistent
-    #            | head-mismatch | uncovered-entry | altered-node
+    #            | head-mismatch | uncovered-entry | altered-node | damaged-database
     message: str
     entry: int | None = None
 

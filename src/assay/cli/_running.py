@@ -22,24 +22,37 @@ def run_command(body: Callable[[], int]) -> int:
     try:
         return body()
     except AssayError as exc:
-        sys.stderr.write(f"assay: error: {exc}\n")
-        return exc.exit_code
+        return _error_line(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("assay: interrupted\n")
         return 130
     except BrokenPipeError:  # the reader went away (`assay models | head -1`): the output is theirs to cut
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error while exiting
         return 2
+    except OSError as exc:  # a file the command writes: missing folder, read-only file system, full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _error_line(f"{where}{exc.strerror or exc}", 2)
+
+
+def _error_line(message: str, code: int) -> int:
+    """Write ``assay: error: MESSAGE`` as one line, whatever the message holds, and return ``code``."""
+    from assay._text import printable
+
+    sys.stderr.write("assay: error: " + printable(message).replace("\n", "\\n").replace("\t", " ") + "\n")
+    return code
 
 
 def emit(fmt: str, doc: Any, text: str) -> None:
-    """Write ``doc`` as indented JSON when ``fmt`` is ``json``, else ``text``, to stdout."""
+    """Write ``doc`` as indented JSON when ``fmt`` is ``json``, else ``text`` with every control or bidirectional
+    character escaped (``assay._text.printable``), to stdout."""
     if fmt == "json":
         import json
 
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        sys.stdout.write(text)
+        from assay._text import printable
+
+        sys.stdout.write(printable(text))
 
 
 def open_registry(actor: str | None = None) -> AbstractContextManager[Any]:

@@ -285,7 +285,7 @@ def doctor_cmd(args: argparse.Namespace) -> int:
 
     with open_registry() as reg:
         problems = doctor(reg)
-    bad = [p for p in problems if p.kind != "orphan"]
+    bad = [p for p in problems if p.kind not in ("orphan", "leftover")]
     text = "".join(f"{p.kind:<8} {p.message}" + (f"  (cited by {'; '.join(p.cited_by)})" if p.cited_by else "") + "\n"
                    for p in problems) + ("evidence store and records OK\n" if not bad else f"{len(bad)} problem(s)\n")
     emit(args.fmt, {"schema": "assay.doctor/1.0", "ok": not bad, "problems": [p.to_json() for p in problems]}, text)

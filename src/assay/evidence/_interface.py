@@ -54,3 +54,7 @@ class BlobStore(ABC):
     @abstractmethod
     def digests(self) -> Iterator[str]:
         """Every digest stored."""
+
+    @abstractmethod
+    def leftovers(self) -> Iterator[str]:
+        """Where half-written temporary files are (a writer killed between writing and renaming leaves one)."""

@@ -115,3 +115,9 @@ class LocalBlobStore(BlobStore):
                 for f in sorted(sub.iterdir()):
                     if not f.name.startswith(".tmp-"):
                         yield _PREFIX + sub.name + f.name
+
+    def leftovers(self) -> Iterator[str]:
+        """Every ``.tmp-`` file under the blob folders."""
+        base = self.root / "sha256"
+        if base.is_dir():
+            yield from (str(f) for f in sorted(base.glob("*/.tmp-*")))

@@ -223,7 +223,16 @@ def verify(session: Session, verifier: NoteVerifier, witnessed: Iterable[str] = 
     report = verify_log(_checked(_entries(session, with_kind=True), ledger, misfiled), notes, ring, head=state,
                         nodes=((int(n.level), int(n.idx), str(n.hash)) for n in nodes))
     records = [LogProblem(kind, message, entry) for kind, message, entry in ledger.reconcile(session)]
-    return dataclasses.replace(report, problems=(*report.problems, *misfiled, *records))
+    return dataclasses.replace(report, problems=(*_damage(session), *report.problems, *misfiled, *records))
+
+
+def _damage(session: Session) -> list[LogProblem]:
+    """The damage SQLite's own check finds in the database file (``db.database_damage``), as a problem."""
+    from assay.registry._db import database_damage
+
+    damage = database_damage(session.connection())
+    return [] if damage is None else [LogProblem("damaged-database", f"the database file is damaged (SQLite's "
+                                                 f"check: {damage}): restore it from a backup")]
 
 
 def _checked(rows: Iterator[tuple[int, Any, str, str]], ledger: seal.Ledger, misfiled: list[LogProblem]
@@ -253,7 +262,7 @@ def record_problems(session: Session) -> list[tuple[str, str, int | None]]:
     misfiled: list[LogProblem] = []
     for _ in _checked(_entries(session, with_kind=True), ledger, misfiled):
         pass
-    return [*((p.kind, p.message, p.entry) for p in misfiled), *ledger.reconcile(session)]
+    return [*((p.kind, p.message, p.entry) for p in [*_damage(session), *misfiled]), *ledger.reconcile(session)]
 
 
 def proof(session: Session, index: int) -> dict[str, Any]:

@@ -227,7 +227,7 @@ class DoctorProblem(_Json):
     """A disagreement between the database and the evidence store (``digest`` names the blob), or a registry row
     that no longer matches the audit entry that wrote it (``digest`` is None; the message names the row)."""
 
-    kind: str     # missing | altered | orphan | record-unlogged | record-altered | record-deleted | record-stale
+    kind: str     # missing | altered | orphan | leftover | record-unlogged | record-altered | record-deleted | record-stale
     digest: str | None
     message: str
     cited_by: tuple[str, ...] = field(default=())

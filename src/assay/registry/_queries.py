@@ -39,14 +39,17 @@ def where(reg: Registry, query: str) -> list[WhereHit]:
 
 
 def doctor(reg: Registry) -> list[DoctorProblem]:
-    """Check every cited evidence blob against its digest, list blobs no row cites, and check every sealed row
-    against the audit entry that wrote it (``_seal``: inserted, changed, deleted or replayed outside assay)."""
+    """Check every blob any row or audit entry cites (evidence, artifacts, dataset manifests, release parameters,
+    deployment evidence, policies, log keys) against its digest; list blobs nothing cites (``orphan``) and
+    half-written temporary files a killed writer left (``leftover``), neither of which is a failure; and check
+    every sealed row against the audit entry that wrote it (``_seal``: inserted, changed, deleted or replayed
+    outside assay)."""
     from assay.registry._auditread import record_problems
 
     problems: list[DoctorProblem] = []
     cited: dict[str, list[str]] = {}
     with reg.snapshot() as session:
-        for digest, citer in Reader(Sql.of(session)).cited_evidence():
+        for digest, citer in Reader(Sql.of(session)).cited_blobs():
             cited.setdefault(digest, []).append(citer)
         problems += [DoctorProblem(kind, None, message) for kind, message, _ in record_problems(session)]
     for digest, citers in cited.items():
@@ -55,5 +58,8 @@ def doctor(reg: Registry) -> list[DoctorProblem]:
             problems.append(DoctorProblem(problem.kind, digest, problem.message, tuple(citers)))
     for digest in reg.blobs.digests():
         if digest not in cited:
-            problems.append(DoctorProblem("orphan", digest, f"evidence {digest} is stored but cited by no row"))
+            problems.append(DoctorProblem("orphan", digest, f"evidence {digest} is stored but cited by no row "
+                                          "or audit entry"))
+    problems += [DoctorProblem("leftover", None, f"{path} is a temporary file a writer left (safe to delete once no "
+                               "assay process is running)") for path in reg.blobs.leftovers()]
     return problems

@@ -239,10 +239,42 @@ class Reader:
                 hits.append(WhereHit("deployment", f"{env.name}#{latest.seq}",
                                      f"{latest.action} of {rel.name} ({state})"))
 
-    def cited_evidence(self) -> list[tuple[str, str]]:
-        """(digest, "SUBJECT KIND NAME") of every evidence row, oldest first: what ``doctor`` checks."""
-        return [(e.digest, f"{self.subject(e.subject_kind, e.subject_id)} {e.kind} {e.name}")
-                for e in self.sql.rows("SELECT subject_kind, subject_id, kind, name, digest FROM evidence ORDER BY id")]
+    def cited_blobs(self) -> list[tuple[str, str]]:
+        """(digest, who cites it) of every blob any row or audit entry cites, oldest first: what ``doctor`` checks.
+        Evidence rows, artifact contents, dataset manifests, release parameters, the evidence of every deployment
+        and the blobs audit entries name (registered policies, log keys)."""
+        from assay.audit import cited_blobs
+
+        found = [(e.digest, f"{self.subject(e.subject_kind, e.subject_id)} {e.kind} {e.name}")
+                 for e in self.sql.rows("SELECT subject_kind, subject_id, kind, name, digest FROM evidence ORDER BY id")]
+        found += [(a.digest, f"artifact {a.name}@{a.number} ({a.kind})")
+                  for a in self.sql.rows("SELECT name, number, kind, digest FROM artifacts ORDER BY id")]
+        found += [(d.manifest_digest, f"dataset {d.name}@{d.number} manifest")
+                  for d in self.sql.rows("SELECT name, number, manifest_digest FROM datasets ORDER BY id")]
+        found += [(r.params_digest, f"release {r.name} params")
+                  for r in self.sql.rows("SELECT name, params_digest FROM releases WHERE params_digest IS NOT NULL "
+                                         "ORDER BY id")]
+        for d in self.sql.rows("SELECT e.name AS env, d.seq, d.evidence_digests FROM deployments d "
+                               "JOIN environments e ON e.id = d.environment_id ORDER BY d.id"):
+            digests = _json_list(d.evidence_digests)
+            found += [(x, f"deployment {d.env}#{d.seq} " + ("evidence" if i == 0 else "relied-on evidence"))
+                      for i, x in enumerate(digests) if isinstance(x, str)]
+        for entry in self.sql.rows("SELECT idx, kind, body FROM audit_entries WHERE body LIKE :b ORDER BY idx",
+                                   b='%"blobs"%'):
+            found += [(x, f"audit entry {entry.idx} ({entry.kind})") for x in cited_blobs(entry.body)]
+        return found
+
+
+def _json_list(value: Any) -> list[Any]:
+    """A JSON column as read by the DB-API: already a list on PostgreSQL, text on SQLite."""
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return value if isinstance(value, list) else []
 
 
 def _in(values: list[int]) -> tuple[str, dict[str, int]]:

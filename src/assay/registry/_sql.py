@@ -27,7 +27,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from assay.errors import ConfigError, InputError
+from assay.errors import AssayError, ConfigError, InputError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -80,7 +80,7 @@ class Sql:
     def __init__(self, connection: Any, dialect: str, error: type[Exception] | None = None) -> None:
         self.connection = connection
         self.dialect = dialect
-        self.error = error  # set for a connection of our own: its driver errors become one InputError line
+        self.error = error  # the driver's error class: its errors become one DatabaseFault line
 
     # -- getting one ----------------------------------------------------------------------------------------
     @classmethod
@@ -89,7 +89,7 @@ class Sql:
         what runs here sees what the session wrote and is part of its transaction."""
         session.flush()
         conn = session.connection()
-        return cls(conn.connection.dbapi_connection, conn.dialect.name)
+        return cls(conn.connection.dbapi_connection, conn.dialect.name, conn.dialect.dbapi.Error)
 
     @classmethod
     def connect(cls, url: str) -> Sql:
@@ -160,11 +160,14 @@ class Sql:
                      "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     def revision(self) -> str | None:
-        """The schema's Alembic revision; None for a database without the registry's tables."""
+        """The schema's Alembic revision; None for a database without the registry's tables (any other fault, such
+        as a damaged or unreadable file, is raised)."""
         try:
             found = self.row("SELECT version_num FROM alembic_version")
-        except InputError:
-            return None
+        except AssayError as exc:  # DatabaseFault
+            if "alembic_version" in str(exc):
+                return None
+            raise
         return found["version_num"] if found else None
 
     def close(self) -> None:
@@ -239,11 +242,12 @@ class Sql:
             raise
 
     def _fail(self, exc: Exception) -> None:
-        """A driver error on a connection of our own is one line (InputError); on a session's, the caller
-        re-raises it as it is (the session's owner rolls back)."""
+        """A driver error is one line (``DatabaseFault``); on a session's connection the session's owner then rolls
+        back."""
         if self.error is not None and isinstance(exc, self.error):
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"cannot read the registry database: {reason}") from None
+            from assay.registry._faults import database_fault
+
+            raise database_fault(exc) from None
 
     def time_param(self, value: datetime) -> Any:
         """A value for a DateTime column, stored as SQLAlchemy stores it: naive ISO text with microseconds on

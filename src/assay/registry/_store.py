@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from assay.config import Settings
@@ -22,7 +22,9 @@ from assay.errors import AssayError, InputError, UsageError
 from assay.evidence import LocalBlobStore
 from assay.registry import _refs as refs
 from assay.registry import _seal as seal
-from assay.registry._db import READ_ONLY, insert_or_ignore, open_engine
+from assay.registry._columns import check_values  # also registers the flush check of every value
+from assay.registry._faults import DatabaseFault, database_fault
+from assay.registry._db import READ_ONLY, database_damage, insert_or_ignore, open_engine
 from assay.registry._interface import ArtifactInfo, DatasetInfo, VersionInfo
 from assay.registry._schema import ArtifactRow, DatasetRow, EvidenceRow, ModelRow
 from assay.registry._seal import RecordTampered
@@ -51,11 +53,18 @@ class WriteConflict(AssayError):
 
 @contextlib.contextmanager
 def _readable_rows() -> Iterator[None]:
-    """A value its column cannot hold (a date that is not a date, stored outside assay) makes SQLAlchemy's result
-    processing raise ValueError or TypeError while rows are read: that is one clear RecordTampered, not a
-    traceback. Only errors raised inside SQLAlchemy's own frames are translated; ours propagate unchanged."""
+    """Errors met while the database is read or written become one line each.
+
+    A database error (damaged file, dropped table, read-only home, full disk) is a ``DatabaseFault``
+    (``_faults``). A value its column cannot hold (a date that is not a date, stored outside assay) makes
+    SQLAlchemy's result processing raise ValueError or TypeError while rows are read: that is one clear
+    RecordTampered. Only errors raised inside SQLAlchemy's own frames are translated; ours propagate unchanged."""
     try:
         yield
+    except IntegrityError:
+        raise
+    except DBAPIError as exc:
+        raise database_fault(exc) from None
     except (ValueError, TypeError) as exc:
         frames = traceback.extract_tb(exc.__traceback__)[-3:]
         if not any("sqlalchemy" in frame.filename for frame in frames):
@@ -72,6 +81,7 @@ class Registry:
         self.blobs = blobs
         self.actor = actor
         self.home = home
+        self._checked = False  # the database file passed SQLite's own check (first write of this Registry)
 
     @classmethod
     def open(cls, settings: Settings) -> Registry:
@@ -133,6 +143,8 @@ class Registry:
         with _readable_rows(), Session(self.engine, expire_on_commit=False) as session:
             try:
                 with session.begin():
+                    if not self._checked:
+                        self._refuse_damage(session)
                     if self.engine.dialect.name == "postgresql":
                         from assay.registry import _auditlog as auditlog
 
@@ -145,6 +157,14 @@ class Registry:
             from assay.registry import _auditlog as auditlog  # loaded already by the entry this write appended
 
             auditlog.publish(session)  # committed: the witness may see its checkpoint now
+
+    def _refuse_damage(self, session: Session) -> None:
+        """Refuse to write into a damaged database file (``database_damage``): checked once per Registry."""
+        damage = database_damage(session.connection())
+        if damage is not None:
+            raise DatabaseFault(f"the registry database is damaged (SQLite's check: {damage}): restore it from a "
+                                "backup; nothing was changed")
+        self._checked = True
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -179,6 +199,7 @@ class Registry:
         the record), so an intake can never rewrite who owns a model or how risky it is."""
         values = {"name": name, "created_by": self.actor, "created_at": now(),
                   **{k: v for k, v in attrs.items() if v is not None}}
+        check_values("models", values, ModelRow.__table__.columns)
         created = insert_or_ignore(session.connection(), ModelRow, values, "name")
         row = session.scalars(select(ModelRow).where(ModelRow.name == name).with_for_update()).one()
         if created:  # a Core insert: the flush hook does not see it
