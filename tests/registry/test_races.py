@@ -54,3 +54,32 @@ def test_racing_writers_lose_in_one_line(reg: Registry, assay_env: dict[str, str
     with pytest.raises(Exception, match="already approved"):
         approve(Registry(reg.engine, reg.blobs, "approver0", reg.home), "r1", "staging")
 
+
+
+def test_racing_promotions_have_one_meaning(reg: Registry, assay_env: dict[str, str], tmp_path: Path) -> None:
+    """Promotions of one environment are serialized: each commits over exactly the state it was judged on, or
+    exits 2 having changed nothing. Stating what it replaces (--replaces) makes exactly one of a racing group
+    win; without it, the winners form one chain, each replacing the one before."""
+    from assay.release import history
+
+    intake(reg, IntakeRequest(write_model(tmp_path / "m", card=card("mit")), "acme/m", owner="x", risk_tier="low"))
+    for i in range(6):
+        create_release(reg, f"r{i}", "acme/m@1")
+    env = {**os.environ, **assay_env}
+    stated = _race(env, [["promote", f"r{i}", "--env", "dev", "--replaces", "none"] for i in range(6)])
+    first = history(reg, "dev")
+    free = _race(env, [["promote", f"r{i}", "--env", "dev"] for i in range(6) if f"r{i}" != first[0]["release"]])
+    for run in stated + free:
+        assert run.returncode in (0, 2) and "Traceback" not in run.stderr, run.stderr[-800:]
+        assert run.returncode == 0 or run.stderr.count("\n") == 1, run.stderr
+    assert sum(r.returncode == 0 for r in stated) == 1
+    assert all(any(w in r.stderr for w in ("--replaces", "changed while", "same moment")) for r in stated if r.returncode)
+    assert len(first) == 1
+    chain = history(reg, "dev")
+    assert len(chain) == 1 + sum(r.returncode == 0 for r in free) >= 2
+    assert [d["replaces"] for d in chain] == [None, *(d["release"] for d in chain[:-1])]
+    winner = chain[-1]["release"]
+    promoted = subprocess.run([sys.executable, "-m", "assay.cli.main", "promote", "r5" if winner != "r5" else "r4",
+                               "--env", "dev", "--replaces", "r9"], env=env, capture_output=True, text=True,
+                              timeout=300)
+    assert promoted.returncode == 2 and f"dev runs {winner}, not r9" in promoted.stderr

@@ -22,7 +22,7 @@ from assay.registry import _auditlog as auditlog
 from assay.registry import _auditread as auditread
 from assay.registry import _logkey as logkey
 from assay.release import grant_role, list_roles, set_policy
-from assay.release._rollback import history, rollback, status
+from assay.release import history, rollback, status
 from assay.release._service import (
     ConcurrentChange,
     GateFailed,

@@ -212,3 +212,22 @@ def at_least(low: int) -> Callable[[str], int]:
 
     convert.__name__ = f"integer >= {low}"
     return convert
+
+
+def moment(*, end_of_day: bool = False) -> Callable[[str], object]:
+    """argparse type: a time, ISO 8601 (``2026-12-03T14:05``, UTC unless it says otherwise) or a date
+    (``2026-12-03``: the start of that day, UTC; ``end_of_day``: through that whole day)."""
+
+    def convert(text: str) -> object:
+        from datetime import UTC, datetime, timedelta
+
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
+        if len(text) == 10 and end_of_day:
+            when += timedelta(days=1)
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+    convert.__name__ = "time"
+    return convert

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assay.cli._parsing import add_actor, add_format, at_least, command, group, path
+from assay.cli._parsing import add_actor, add_format, at_least, command, group, moment, path
 from assay.cli._running import emit, open_registry
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; these names are for type checkers only
@@ -22,6 +22,22 @@ def register(subparsers: Any) -> None:
     verify.add_argument("--witness", type=path, metavar="DIR", help="Also check against every checkpoint published "
                         "to this witness folder (catches a tail cut off together with its checkpoints).")
     add_format(verify)
+
+    log = command(audit, "log", "The entries an incident asks about (who did what, where, when), oldest first, "
+                  "each proven to be in the signed log; filters combine. Exit 1 when the log was changed outside "
+                  "assay.", log_cmd)
+    log.add_argument("--kind", action="append", default=[], metavar="KIND", help="Only entries of KIND (e.g. "
+                     "promote, rollback, approval, waiver, release-revoked, intake); repeatable.")
+    log.add_argument("--actor", help="Only entries written by this actor.")
+    log.add_argument("--env", help="Only entries about this environment.")
+    log.add_argument("--release", help="Only entries about this release.")
+    log.add_argument("--since", type=moment(), metavar="TIME", help="Only entries at or after TIME (ISO 8601 or "
+                     "YYYY-MM-DD; UTC unless it says otherwise).")
+    log.add_argument("--until", type=moment(end_of_day=True), metavar="TIME", help="Only entries at or before TIME "
+                     "(a bare date: through that day).")
+    log.add_argument("--limit", type=at_least(0), default=200, metavar="N", help="Show the newest N that match; 0: "
+                     "all [default: 200].")
+    add_format(log)
 
     proof = command(audit, "proof", "Print the inclusion proof of audit entry ENTRY.", proof_cmd)
     proof.add_argument("entry", type=at_least(0), metavar="ENTRY")
@@ -148,4 +164,22 @@ def seal_cmd(args: argparse.Namespace) -> int:
         doc = seal_unsealed_rows(reg)
     emit(args.fmt, {"schema": "assay.records-sealed/1.0", **doc},
          "".join(f"sealed {key}\n" for key in doc["sealed"]) + f"{len(doc['sealed'])} row(s) sealed\n")
+    return 0
+
+
+def log_cmd(args: argparse.Namespace) -> int:
+    """Query the audit log."""
+    import json
+
+    from assay.registry import audit_log
+
+    with open_registry() as reg, reg.snapshot() as session:
+        entries, more = audit_log(session, reg.home, kinds=tuple(args.kind), actor=args.actor, env=args.env,
+                                  release=args.release, since=args.since, until=args.until, limit=args.limit)
+    lines = [f"{e['index']:>6}  {str(e['time'])[:19]}  {e['kind']:<18} {e['actor']}  "
+             + json.dumps(e["payload"], sort_keys=True, separators=(", ", ": "))[:300] for e in entries]
+    if more:
+        lines.insert(0, f"(older entries match too: --limit {args.limit} shows the newest; --limit 0 shows all)")
+    emit(args.fmt, {"schema": "assay.audit-log/1.0", "entries": entries, "truncated": more},
+         "\n".join(lines) + "\n" if lines else "no entries match\n")
     return 0

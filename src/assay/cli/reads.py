@@ -108,3 +108,50 @@ def _lineage_text(t: Any) -> str:
     lines.append("  down (derived versions)")
     lines += [f"    {x.relation:<10} {x.name}" for x in t.down] or ["    none"]
     return "\n".join(lines) + "\n"
+
+
+def catalog_command(what: str) -> Any:
+    """The function of ``artifact list|show`` or ``dataset list|show`` (registered with the groups they extend)."""
+    return lambda args: _catalog(what, args)
+
+
+def _catalog(what: str, args: argparse.Namespace) -> int:
+    from assay.config import load_settings
+    from assay.registry import Reader, Sql, artifact_report, dataset_report, list_artifacts, list_datasets
+
+    with Sql.connect(load_settings().database_url) as sql:
+        reader = Reader(sql)
+        if what == "artifact-list":
+            rows = list_artifacts(reader, args.kind)
+            doc: dict[str, Any] = {"schema": "assay.artifacts/1.0", "artifacts": rows}
+            text = "".join(f"{a['artifact']}  {a['kind']}  {a['digest']}  {a['size']} bytes  by {a['created_by']}\n"
+                           for a in rows) or "no artifacts\n"
+        elif what == "dataset-list":
+            rows = list_datasets(reader)
+            doc = {"schema": "assay.datasets/1.0", "datasets": rows}
+            text = "".join(f"{d['dataset']}  {d['identity']}  license {d['license'] or '-'}  pii {d['pii'] or '-'}  "
+                           f"({d['files']} files)\n" for d in rows) or "no datasets\n"
+        elif what == "artifact-show":
+            a = artifact_report(reader, args.ref)
+            doc = {"schema": "assay.artifact/1.0", **a}
+            text = (f"{a['artifact']}  {a['kind']}  {a['digest']}\n  size {a['size']} bytes, {a['media_type']}; "
+                    f"added {a['created_at'][:19]} by {a['created_by']}\n" + _used_by(a["releases"]))
+        else:
+            d = dataset_report(reader, args.ref)
+            doc = {"schema": "assay.dataset/1.0", **d}
+            text = (f"{d['dataset']}  {d['identity']}\n  {d['files']} files, {d['bytes']} bytes; source "
+                    f"{d['source_url'] or '-'}; license {d['license'] or '-'}; consent {d['consent'] or '-'}; "
+                    f"retention {d['retention_days'] if d['retention_days'] is not None else '-'} days; pii "
+                    f"{d['pii'] or '-'}\n  registered {d['created_at'][:19]} by {d['created_by']}\n  models\n"
+                    + ("".join(f"    {m['model']}  ({m['relation']})\n" for m in d["models"]) or "    none\n")
+                    + _used_by(d["releases"]))
+    emit(args.fmt, doc, text)
+    return 0
+
+
+def _used_by(releases: list[dict[str, Any]]) -> str:
+    lines = ["  releases"]
+    for r in releases:
+        where = ", ".join(f"{d['environment']}#{d['seq']} {d['state']}" for d in r["deployments"]) or "never deployed"
+        lines.append(f"    {r['release']} ({r['model']}): {where}")
+    return "\n".join(lines if releases else [*lines, "    none"]) + "\n"

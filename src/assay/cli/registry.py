@@ -8,6 +8,7 @@ import sys
 
 from assay.cli._parsing import add_actor, add_format, at_least, command, group, path
 from assay.cli._running import emit, open_registry
+from assay.cli.reads import catalog_command
 from assay.errors import UsageError
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; these names are for type checkers only
@@ -88,6 +89,13 @@ def register(subparsers: Any) -> None:
     add_actor(dataset)
     add_format(dataset)
 
+    datasets_list = command(datasets, "list", "Every registered dataset version.", catalog_command("dataset-list"))
+    add_format(datasets_list)
+    dataset_show = command(datasets, "show", "A dataset version, the models trained on it, their releases and "
+                           "where those run.", catalog_command("dataset-show"))
+    dataset_show.add_argument("ref", metavar="NAME[@VERSION]")
+    add_format(dataset_show)
+
     artifacts = group(subparsers, "artifact", "Artifacts: prompts, tool schemas, parameters, by content.")
     artifact = command(artifacts, "add", "Store a prompt, schema or parameter file by content under NAME.",
                        artifact_add_cmd)
@@ -97,6 +105,13 @@ def register(subparsers: Any) -> None:
     artifact.add_argument("--name", required=True, help="Artifact name.")
     add_actor(artifact)
     add_format(artifact)
+    artifact_list = command(artifacts, "list", "Every artifact version.", catalog_command("artifact-list"))
+    artifact_list.add_argument("--kind", help="Only artifacts of this kind.")
+    add_format(artifact_list)
+    artifact_show = command(artifacts, "show", "An artifact version, the releases that include it and where those "
+                            "run.", catalog_command("artifact-show"))
+    artifact_show.add_argument("ref", metavar="NAME[@VERSION]")
+    add_format(artifact_show)
 
 
 def intake_cmd(args: argparse.Namespace) -> int:

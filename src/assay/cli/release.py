@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from assay.cli._parsing import Arguments, add_actor, add_format, command, group, path
+from assay.cli._parsing import Arguments, add_actor, add_format, command, group, moment, path
 from assay.cli._running import emit, open_registry
 from assay.errors import UsageError
 
 TYPE_CHECKING = False  # typing and datetime cost milliseconds to import; these names are for type checkers only
 if TYPE_CHECKING:
     import argparse
-    from datetime import datetime
     from pathlib import Path
     from typing import Any
 
@@ -42,6 +41,19 @@ def register(subparsers: Any) -> None:
     add_actor(revoke)
     add_format(revoke)
 
+    show = command(releases, "show", "Everything about RELEASE: model versions, artifacts and parameters by digest, "
+                   "approvals, waivers, every gate that judged it, where it runs, whether it is revoked.",
+                   release_show_cmd)
+    show.add_argument("name", metavar="RELEASE")
+    add_format(show)
+
+    for name, what in (("approvals", "Every approval (who, which release, which environment, when, role, comment)."),
+                       ("waivers", "Every waiver (rule, release, environment, approver, reason, expiry).")):
+        listing = command(subparsers, name, what, _listing_cmd(name))
+        listing.add_argument("--release", help="Only those of this release.")
+        listing.add_argument("--env", help="Only those for this environment.")
+        add_format(listing)
+
     gates = group(subparsers, "gate", "Gates: judge a release for an environment.")
     check = command(gates, "check", "Evaluate the policy for RELEASE in ENV; changes nothing. Exit 0 pass, 1 fail.",
                     gate_check_cmd)
@@ -67,7 +79,8 @@ def register(subparsers: Any) -> None:
     waive.add_argument("--release", required=True)
     _env(waive)
     waive.add_argument("--reason", required=True)
-    waive.add_argument("--expires", required=True, help="YYYY-MM-DD (through that day, UTC) or ISO time.")
+    waive.add_argument("--expires", required=True, type=moment(end_of_day=True),
+                       help="YYYY-MM-DD (through that day, UTC) or ISO time.")
     add_actor(waive)
     add_format(waive)
 
@@ -77,6 +90,9 @@ def register(subparsers: Any) -> None:
     _env(promote)
     promote.add_argument("--canary", type=int, metavar="PERCENT", help="Deploy as a canary with this percent of "
                          "traffic (1-99).")
+    promote.add_argument("--replaces", metavar="RELEASE", help="Promote only if RELEASE (or 'none': nothing) is what "
+                         "ENV runs when the gate judges; else exit 2 and nothing changes. Of several racing "
+                         "promotions stating the same --replaces, exactly one wins.")
     add_actor(promote)
     add_format(promote)
 
@@ -90,6 +106,8 @@ def register(subparsers: Any) -> None:
 
     status = command(subparsers, "status", "What runs where, since when, on what evidence.", status_cmd)
     status.add_argument("--env", help="Only this environment.")
+    status.add_argument("--at", type=moment(), metavar="TIME", help="What ran where at TIME (ISO 8601, or "
+                        "YYYY-MM-DD for the start of that day; UTC unless it says otherwise) [default: now].")
     add_format(status)
 
     history = command(subparsers, "history", "Every deployment, canary and rollback of ENV.", history_cmd)
@@ -187,24 +205,12 @@ def approve_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _date(text: str) -> datetime:
-    from datetime import UTC, datetime, timedelta
-
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--expires {text!r} is not a date (YYYY-MM-DD or an ISO 8601 time)") from None
-    if len(text) == 10:  # a bare date is valid through that whole day (UTC)
-        when = when.replace(tzinfo=UTC) + timedelta(days=1)
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 def waive_cmd(args: argparse.Namespace) -> int:
     """Waive a rule."""
     from assay.release import waive
 
     with open_registry(args.actor) as reg:
-        doc = waive(reg, args.rule_id, args.release, args.env, reason=args.reason, expires=_date(args.expires))
+        doc = waive(reg, args.rule_id, args.release, args.env, reason=args.reason, expires=args.expires)
     pending = "" if doc["effective"] else " (counts once a second approver waives it too)"
     emit(args.fmt, {"schema": "assay.waiver/1.0", **doc},
          f"{doc['approver']} waived {args.rule_id} for {args.release} in {args.env} until {doc['expires_at']}"
@@ -229,7 +235,7 @@ def promote_cmd(args: argparse.Namespace) -> int:
     from assay.release import promote
 
     with open_registry(args.actor) as reg:
-        outcome = promote(reg, args.release, args.env, canary=args.canary)
+        outcome = promote(reg, args.release, args.env, canary=args.canary, replaces=args.replaces)
     emit(args.fmt, outcome.to_json(), _outcome_text(outcome))
     return 0
 
@@ -254,13 +260,15 @@ def status_cmd(args: argparse.Namespace) -> int:
     from assay.release import status
 
     with open_registry() as reg:
-        rows = status(reg, args.env)
+        rows = status(reg, args.env, at=args.at)
     lines = []
     for r in rows:
         lines.append(f"{r['environment']:<12} " + (_deployment_line(r["active"]) if r["active"] else "nothing deployed"))
         if r["canary"]:
             lines.append(f"{'':<12} canary {r['canary']['traffic_percent']}%: {_deployment_line(r['canary'])}")
-    emit(args.fmt, {"schema": "assay.status/1.0", "environments": rows}, "\n".join(lines) + "\n")
+    at = None if args.at is None else args.at.isoformat()
+    emit(args.fmt, {"schema": "assay.status/1.0", "at": at, "environments": rows},
+         (f"as at {at}\n" if at else "") + "\n".join(lines) + "\n")
     return 0
 
 
@@ -310,3 +318,63 @@ def policy_test_cmd(args: argparse.Namespace) -> int:
     result = evaluate(policy, evidence, environment=environment, risk_tier=tier)
     emit(args.fmt, result.to_json(), _gate_text(result, f"{policy_file} on {input_file} ({environment}, {tier} risk)"))
     return 0 if result.passed else 1
+
+
+def release_show_cmd(args: argparse.Namespace) -> int:
+    """Show a release."""
+    from assay.release import release_report
+
+    with open_registry() as reg:
+        doc = release_report(reg, args.name)
+    emit(args.fmt, {"schema": "assay.release-show/1.0", **doc}, _release_text(doc))
+    return 0
+
+
+def _release_text(d: dict[str, Any]) -> str:
+    revoked = d["revoked"]
+    lines = [f"{d['release']}  {d['digest']}" + (f"  REVOKED: {revoked['reason']}" if revoked else ""),
+             f"  created         {d['created_at'][:19]} by {d['created_by']}" + (f"; note: {d['note']}" if d["note"]
+                                                                                  else "")]
+    lines += [f"  model           {m['model']}  {m['identity']}  scan {m['scan']}, signature {m['signature']}, "
+              f"license {m['license'] or '-'} [{m['license_class']}], owner {m['owner'] or '-'}, risk "
+              f"{m['risk_tier'] or '-'}" for m in d["models"]]
+    lines += [f"  params          {d['params']}"] if d["params"] else []
+    lines += [f"  {a['kind']:<15} {a['name']}  {a['digest']}" for a in d["artifacts"]]
+    lines.append("  running in      " + (", ".join(f"{e} ({r})" for e, r in d["active_in"].items()) or "nowhere"))
+    lines.append("  approvals")
+    lines += [f"    {a['environment']:<12} {a['approver']}" + (f" ({a['role']})" if a["role"] else "")
+              + f"  {a['at'][:19]}" + (f"  {a['comment']}" if a["comment"] else "") for a in d["approvals"]] or \
+        ["    none"]
+    lines.append("  waivers")
+    lines += [f"    {w['environment']:<12} {w['rule']} by {w['approver']} until {w['expires_at'][:19]}"
+              + (" (expired)" if w["expired"] else "") + f": {w['reason']}" for w in d["waivers"]] or ["    none"]
+    lines.append("  gates")
+    lines += [f"    {g['environment']:<12} #{g['seq']} {g['action']:<8} {g['at'][:19]} by {g['by']}: "
+              + ("passed" if g["gate_passed"] else "FAILED") + (f" (not passed: {', '.join(g['not_passed'])})"
+                                                                  if g["not_passed"] else "")
+              for g in d["deployments"]]
+    lines += [f"    {r['environment'] or '-':<12} {r['kind']:<16} {r['at'][:19]} by {r['by']}: refused "
+              f"({', '.join(r['failed'])})" for r in d["refusals"]]
+    if not d["deployments"] and not d["refusals"]:
+        lines.append("    never judged for a deployment")
+    return "\n".join(lines) + "\n"
+
+
+def _listing_cmd(name: str) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        from assay import release
+
+        with open_registry() as reg:
+            rows = getattr(release, name)(reg, release=args.release, env=args.env)
+        if name == "approvals":
+            text = "".join(f"{a['at'][:19]}  {a['release']}  {a['environment']}  {a['approver']}"
+                           + (f" ({a['role']})" if a["role"] else "") + (f"  {a['comment']}" if a["comment"] else "")
+                           + "\n" for a in rows)
+        else:
+            text = "".join(f"{w['at'][:19]}  {w['release']}  {w['environment']}  {w['rule']}  by {w['approver']} "
+                           f"until {w['expires_at'][:19]}" + (" (expired)" if w["expired"] else "")
+                           + f"  {w['reason']}\n" for w in rows)
+        emit(args.fmt, {"schema": f"assay.{name}/1.0", name: rows}, text or f"no {name}\n")
+        return 0
+
+    return run

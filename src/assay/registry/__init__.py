@@ -24,11 +24,14 @@ if TYPE_CHECKING:
     from assay.registry._auditlog import checkpoint as sign_audit_checkpoint
     from assay.registry._auditlog import finish_rotation as finish_audit_key_rotation
     from assay.registry._auditlog import rotate_key as rotate_audit_key
+    from assay.registry._auditquery import audit_log
     from assay.registry._auditread import export as export_audit_bundle
     from assay.registry._auditread import proof as audit_proof
     from assay.registry._auditread import verify as verify_audit_log
     from assay.registry._catalog import add_artifact, register_dataset, set_model_metadata
+    from assay.registry._catalogread import artifact_report, dataset_report, list_artifacts, list_datasets
     from assay.registry._evalset import read_eval_set
+    from assay.registry._faults import DatabaseFault
     from assay.registry._ingest import IntakeRequest, IntakeResult, intake, later_evidence_entries
     from assay.registry._interface import NotFound, check_name
     from assay.registry._logkey import key_path as audit_key_path
@@ -65,14 +68,17 @@ _WHERE = {"WriteConflict": "_store", "RecordTampered": "_seal", "touch_unsealed"
           "audit_log_verifier": "_logkey:log_verifier", "verify_audit_log": "_auditread:verify",
           "audit_proof": "_auditread:proof", "sign_audit_checkpoint": "_auditlog:checkpoint",
           "export_audit_bundle": "_auditread:export", "rotate_audit_key": "_auditlog:rotate_key",
-          "finish_audit_key_rotation": "_auditlog:finish_rotation", "audit_key_path": "_logkey:key_path"}
+          "finish_audit_key_rotation": "_auditlog:finish_rotation", "audit_key_path": "_logkey:key_path",
+          "audit_log": "_auditquery", "list_artifacts": "_catalogread", "artifact_report": "_catalogread",
+          "list_datasets": "_catalogread", "dataset_report": "_catalogread", "DatabaseFault": "_faults"}
 __all__ = ["WriteConflict", "RecordTampered", "touch_unsealed", "later_evidence_entries", "Registry", "read_eval_set", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "set_model_metadata", "add_artifact",
            "list_models", "show", "lineage", "where", "doctor", "NotFound", "check_name", "now", "must_get", "Sql",
            "Row", "Reader", "parse_ref", "find_version", "find_dataset", "find_artifact", "find_release",
            "resolve", "ApprovalRow", "AuditEntryRow", "ArtifactRow", "DeploymentRow", "EnvironmentRow", "EvidenceRow", "LineageRow",
            "ModelRow", "ReleaseArtifactRow", "ReleaseRow", "VersionRow", "WaiverRow", "audit_log_verifier",
            "verify_audit_log", "audit_proof", "sign_audit_checkpoint", "export_audit_bundle", "rotate_audit_key",
-           "finish_audit_key_rotation", "audit_key_path"]
+           "finish_audit_key_rotation", "audit_key_path", "audit_log", "list_artifacts", "artifact_report",
+           "list_datasets", "dataset_report", "DatabaseFault"]
 
 
 __getattr__ = lazy_exports(__name__, _WHERE)

@@ -12,8 +12,16 @@ import re
 from typing import Any
 
 from assay.errors import InputError
-from assay.registry._interface import EvidenceInfo, LineageLink, LineageTree, ModelSummary, VersionInfo, WhereHit
-from assay.registry._refs import find_version, resolve
+from assay.registry._interface import (
+    ARTIFACT_KINDS,
+    EvidenceInfo,
+    LineageLink,
+    LineageTree,
+    ModelSummary,
+    VersionInfo,
+    WhereHit,
+)
+from assay.registry._refs import find_artifact, find_version, resolve
 from assay.registry._sql import Row, Sql
 
 MAX_LINEAGE_DEPTH = 32
@@ -132,6 +140,12 @@ class Reader:
         if match:
             self._digest_hits(f"{match.group(1) or 'sha256'}:{match.group(2).lower()}", len(match.group(2)) == 64,
                               hits, version_ids, dataset_ids)
+        elif query.partition(":")[0] in ARTIFACT_KINDS:  # KIND:NAME@VERSION, as release create takes it
+            kind, _, ref = query.partition(":")
+            artifact = find_artifact(self.sql, ref)
+            if artifact.kind != kind:
+                raise InputError(f"artifact {artifact.name}@{artifact.number} is a {artifact.kind}, not a {kind}")
+            self._artifact_hits(artifact, hits)
         else:
             found = resolve(self.sql, query)
             if found.version is not None:
@@ -185,9 +199,11 @@ class Reader:
     def _artifact_hits(self, a: Row, hits: list[WhereHit]) -> None:
         """An artifact and the releases that include it."""
         hits.append(WhereHit("artifact", f"{a.name}@{a.number}", f"{a.kind} content"))
-        for r in self.sql.rows("SELECT r.name FROM releases r JOIN release_artifacts ra ON ra.release_id = r.id "
-                               "WHERE ra.artifact_id = :a ORDER BY r.id", a=a.id):
+        releases = self.sql.rows("SELECT r.id, r.name, r.version_id FROM releases r JOIN release_artifacts ra "
+                                 "ON ra.release_id = r.id WHERE ra.artifact_id = :a ORDER BY r.id", a=a.id)
+        for r in releases:
             hits.append(WhereHit("release", r.name, f"includes {a.kind} {a.name}@{a.number}"))
+        self._release_hits(releases, hits)
 
     def _edges(self, condition: str, **params: Any) -> list[Row]:
         """Lineage rows matching ``condition``, oldest first."""
@@ -223,21 +239,27 @@ class Reader:
         """Each release (with the version it uses) and where it is deployed now or was."""
         if not releases:
             return
-        environments = self.sql.rows("SELECT id, name FROM environments ORDER BY position")
         for rel in releases:
             hits.append(WhereHit("release", rel.name, "uses " + self.version_ref(rel.version_id)))
-            for env in environments:
-                latest = self.sql.row("SELECT seq, action FROM deployments WHERE environment_id = :e "
-                                      "AND release_id = :r ORDER BY seq DESC LIMIT 1", e=env.id, r=rel.id)
-                if latest is None:
-                    continue
-                active = self.sql.row("SELECT seq FROM deployments WHERE environment_id = :e "
-                                      "AND action <> 'canary' ORDER BY seq DESC LIMIT 1", e=env.id)
-                active_seq = active.seq if active is not None else 0
-                live = latest.seq == active_seq or (latest.action == "canary" and latest.seq > active_seq)
-                state = "active" if live else "since replaced"
-                hits.append(WhereHit("deployment", f"{env.name}#{latest.seq}",
-                                     f"{latest.action} of {rel.name} ({state})"))
+            hits += [WhereHit("deployment", f"{d['environment']}#{d['seq']}",
+                              f"{d['action']} of {rel.name} ({d['state']})") for d in self.deployments_of(rel.id)]
+
+    def deployments_of(self, release_id: int) -> list[dict[str, Any]]:
+        """Per environment, the newest deployment of the release: ``environment``, ``seq``, ``action`` and
+        ``state`` (``active``, ``canary`` or ``since replaced``)."""
+        out = []
+        for env in self.sql.rows("SELECT id, name FROM environments ORDER BY position"):
+            latest = self.sql.row("SELECT seq, action FROM deployments WHERE environment_id = :e "
+                                  "AND release_id = :r ORDER BY seq DESC LIMIT 1", e=env.id, r=release_id)
+            if latest is None:
+                continue
+            active = self.sql.row("SELECT seq FROM deployments WHERE environment_id = :e "
+                                  "AND action <> 'canary' ORDER BY seq DESC LIMIT 1", e=env.id)
+            active_seq = active.seq if active is not None else 0
+            state = ("active" if latest.seq == active_seq else
+                     "canary" if latest.action == "canary" and latest.seq > active_seq else "since replaced")
+            out.append({"environment": env.name, "seq": latest.seq, "action": latest.action, "state": state})
+        return out
 
     def cited_blobs(self) -> list[tuple[str, str]]:
         """(digest, who cites it) of every blob any row or audit entry cites, oldest first: what ``doctor`` checks.

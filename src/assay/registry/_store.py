@@ -23,8 +23,8 @@ from assay.evidence import LocalBlobStore
 from assay.registry import _refs as refs
 from assay.registry import _seal as seal
 from assay.registry._columns import check_values  # also registers the flush check of every value
-from assay.registry._faults import DatabaseFault, database_fault
 from assay.registry._db import READ_ONLY, database_damage, insert_or_ignore, open_engine
+from assay.registry._faults import DatabaseFault, database_fault
 from assay.registry._interface import ArtifactInfo, DatasetInfo, VersionInfo
 from assay.registry._schema import ArtifactRow, DatasetRow, EvidenceRow, ModelRow
 from assay.registry._seal import RecordTampered
@@ -71,6 +71,12 @@ def _readable_rows() -> Iterator[None]:
             raise
         raise RecordTampered(f"a registry row holds a value its column cannot hold ({exc}): it was written outside "
                              "assay; nothing was decided (run assay audit verify)") from None
+
+
+def _conflict(exc: IntegrityError) -> WriteConflict:
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return WriteConflict(f"the database refused the change ({reason}): another command probably wrote the same "
+                         "thing at the same moment; nothing was changed, run it again")
 
 
 class Registry:
@@ -151,9 +157,7 @@ class Registry:
                         auditlog.lock_head(session)
                     yield session
             except IntegrityError as exc:  # a unique key another writer took first (a race on PostgreSQL)
-                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-                raise WriteConflict(f"the database refused the change ({reason}): another command probably wrote "
-                                    "the same thing at the same moment; nothing was changed, run it again") from None
+                raise _conflict(exc) from None
             from assay.registry import _auditlog as auditlog  # loaded already by the entry this write appended
 
             auditlog.publish(session)  # committed: the witness may see its checkpoint now
@@ -175,7 +179,10 @@ class Registry:
         if engine.dialect.name == "postgresql":
             engine = engine.execution_options(isolation_level="REPEATABLE READ")
         with _readable_rows(), Session(engine) as session:
-            yield session
+            try:
+                yield session
+            except IntegrityError as exc:  # rows made to be judged (first use of an environment) met a writer's
+                raise _conflict(exc) from None
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Session]:

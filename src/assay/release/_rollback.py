@@ -1,4 +1,4 @@
-"""Rollback, and the reports: ``status`` (what runs where) and ``history`` (every deployment of an environment).
+"""Rollback: back to the previous known-good release (the reports are in ``_reports``).
 
 A rollback re-checks its target before switching: the files at the version's recorded location are hashed
 again and must give the registered identity, the signature is verified again with the key that vouched at
@@ -19,13 +19,12 @@ from assay.errors import AssayError, UsageError
 from assay.registry import (
     DeploymentRow,
     EvidenceRow,
-    ModelRow,
     Registry,
     ReleaseRow,
     VersionRow,
     must_get,
 )
-from assay.release._evidence import _aware, active_deployment, release_evidence, require_intact
+from assay.release._evidence import active_deployment, release_evidence, require_intact
 from assay.release._governance import check_policy_environments, environment_names
 from assay.release._revocation import revoked_releases
 from assay.release._service import (
@@ -34,7 +33,6 @@ from assay.release._service import (
     _commit_deployment,
     _env,
     _release,
-    environments,
     relied_on_evidence,
 )
 from assay.release.policy import evaluate, load_rollback_policy
@@ -171,61 +169,3 @@ def _previous_release(session: Session, active: DeploymentRow, revoked: set[str]
             if candidate.name not in revoked:
                 return candidate
     return None
-
-
-def _shown(session: Session, *deployments: DeploymentRow | None) -> list[Any]:
-    """The rows a report of ``deployments`` shows: each deployment with its release, version and model."""
-    rows: list[Any] = []
-    for d in deployments:
-        rel = session.get(ReleaseRow, d.release_id) if d and d.release_id else None
-        version = session.get(VersionRow, rel.version_id) if rel else None
-        rows += [d, rel, version, session.get(ModelRow, version.model_id) if version else None]
-    return rows
-
-
-def _describe(session: Session, d: DeploymentRow, revoked: set[str]) -> dict[str, Any]:
-    rel = must_get(session, ReleaseRow, d.release_id) if d.release_id else None
-    version = must_get(session, VersionRow, rel.version_id) if rel else None
-    model = must_get(session, ModelRow, version.model_id) if version else None
-    return {"seq": d.seq, "action": d.action, "release": rel.name if rel else None,
-            "revoked": bool(rel and rel.name in revoked),
-            "model": f"{model.name}@{version.number}" if model and version else None,
-            "identity": version.identity if version else None, "traffic_percent": d.traffic_percent,
-            "since": _aware(d.created_at).isoformat(), "by": d.created_by, "gate_passed": d.gate.get("passed"),
-            "policy": d.policy_digest, "evidence": d.evidence_digests[0] if d.evidence_digests else None}
-
-
-def status(reg: Registry, env: str | None = None) -> list[dict[str, Any]]:
-    """Per environment: the active release (since when, by whom, on what evidence) and any canary."""
-    out = []
-    with reg.read() as session:
-        envs = environments(reg, session)
-        revoked = set(revoked_releases(reg, session))
-        for e in envs:
-            if env is not None and e.name != env:
-                continue
-            active = active_deployment(session, e)
-            canary = session.scalars(select(DeploymentRow).where(DeploymentRow.environment_id == e.id,
-                                                                 DeploymentRow.action == "canary",
-                                                                 DeploymentRow.seq > (active.seq if active else 0))
-                                     .order_by(DeploymentRow.seq.desc()).limit(1)).first()
-            require_intact(reg, session, _shown(session, active, canary), [e])
-            out.append({"environment": e.name, "active": _describe(session, active, revoked) if active else None,
-                        "canary": _describe(session, canary, revoked) if canary else None})
-        if env is not None and not out:
-            raise UsageError(f"unknown environment {env!r}")
-        session.rollback()
-    return out
-
-
-def history(reg: Registry, env: str) -> list[dict[str, Any]]:
-    """Every deployment, canary and rollback of ``env``, oldest first."""
-    with reg.read() as session:
-        environment, _ = _env(reg, session, env)
-        rows = session.scalars(select(DeploymentRow).where(DeploymentRow.environment_id == environment.id)
-                               .order_by(DeploymentRow.seq)).all()
-        require_intact(reg, session, _shown(session, *rows), [environment])
-        revoked = set(revoked_releases(reg, session))
-        out = [_describe(session, d, revoked) for d in rows]
-        session.rollback()
-    return out

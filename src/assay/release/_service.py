@@ -2,7 +2,8 @@
 
 Every change is one transaction that also appends its audit entry and signs a checkpoint. Promotion and
 rollback read the environment, judge the evidence, and then commit only if the environment has not changed in
-between (its ``deploy_seq`` is compared under a row lock): of two racing promotions exactly one wins.
+between (its ``deploy_seq`` is compared under a row lock): a promotion commits over exactly the state it was
+judged on, or changes nothing. ``--replaces`` adds what it expects to replace (see ``promote``).
 """
 
 from __future__ import annotations
@@ -320,9 +321,16 @@ def relied_on_evidence(session: Session, rel: ReleaseRow) -> list[str]:
     return list(dict.fromkeys(rows))
 
 
-def promote(reg: Registry, release: str, env: str, *, canary: int | None = None) -> Outcome:
+def promote(reg: Registry, release: str, env: str, *, canary: int | None = None, replaces: str | None = None
+            ) -> Outcome:
     """Make ``release`` active in ``env`` (or a canary with ``canary`` percent of traffic) if the gate passes, under
-    the policy registered for ``env`` (never one the caller chooses)."""
+    the policy registered for ``env`` (never one the caller chooses).
+
+    Concurrent promotions of one environment are serialized: each is judged on the state it read and commits
+    only over that same state, else ``ConcurrentChange`` (exit 2) and nothing changes. ``replaces`` (a release
+    name, or ``none``) makes it conditional as well on what it replaces: when another release (or nothing, or
+    something) is active, it fails the same way, so of several racing promotions that each state the same
+    ``replaces``, exactly one wins."""
     if canary is not None and not 1 <= canary <= 99:
         raise UsageError("--canary must be a percentage from 1 to 99")
     with reg.read() as session:
@@ -331,6 +339,8 @@ def promote(reg: Registry, release: str, env: str, *, canary: int | None = None)
         environment, envs = _env(reg, session, env)
         seen_seq = environment.deploy_seq
         active = active_deployment(session, environment)
+        if replaces is not None:
+            _expect_active(session, env, active, replaces)
         if canary is None and active is not None and active.release_id == rel.id:
             raise UsageError(f"{release} is already active in {env}")
         evidence = release_evidence(reg, session, rel, environment, envs)
@@ -351,3 +361,13 @@ def promote(reg: Registry, release: str, env: str, *, canary: int | None = None)
     blob = _commit_deployment(reg, env, seen_seq, release_id, action, canary or 100, result, policy.digest, evidence,
                               relied_on, {"release": release, "replaces": replaced, "traffic_percent": canary or 100})
     return Outcome(action, env, release, replaced, result, canary or 100, evidence_digest=blob)
+
+
+def _expect_active(session: Session, env: str, active: DeploymentRow | None, expected: str) -> None:
+    """Refuse (``ConcurrentChange``) unless the release active in ``env`` is ``expected`` (``none``: nothing)."""
+    current = "none"
+    if active is not None and active.release_id is not None:
+        current = must_get(session, ReleaseRow, active.release_id).name
+    if current != expected:
+        raise ConcurrentChange(f"{env} runs {current}, not {expected} as --replaces says (another deployment came "
+                               "first?); nothing was changed")
