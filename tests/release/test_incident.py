@@ -127,3 +127,26 @@ def test_the_incident_reads_refuse_rows_and_entries_changed_outside_assay(world:
         conn.execute(text("UPDATE audit_entries SET body = replace(body, '\"bob\"', '\"eve\"') WHERE kind = "
                           "'approval'"))
     assert "changed outside assay" in _json(assay_env, "audit", "log", "--kind", "approval", code=1)
+
+
+def test_taking_things_out_a_canary_aborted_and_a_rollback_with_its_reason(world: Registry,
+                                                                           assay_env: dict[str, str]) -> None:
+    from assay.release import promote
+
+    promote(world, "r2", "production", canary=10)
+    live = _json(assay_env, "status", "--env", "production")["environments"][0]
+    assert (live["active"]["release"], live["canary"]["release"]) == ("r1", "r2")
+    aborted = _json(assay_env, "canary", "abort", "--env", "production", "--reason", "error rate 4x")
+    assert (aborted["aborted"], aborted["release"]) == ("r2", "r1")
+    live = _json(assay_env, "status", "--env", "production")["environments"][0]
+    assert live["canary"] is None and live["active"]["release"] == "r1" and live["active"]["action"] == "abort"
+    assert "no canary is running in production" in _json(assay_env, "canary", "abort", "--env", "production",
+                                                         "--reason", "again", code=2)
+    [entry] = _json(assay_env, "audit", "log", "--kind", "canary-abort")["entries"]
+    assert entry["payload"]["reason"] == "error rate 4x" and entry["payload"]["aborted"] == "r2"
+    rolled = _json(assay_env, "rollback", "--env", "staging", "--reason", "r2 leaks PII in tool calls")
+    assert (rolled["release"], rolled["replaced"]) == ("r1", "r2")
+    newest = _json(assay_env, "audit", "log", "--kind", "rollback", "--env", "staging")["entries"]
+    assert [e["payload"]["reason"] for e in newest] == ["r2 leaks PII in tool calls"]
+    assert "INTACT" in subprocess.run([sys.executable, "-m", "assay.cli.main", "audit", "verify"], capture_output=True,
+                                      text=True, timeout=300, env={**os.environ, **assay_env}).stdout

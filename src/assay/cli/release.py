@@ -101,8 +101,18 @@ def register(subparsers: Any) -> None:
     _env(rollback)
     rollback.add_argument("--to", help="Target release [default: the one the active release replaced].")
     rollback.add_argument("--dry-run", action="store_true", help="Run every check, change nothing.")
+    rollback.add_argument("--reason", help="Why (recorded in the audit log with the rollback).")
     add_actor(rollback)
     add_format(rollback)
+
+    canaries = group(subparsers, "canary", "Canaries: a release taking part of an environment's traffic "
+                     "(start one with promote --canary).")
+    abort = command(canaries, "abort", "Stop the canary in ENV: all traffic back to the active release, recorded "
+                    "with the reason. Needs no gate: it admits nothing new.", canary_abort_cmd)
+    _env(abort)
+    abort.add_argument("--reason", required=True, help="Why (recorded in the audit log).")
+    add_actor(abort)
+    add_format(abort)
 
     status = command(subparsers, "status", "What runs where, since when, on what evidence.", status_cmd)
     status.add_argument("--env", help="Only this environment.")
@@ -245,7 +255,7 @@ def rollback_cmd(args: argparse.Namespace) -> int:
     from assay.release import rollback
 
     with open_registry(args.actor) as reg:
-        outcome = rollback(reg, args.env, to=args.to, dry_run=args.dry_run)
+        outcome = rollback(reg, args.env, to=args.to, dry_run=args.dry_run, reason=args.reason)
     emit(args.fmt, outcome.to_json(), _outcome_text(outcome))
     return 0 if outcome.gate.passed else 1
 
@@ -378,3 +388,14 @@ def _listing_cmd(name: str) -> Any:
         return 0
 
     return run
+
+
+def canary_abort_cmd(args: argparse.Namespace) -> int:
+    """Abort a canary."""
+    from assay.release import abort_canary
+
+    with open_registry(args.actor) as reg:
+        doc = abort_canary(reg, args.env, reason=args.reason)
+    emit(args.fmt, {"schema": "assay.canary-abort/1.0", **doc},
+         f"aborted canary {doc['aborted']} in {doc['environment']}: all traffic to {doc['release'] or 'nothing'}\n")
+    return 0

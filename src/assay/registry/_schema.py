@@ -240,7 +240,7 @@ class DeploymentRow(Base):
     environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))  # None: canary withdrawn
-    action: Mapped[str] = mapped_column(String(20))  # promote | canary | rollback
+    action: Mapped[str] = mapped_column(String(20))  # promote | canary | rollback | abort
     traffic_percent: Mapped[int] = mapped_column(Integer)
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("deployments.id"))
     gate: Mapped[dict] = mapped_column(JSON)

@@ -31,7 +31,7 @@ from assay.registry import (
 )
 from assay.release._revocation import revoked_releases
 
-DEPLOYMENT_KINDS = ("promote", "canary", "rollback")
+DEPLOYMENT_KINDS = ("promote", "canary", "rollback", "canary-abort")
 """The audit entries that change what an environment runs."""
 UNSET_RISK_TIER = "high"
 """A model registered without a risk tier is judged as high risk: the gate fails closed."""

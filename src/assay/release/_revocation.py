@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from assay._text import check_text
 from assay.errors import UsageError
 from assay.registry import Registry, find_release
 from assay.release._governance import require_role
@@ -29,6 +30,7 @@ def revoke_release(reg: Registry, release: str, *, reason: str) -> dict[str, Any
     """Revoke ``release`` for every environment, for good (the actor needs the approver role)."""
     if not reason.strip():
         raise UsageError("a revocation needs a reason")
+    check_text(reason, "--reason", multiline=True)
     with reg.write() as session:
         require_role(reg, session, reg.actor, "approver", "revoke releases")
         row = find_release(session, release)

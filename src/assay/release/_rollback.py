@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assay._text import check_text
 from assay.errors import AssayError, UsageError
 from assay.registry import (
     DeploymentRow,
@@ -89,9 +90,13 @@ def _reverify(reg: Registry, location: Path, bundle: EvidenceRow, key: EvidenceR
     return result.ok
 
 
-def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = False) -> Outcome:
+def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = False, reason: str | None = None
+             ) -> Outcome:
     """Switch ``env`` back to ``to`` or to the previous known-good release, if the target still checks out under
-    the shipped rollback policy (never one the caller chooses)."""
+    the shipped rollback policy (never one the caller chooses). ``reason`` is recorded in its audit entry (and in
+    that of a refusal)."""
+    if reason is not None:
+        check_text(reason, "--reason", multiline=True)
     policy = load_rollback_policy()
     with reg.read() as session:
         check_policy_environments(policy, environment_names(reg, session))
@@ -120,13 +125,13 @@ def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = 
         return Outcome("rollback", env, target_name, current_name, result, dry_run=True)
     if not result.passed:
         with reg.write() as session:
-            reg.log(session, "rollback-refused", {"environment": env, "release": target_name,
+            reg.log(session, "rollback-refused", {"environment": env, "release": target_name, "reason": reason,
                                                   "failed": [r.id for r in result.failures],
                                                   "integrity": evidence["integrity"]})
         raise GateFailed(f"rollback of {env} to {target_name} refused: " + "; ".join(
             f"{r.id}: {r.message}" for r in result.failures if r.blocking))
     blob = _commit_deployment(reg, env, seen_seq, target_id, "rollback", 100, result, policy.digest, evidence,
-                              relied_on, {"release": target_name, "replaces": current_name,
+                              relied_on, {"release": target_name, "replaces": current_name, "reason": reason,
                                           "integrity": evidence["integrity"]})
     return Outcome("rollback", env, target_name, current_name, result, evidence_digest=blob)
 
