@@ -41,8 +41,17 @@ def register(subparsers: Any) -> None:
     intake.add_argument("--cert-chain", type=path, metavar="FILE", help="Verify the signature against these CAs.")
     intake.add_argument("--record-rejected", action="store_true", help="Record a rejected intake as a version with "
                         "status 'rejected' (for the audit trail).")
+    intake.add_argument("--keep-max-bytes", type=at_least(0), metavar="BYTES", help="Keep a copy of an accepted "
+                        "model's files in the store when they total at most BYTES (for assay pull and rollback; "
+                        "0: keep none) [default: $ASSAY_KEEP_MAX_BYTES, else 4 GiB].")
     add_actor(intake)
     add_format(intake)
+
+    pull = command(subparsers, "pull", "Restore the files of NAME@VERSION from the copy intake kept into DIR (new or "
+                   "empty), each checked against its digest and the whole against the version's identity.", pull_cmd)
+    pull.add_argument("ref", metavar="NAME@VERSION")
+    pull.add_argument("target", type=path, metavar="DIR")
+    add_format(pull)
 
     license_ = command(subparsers, "license", "Detect and classify the license of a model folder (or an SPDX id).",
                        license_cmd)
@@ -122,12 +131,40 @@ def intake_cmd(args: argparse.Namespace) -> int:
                         revision=args.revision, owner=args.owner, intended_use=args.intended_use,
                         data_sensitivity=args.data_sensitivity, risk_tier=args.risk_tier, training=args.training,
                         datasets=tuple(args.dataset), signature=args.signature, public_key=args.public_key,
-                        cert_chain=args.cert_chain, record_rejected=args.record_rejected)
+                        cert_chain=args.cert_chain, record_rejected=args.record_rejected,
+                        keep_max_bytes=_keep_max_bytes(args.keep_max_bytes))
     with open_registry(args.actor) as reg:
         result = intake(reg, req)
     emit(args.fmt, result.to_json(), _render_intake(result))
     code: int = result.exit_code
     return code
+
+
+def _keep_max_bytes(flag: int | None) -> int:
+    import os
+
+    from assay.registry import DEFAULT_KEEP_MAX_BYTES
+
+    if flag is not None:
+        return flag
+    text = os.environ.get("ASSAY_KEEP_MAX_BYTES")
+    if text is None:
+        return DEFAULT_KEEP_MAX_BYTES
+    if not text.isdigit():
+        raise UsageError(f"ASSAY_KEEP_MAX_BYTES={text!r} is not a number of bytes")
+    return int(text)
+
+
+def pull_cmd(args: argparse.Namespace) -> int:
+    """Restore a version's kept files."""
+    from assay.registry import pull
+
+    with open_registry() as reg:
+        doc = pull(reg, args.ref, args.target)
+    emit(args.fmt, {"schema": "assay.pull/1.0", **doc},
+         f"restored {doc['version']} into {doc['target']}: {doc['files']} files, {doc['bytes']} bytes, identity "
+         f"{doc['identity']} verified\n")
+    return 0
 
 
 def _render_intake(r: Any) -> str:

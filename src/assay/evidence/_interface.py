@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,14 @@ class BlobStore(ABC):
     @abstractmethod
     def put(self, data: bytes) -> StoredBlob:
         """Store ``data`` (if not already there) and return its address."""
+
+    @abstractmethod
+    def put_file(self, path: Path) -> StoredBlob:
+        """Store the file at ``path``, streaming, and return the address of the bytes stored."""
+
+    @abstractmethod
+    def copy_out(self, digest: str, target: Path) -> None:
+        """Write the blob to the new file ``target``, streaming, checking its digest; InputError if it does not match."""
 
     @abstractmethod
     def get(self, digest: str) -> bytes:

@@ -54,18 +54,76 @@ class LocalBlobStore(BlobStore):
                     fh.write(data)
                     fh.flush()
                     os.fsync(fh.fileno())
-                os.replace(tmp, target)
+                self._settle(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)  # the rename itself must survive a crash
-            finally:
-                os.close(dir_fd)
         except OSError as exc:
             raise InputError(f"cannot write evidence under {self.root}: {exc.strerror or exc}") from None
         return StoredBlob(digest, len(data))
+
+    @staticmethod
+    def _settle(tmp: str, target: Path) -> None:
+        """Rename a written temporary file into place and make the rename itself survive a crash."""
+        os.replace(tmp, target)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def put_file(self, path: Path, chunk: int = 1 << 20) -> StoredBlob:
+        """Store the file at ``path`` durably, streaming (a model file may be larger than memory): its bytes are
+        hashed while they are copied, so the address is that of the bytes stored, whatever the file does meanwhile."""
+        h = hashlib.sha256()
+        size = 0
+        staging = self.root / "sha256"
+        try:
+            staging.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=staging)
+            try:
+                with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+                    while block := src.read(chunk):
+                        h.update(block)
+                        out.write(block)
+                        size += len(block)
+                    out.flush()
+                    os.fsync(out.fileno())
+                digest = _PREFIX + h.hexdigest()
+                target = self._path(digest)
+                if target.is_file() and target.stat().st_size == size:
+                    Path(tmp).unlink()
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    self._settle(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise InputError(f"cannot keep {path} under {self.root}: {exc.strerror or exc}") from None
+        return StoredBlob(digest, size)
+
+    def copy_out(self, digest: str, target: Path, chunk: int = 1 << 20) -> None:
+        """Write the blob ``digest`` to ``target`` (a new file), streaming, re-hashing as it goes: InputError, and no
+        ``target``, when the blob is missing or no longer hashes to ``digest``."""
+        h = hashlib.sha256()
+        try:
+            with open(self._path(digest), "rb") as src, open(target, "xb") as out:
+                while block := src.read(chunk):
+                    h.update(block)
+                    out.write(block)
+        except FileNotFoundError as exc:
+            if not Path(exc.filename or "").is_relative_to(self.root):
+                raise InputError(f"cannot write {target}: {exc.strerror}") from None
+            raise InputError(f"evidence {digest} is missing from {self.root}") from None
+        except FileExistsError:
+            raise InputError(f"{target} exists already: nothing was overwritten") from None
+        except OSError as exc:
+            Path(target).unlink(missing_ok=True)
+            raise InputError(f"cannot restore {target}: {exc.strerror or exc}") from None
+        if _PREFIX + h.hexdigest() != digest:
+            Path(target).unlink(missing_ok=True)
+            raise InputError(f"evidence {digest} was altered: its bytes no longer hash to their digest")
 
     def get(self, digest: str) -> bytes:
         """The stored bytes; InputError when the blob is missing."""

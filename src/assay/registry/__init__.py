@@ -30,13 +30,14 @@ if TYPE_CHECKING:
     from assay.registry._auditread import verify as verify_audit_log
     from assay.registry._catalog import add_artifact, register_dataset, set_model_metadata
     from assay.registry._catalogread import artifact_report, dataset_report, list_artifacts, list_datasets
+    from assay.registry._copies import DEFAULT_KEEP_MAX_BYTES, KEPT_FILES, kept_files, restored
     from assay.registry._evalset import read_eval_set
     from assay.registry._faults import DatabaseFault
     from assay.registry._ingest import IntakeRequest, IntakeResult, intake, later_evidence_entries
     from assay.registry._interface import NotFound, check_name
     from assay.registry._logkey import key_path as audit_key_path
     from assay.registry._logkey import log_verifier as audit_log_verifier
-    from assay.registry._queries import doctor, lineage, list_models, show, where
+    from assay.registry._queries import doctor, lineage, list_models, pull, show, where
     from assay.registry._reader import Reader
     from assay.registry._refs import find_artifact, find_dataset, find_release, find_version, parse_ref, resolve
     from assay.registry._schema import (
@@ -70,7 +71,8 @@ _WHERE = {"WriteConflict": "_store", "RecordTampered": "_seal", "touch_unsealed"
           "export_audit_bundle": "_auditread:export", "rotate_audit_key": "_auditlog:rotate_key",
           "finish_audit_key_rotation": "_auditlog:finish_rotation", "audit_key_path": "_logkey:key_path",
           "audit_log": "_auditquery", "list_artifacts": "_catalogread", "artifact_report": "_catalogread",
-          "list_datasets": "_catalogread", "dataset_report": "_catalogread", "DatabaseFault": "_faults"}
+          "list_datasets": "_catalogread", "dataset_report": "_catalogread", "DatabaseFault": "_faults",
+          "KEPT_FILES": "_copies", "DEFAULT_KEEP_MAX_BYTES": "_copies", "kept_files": "_copies", "restored": "_copies", "pull": "_queries"}
 __all__ = ["WriteConflict", "RecordTampered", "touch_unsealed", "later_evidence_entries", "Registry", "read_eval_set", "intake", "IntakeRequest", "IntakeResult", "register_dataset", "set_model_metadata", "add_artifact",
            "list_models", "show", "lineage", "where", "doctor", "NotFound", "check_name", "now", "must_get", "Sql",
            "Row", "Reader", "parse_ref", "find_version", "find_dataset", "find_artifact", "find_release",
@@ -78,7 +80,7 @@ __all__ = ["WriteConflict", "RecordTampered", "touch_unsealed", "later_evidence_
            "ModelRow", "ReleaseArtifactRow", "ReleaseRow", "VersionRow", "WaiverRow", "audit_log_verifier",
            "verify_audit_log", "audit_proof", "sign_audit_checkpoint", "export_audit_bundle", "rotate_audit_key",
            "finish_audit_key_rotation", "audit_key_path", "audit_log", "list_artifacts", "artifact_report",
-           "list_datasets", "dataset_report", "DatabaseFault"]
+           "list_datasets", "dataset_report", "DatabaseFault", "DEFAULT_KEEP_MAX_BYTES", "KEPT_FILES", "kept_files", "restored", "pull"]
 
 
 __getattr__ = lazy_exports(__name__, _WHERE)

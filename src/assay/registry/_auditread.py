@@ -46,7 +46,7 @@ from assay.registry._auditlog import (
     rotations,
     signed_root,
 )
-from assay.registry._interface import NotFound
+from assay.registry._interface import MAX_NUMBER, NotFound
 from assay.registry._logkey import key_path, log_verifier
 from assay.registry._schema import AuditEntryRow, AuditNodeRow, AuditStateRow, CheckpointRow
 
@@ -270,7 +270,7 @@ def proof(session: Session, index: int) -> dict[str, Any]:
 
     O(log n) indexed reads: the proof's sibling hashes come from the stored perfect subtrees.
     """
-    entry = session.get(AuditEntryRow, index)
+    entry = session.get(AuditEntryRow, index) if 0 <= index <= MAX_NUMBER else None  # a 64-bit column
     if entry is None:
         raise NotFound(f"no audit entry {index}")
     cp = session.scalars(select(CheckpointRow).where(CheckpointRow.size > index)

@@ -17,9 +17,10 @@ from sqlalchemy import select
 
 from assay._files import read_bounded
 from assay.errors import InputError, UsageError
+from assay.registry._copies import DEFAULT_KEEP_MAX_BYTES, KEPT_FILES, keep
 from assay.registry._interface import NotFound, VersionInfo, check_model_attributes, check_name
 from assay.registry._refs import find_dataset, find_version
-from assay.registry._schema import LineageRow, VersionFileRow, VersionRow
+from assay.registry._schema import EvidenceRow, LineageRow, VersionFileRow, VersionRow
 from assay.registry._store import Registry, now
 from assay.scan import ScanConfig
 
@@ -52,6 +53,7 @@ class IntakeRequest:
     cert_chain: Path | None = None
     record_rejected: bool = False
     scan_config: ScanConfig | None = None
+    keep_max_bytes: int = DEFAULT_KEEP_MAX_BYTES  # keep the files in the store up to this total (0: never)
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,8 @@ def record(reg: Registry, req: IntakeRequest, insp: Inspection) -> IntakeResult:
                             lineage=tuple({"kind": k, "name": n, "relation": r, "source": s, "registered": False}
                                           for k, n, r, s in insp.links), **insp.summary())
     folder = req.path if req.path.is_dir() else req.path.parent
+    kept = keep(reg.blobs, folder, manifest, sum(f.size for f in insp.report.files), req.keep_max_bytes) \
+        if insp.accepted else None  # before the transaction: copying a large model must not hold the write lock
     with reg.write() as session:
         model = reg.lock_model(session, req.name, {"owner": req.owner, "risk_tier": req.risk_tier,
                                                    "intended_use": req.intended_use,
@@ -248,8 +252,13 @@ def record(reg: Registry, req: IntakeRequest, insp: Inspection) -> IntakeResult:
         existing = session.scalars(select(VersionRow).where(VersionRow.model_id == model.id,
                                                             VersionRow.identity == manifest.identity)).one_or_none()
         if existing is not None:  # same bytes: the version stands; today's scan is added as fresh evidence
-            reg.evidence_rows(session, "version", existing.id, [
-                ("scan-report", "scan.json", json.dumps(insp.report.to_dict(), indent=2).encode(), "application/json")])
+            later = [("scan-report", "scan.json", json.dumps(insp.report.to_dict(), indent=2).encode(),
+                      "application/json")]
+            if kept is not None and session.scalars(select(EvidenceRow.id).where(
+                    EvidenceRow.subject_kind == "version", EvidenceRow.subject_id == existing.id,
+                    EvidenceRow.kind == KEPT_FILES)).first() is None:  # a version from before copies were kept
+                later.append((KEPT_FILES, "files.json", kept, "application/json"))
+            reg.evidence_rows(session, "version", existing.id, later)
             reg.log(session, LATER_EVIDENCE_KINDS[0], {"version": f"{model.name}@{existing.number}",
                                               "identity": existing.identity, "scan_verdict": insp.verdict,
                                               "scan_counts": insp.counts})
@@ -312,6 +321,8 @@ def record(reg: Registry, req: IntakeRequest, insp: Inspection) -> IntakeResult:
         items += _signature_items(req, insp)
         if insp.training_bytes is not None and req.training is not None:
             items.append(("training", req.training.name, insp.training_bytes, "application/json"))
+        if kept is not None:
+            items.append((KEPT_FILES, "files.json", kept, "application/json"))
         reg.evidence_rows(session, "version", row.id, items)
         session.flush()
         info = reg.describe(session, f"{model.name}@{row.number}")

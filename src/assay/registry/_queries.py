@@ -6,10 +6,17 @@ The queries themselves live in ``reader.py``; these functions run them in a read
 
 from __future__ import annotations
 
+from assay.errors import InputError
+from assay.registry._copies import KEPT_FILES, kept_files, pull_into
 from assay.registry._interface import DoctorProblem, LineageTree, ModelSummary, VersionInfo, WhereHit
 from assay.registry._reader import Reader
 from assay.registry._sql import Sql
 from assay.registry._store import Registry
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 
 def list_models(reg: Registry, *, owner: str | None = None, license_class: str | None = None,
@@ -52,6 +59,10 @@ def doctor(reg: Registry) -> list[DoctorProblem]:
         for digest, citer in Reader(Sql.of(session)).cited_blobs():
             cited.setdefault(digest, []).append(citer)
         problems += [DoctorProblem(kind, None, message) for kind, message, _ in record_problems(session)]
+    for digest, citers in list(cited.items()):  # a kept copy's files are cited by its kept-files list
+        if any(" kept-files " in c for c in citers) and reg.blobs.check(digest) is None:
+            for f in kept_files(reg.blobs.get(digest)):
+                cited.setdefault(f["digest"], []).append(f"{citers[0].split(' ')[0]} kept file {f['path']}")
     for digest, citers in cited.items():
         problem = reg.blobs.check(digest)
         if problem is not None:
@@ -63,3 +74,32 @@ def doctor(reg: Registry) -> list[DoctorProblem]:
     problems += [DoctorProblem("leftover", None, f"{path} is a temporary file a writer left (safe to delete once no "
                                "assay process is running)") for path in reg.blobs.leftovers()]
     return problems
+
+
+def pull(reg: Registry, ref: str, target: Path) -> dict[str, Any]:
+    """Restore the files of model version ``ref`` from the copy intake kept into the new or empty folder ``target``,
+    each checked against its digest and the whole against the version's identity (``_copies.pull_into``)."""
+    from sqlalchemy import select
+
+    from assay.registry._schema import EvidenceRow, VersionRow
+    from assay.registry._seal import RecordTampered
+    from assay.registry._store import must_get
+
+    with reg.snapshot() as session:
+        model, found = reg.find_version(session, ref)
+        version = must_get(session, VersionRow, found.id)
+        row = session.scalars(select(EvidenceRow).where(EvidenceRow.subject_kind == "version",
+                                                        EvidenceRow.subject_id == version.id,
+                                                        EvidenceRow.kind == KEPT_FILES)).first()
+        name = f"{model.name}@{version.number}"
+        if row is None:
+            raise InputError(f"no copy of the files of {name} was kept (over --keep-max-bytes at intake, or taken "
+                             "in before copies were kept: intake the same folder again to keep one)")
+        problems = reg.unsealed(session, [version, row])
+        if problems:
+            raise RecordTampered(f"{problems[0]}: nothing was restored (run assay audit verify)")
+        files = kept_files(reg.blobs.get_verified(row.digest))
+        identity = version.identity
+    pull_into(reg.blobs, files, identity, target)
+    return {"version": name, "identity": identity, "target": str(target), "files": len(files),
+            "bytes": sum(f["size"] for f in files)}

@@ -9,6 +9,7 @@ end calls), ``rollback``, ``status``, ``history``; what the gates obey, register
 
 from __future__ import annotations
 
+from assay.release._canary import abort_canary
 from assay.release._governance import (
     ROLES,
     grant_role,
@@ -19,7 +20,6 @@ from assay.release._governance import (
     set_environments,
     set_policy,
 )
-from assay.release._canary import abort_canary
 from assay.release._reports import approvals, history, release_report, status, waivers
 from assay.release._revocation import revoke_release
 from assay.release._rollback import rollback

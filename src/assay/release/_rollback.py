@@ -18,12 +18,15 @@ from sqlalchemy.orm import Session
 from assay._text import check_text
 from assay.errors import AssayError, UsageError
 from assay.registry import (
+    KEPT_FILES,
     DeploymentRow,
     EvidenceRow,
     Registry,
     ReleaseRow,
     VersionRow,
+    kept_files,
     must_get,
+    restored,
 )
 from assay.release._evidence import active_deployment, release_evidence, require_intact
 from assay.release._governance import check_policy_environments, environment_names
@@ -40,9 +43,9 @@ from assay.release.policy import evaluate, load_rollback_policy
 
 
 def _integrity(reg: Registry, session: Session, version: VersionRow) -> dict[str, Any]:
-    """Re-hash the files, re-verify the signature, re-check the evidence blobs of ``version`` now."""
-    from assay.manifest import hash_model
-
+    """Re-hash the files, re-verify the signature, re-check the evidence blobs of ``version`` now. The files are
+    those at the location intake read; when that folder is gone, the copy intake kept (``_copies``), restored from
+    the store into a temporary folder, each file re-hashed as it is written."""
     mismatched: list[str] = []
     evidence = session.scalars(select(EvidenceRow).where(EvidenceRow.subject_kind == "version",
                                                          EvidenceRow.subject_id == version.id)).all()
@@ -50,25 +53,38 @@ def _integrity(reg: Registry, session: Session, version: VersionRow) -> dict[str
         problem = reg.blobs.check(e.digest)
         if problem is not None:
             mismatched.append(f"evidence {e.kind}: {problem.message}")
-    files_match = signature_match = False
+    by_kind = {e.kind: e for e in evidence}
     location = Path(version.location) if version.location else None
-    if location is None or not location.exists():
-        mismatched.append(f"files: {version.location or 'no location recorded'} is gone")
-    else:
+    result = {"files_match": False, "signature_match": False, "files_from": "location"}
+    if location is not None and location.exists():
+        _check_files(reg, version, location, by_kind, mismatched, result)
+    elif KEPT_FILES in by_kind:
+        result["files_from"] = "kept copy"
         try:
-            files_match = hash_model(location).identity == version.identity
+            with restored(reg.blobs, kept_files(reg.blobs.get_verified(by_kind[KEPT_FILES].digest))) as copy:
+                _check_files(reg, version, copy, by_kind, mismatched, result)
         except AssayError as exc:
-            mismatched.append(f"files: {exc}")
-        else:
-            if not files_match:
-                mismatched.append(f"files: {location} no longer hashes to {version.identity}")
-        by_kind = {e.kind: e for e in evidence}
-        bundle, key = by_kind.get("signature"), by_kind.get("verification-key") or by_kind.get("verification-certs")
-        if bundle is not None and key is not None and reg.blobs.check(bundle.digest) is None:
-            signature_match = _reverify(reg, location, bundle, key, mismatched)
+            mismatched.append(f"files: {version.location or 'the folder'} is gone and the kept copy failed: {exc}")
+    else:
+        mismatched.append(f"files: {version.location or 'no location recorded'} is gone, and no copy was kept")
     evidence_intact = not any(m.startswith("evidence") for m in mismatched)
-    return {"files_match": files_match and evidence_intact, "signature_match": signature_match,
-            "mismatched": mismatched}
+    return {**result, "files_match": bool(result["files_match"]) and evidence_intact, "mismatched": mismatched}
+
+
+def _check_files(reg: Registry, version: VersionRow, folder: Path, by_kind: dict[str, EvidenceRow],
+                 mismatched: list[str], result: dict[str, Any]) -> None:
+    from assay.manifest import hash_model
+
+    try:
+        result["files_match"] = hash_model(folder).identity == version.identity
+    except AssayError as exc:
+        mismatched.append(f"files: {exc}")
+    else:
+        if not result["files_match"]:
+            mismatched.append(f"files: {result['files_from']} {folder} no longer hashes to {version.identity}")
+    bundle, key = by_kind.get("signature"), by_kind.get("verification-key") or by_kind.get("verification-certs")
+    if bundle is not None and key is not None and reg.blobs.check(bundle.digest) is None:
+        result["signature_match"] = _reverify(reg, folder, bundle, key, mismatched)
 
 
 def _reverify(reg: Registry, location: Path, bundle: EvidenceRow, key: EvidenceRow, mismatched: list[str]) -> bool:
