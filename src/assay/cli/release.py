@@ -26,7 +26,9 @@ def register(subparsers: Any) -> None:
                      "by digest.")
     create = command(releases, "create", "Create an immutable release.", release_create_cmd)
     create.add_argument("name", metavar="NAME", help="Release name, e.g. support-bot-2026-11-21.")
-    create.add_argument("--model", required=True, help="The model version, NAME@VERSION.")
+    create.add_argument("--model", required=True, action="append", metavar="[ROLE=]NAME@VERSION",
+                        help="A model version; repeatable (e.g. embedder=acme/embed@2 generator=acme/gen@5): the "
+                        "models move, and roll back, as one release.")
     create.add_argument("--artifact", action="append", default=[], metavar="KIND:NAME@VERSION",
                         help="KIND:NAME@VERSION of a registered artifact; repeatable.")
     create.add_argument("--params", type=path, metavar="FILE", help="Inference parameters file (stored by digest).")
@@ -162,11 +164,11 @@ def release_create_cmd(args: argparse.Namespace) -> int:
     from assay.release import create_release
 
     with open_registry(args.actor) as reg:
-        doc = create_release(reg, args.name, args.model, artifacts=tuple(args.artifact), params=args.params,
+        doc = create_release(reg, args.name, tuple(args.model), artifacts=tuple(args.artifact), params=args.params,
                              note=args.note)
     parts = "".join(f"\n  {a['kind']:<14} {a['name']}  {a['digest']}" for a in doc["artifacts"])
-    emit(args.fmt, {"schema": "assay.release/1.0", **doc},
-         f"created release {doc['release']}  {doc['digest']}\n  model          {doc['model']}  {doc['identity']}"
+    models = "".join(f"\n  {m['role'] or 'model':<14} {m['model']}  {m['identity']}" for m in doc["models"])
+    emit(args.fmt, {"schema": "assay.release/1.0", **doc}, f"created release {doc['release']}  {doc['digest']}{models}"
          + (f"\n  params         {doc['params']}" if doc["params"] else "") + parts + "\n")
     return 0
 
@@ -310,7 +312,7 @@ def policy_test_cmd(args: argparse.Namespace) -> int:
     """Test a policy."""
     import json
 
-    from assay.release import evaluate, load_policy
+    from assay.release import evidence_documents, judge, load_policy
 
     policy_file: Path = args.policy_file
     input_file: Path = args.input_file
@@ -322,11 +324,14 @@ def policy_test_cmd(args: argparse.Namespace) -> int:
         evidence = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise UsageError(f"{input_file}: not valid JSON ({exc})") from None
-    doc = evidence if isinstance(evidence, dict) else {}
-    environment = args.env or str((doc.get("deployment") or {}).get("environment") or "production")
-    tier = str((doc.get("model") or {}).get("risk_tier") or "high")
-    result = evaluate(policy, evidence, environment=environment, risk_tier=tier)
-    emit(args.fmt, result.to_json(), _gate_text(result, f"{policy_file} on {input_file} ({environment}, {tier} risk)"))
+    docs = evidence_documents(evidence)  # one document, or one per model version of a release
+    doc = docs[0] if isinstance(docs[0], dict) else {}
+    deployment = doc.get("deployment")
+    environment = args.env or str((deployment if isinstance(deployment, dict) else {}).get("environment")
+                                  or "production")
+    result = judge(policy, docs, environment=environment)
+    emit(args.fmt, result.to_json(), _gate_text(result, f"{policy_file} on {input_file} ({environment}, "
+                                                         f"{result.risk_tier} risk)"))
     return 0 if result.passed else 1
 
 
@@ -345,7 +350,7 @@ def _release_text(d: dict[str, Any]) -> str:
     lines = [f"{d['release']}  {d['digest']}" + (f"  REVOKED: {revoked['reason']}" if revoked else ""),
              f"  created         {d['created_at'][:19]} by {d['created_by']}" + (f"; note: {d['note']}" if d["note"]
                                                                                   else "")]
-    lines += [f"  model           {m['model']}  {m['identity']}  scan {m['scan']}, signature {m['signature']}, "
+    lines += [f"  {m['role'] or 'model':<15} {m['model']}  {m['identity']}  scan {m['scan']}, signature {m['signature']}, "
               f"license {m['license'] or '-'} [{m['license_class']}], owner {m['owner'] or '-'}, risk "
               f"{m['risk_tier'] or '-'}" for m in d["models"]]
     lines += [f"  params          {d['params']}"] if d["params"] else []

@@ -21,7 +21,8 @@ _BATCH = 2000
 
 def _matches(entry: dict[str, Any], actor: str | None, env: str | None, release: str | None,
              since: datetime | None, until: datetime | None) -> bool:
-    payload = entry.get("payload") if isinstance(entry.get("payload"), dict) else {}
+    found = entry.get("payload")
+    payload: dict[str, Any] = found if isinstance(found, dict) else {}
     if actor is not None and entry.get("actor") != actor:
         return False
     if env is not None and payload.get("environment") != env and env not in (payload.get("environments") or ()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay.registry._reader import Reader
+from assay.registry._reader import Reader, _in
 from assay.registry._refs import find_artifact, find_dataset
 
 
@@ -26,7 +26,7 @@ def _dataset_doc(d: Any) -> dict[str, Any]:
 
 
 def _releases(reader: Reader, rows: list[Any]) -> list[dict[str, Any]]:
-    return [{"release": r.name, "model": reader.version_ref(r.version_id),
+    return [{"release": r.name, "model": " + ".join(reader.release_models(r)),
              "deployments": reader.deployments_of(r.id)} for r in rows]
 
 
@@ -58,7 +58,5 @@ def dataset_report(reader: Reader, ref: str) -> dict[str, Any]:
     versions = list(dict.fromkeys(e.child_version_id for e in edges))
     models = [{"model": reader.version_ref(v), "relation": next(e.relation for e in edges if e.child_version_id == v)}
               for v in versions]
-    releases: list[Any] = []
-    for v in versions:
-        releases += reader.sql.rows("SELECT id, name, version_id FROM releases WHERE version_id = :v ORDER BY id", v=v)
+    releases = reader.releases_using(*_in(versions)) if versions else []
     return {**_dataset_doc(d), "models": models, "releases": _releases(reader, releases)}

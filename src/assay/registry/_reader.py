@@ -167,8 +167,7 @@ class Reader:
         ids = list(dict.fromkeys(version_ids))
         if ids:
             marks, params = _in(ids)
-            self._release_hits(self.sql.rows(f"SELECT id, name, version_id FROM releases WHERE version_id IN ({marks}) "
-                                             "ORDER BY id", **params), hits)
+            self._release_hits(self.releases_using(marks, params), hits)
         return list(dict.fromkeys(hits))  # WhereHit is frozen, hence hashable: first occurrence wins
 
     # -- helpers --------------------------------------------------------------------------------------------
@@ -240,9 +239,21 @@ class Reader:
         if not releases:
             return
         for rel in releases:
-            hits.append(WhereHit("release", rel.name, "uses " + self.version_ref(rel.version_id)))
+            hits.append(WhereHit("release", rel.name, "uses " + " + ".join(self.release_models(rel))))
             hits += [WhereHit("deployment", f"{d['environment']}#{d['seq']}",
                               f"{d['action']} of {rel.name} ({d['state']})") for d in self.deployments_of(rel.id)]
+
+    def releases_using(self, marks: str, params: dict[str, int]) -> list[Row]:
+        """The releases (id, name, version_id) holding any of the versions ``marks`` binds, oldest first."""
+        return self.sql.rows(f"SELECT id, name, version_id FROM releases WHERE version_id IN ({marks}) OR id IN "
+                             f"(SELECT release_id FROM release_models WHERE version_id IN ({marks})) ORDER BY id",
+                             **params)
+
+    def release_models(self, release: Row) -> list[str]:
+        """``NAME@N`` of every model version of ``release`` (a row with ``id`` and ``version_id``), in order."""
+        rows = self.sql.rows("SELECT version_id FROM release_models WHERE release_id = :r ORDER BY position",
+                             r=release.id)
+        return [self.version_ref(r.version_id) for r in rows] or [self.version_ref(release.version_id)]
 
     def deployments_of(self, release_id: int) -> list[dict[str, Any]]:
         """Per environment, the newest deployment of the release: ``environment``, ``seq``, ``action`` and

@@ -176,7 +176,8 @@ class EnvironmentRow(Base):
 
 
 class ReleaseRow(Base):
-    """An immutable release: one model version plus the artifacts that change its behaviour, by digest."""
+    """An immutable release: its model versions (``release_models``; ``version_id`` is the first) plus the artifacts
+    that change its behaviour, by digest."""
 
     __tablename__ = "releases"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -198,6 +199,20 @@ class ReleaseArtifactRow(Base):
     entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
     artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"), index=True)
+
+
+class ReleaseModelRow(Base):
+    """A model version of a release, with its role in it (``embedder``, ``generator`` ...), in the order given.
+    A release made before releases held several models has none: its one model is ``releases.version_id``."""
+
+    __tablename__ = "release_models"
+    __table_args__ = (UniqueConstraint("release_id", "version_id", name="uq_release_model"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    role: Mapped[str | None] = mapped_column(String(60))
+    position: Mapped[int] = mapped_column(Integer)
 
 
 class ApprovalRow(Base):

@@ -38,6 +38,7 @@ from assay.registry._schema import (
     LineageRow,
     ModelRow,
     ReleaseArtifactRow,
+    ReleaseModelRow,
     ReleaseRow,
     VersionRow,
     WaiverRow,
@@ -45,9 +46,9 @@ from assay.registry._schema import (
 
 SEALED: dict[str, Any] = {cls.__tablename__: cls for cls in (
     ModelRow, VersionRow, LineageRow, DatasetRow, ArtifactRow, EvidenceRow, EnvironmentRow, ReleaseRow,
-    ReleaseArtifactRow, ApprovalRow, WaiverRow, DeploymentRow)}
+    ReleaseArtifactRow, ReleaseModelRow, ApprovalRow, WaiverRow, DeploymentRow)}
 """The tables whose rows carry a seal, by table name."""
-READ_AS_SETS = ("evidence", "lineage", "release_artifacts", "deployments")
+READ_AS_SETS = ("evidence", "lineage", "release_artifacts", "release_models", "deployments")
 """Tables a gate reads as "every row of X", where a row deleted outside assay would change the answer."""
 _TOUCHED = "assay.touched"  # session.info: id(row) -> row, written since the last entry and not yet sealed
 _INSERTED = "assay.inserted"  # session.info: (table, id) of the sealed rows this transaction inserted

@@ -89,7 +89,8 @@ class Sql:
         what runs here sees what the session wrote and is part of its transaction."""
         session.flush()
         conn = session.connection()
-        return cls(conn.connection.dbapi_connection, conn.dialect.name, conn.dialect.dbapi.Error)
+        dbapi = conn.dialect.dbapi
+        return cls(conn.connection.dbapi_connection, conn.dialect.name, dbapi.Error if dbapi is not None else None)
 
     @classmethod
     def connect(cls, url: str) -> Sql:

@@ -20,12 +20,13 @@ from assay.release._governance import (
     set_environments,
     set_policy,
 )
+from assay.release._judge import evidence_documents, judge
 from assay.release._reports import approvals, history, release_report, status, waivers
 from assay.release._revocation import revoke_release
 from assay.release._rollback import rollback
 from assay.release._service import approve, create_release, gate_check, promote, waive
 from assay.release.policy import evaluate, load_policy, render_text
 
-__all__ = ["ROLES", "abort_canary", "approvals", "approve", "release_report", "waivers", "create_release", "evaluate", "gate_check", "grant_role", "history", "load_policy",
+__all__ = ["ROLES", "abort_canary", "evidence_documents", "judge", "approvals", "approve", "release_report", "waivers", "create_release", "evaluate", "gate_check", "grant_role", "history", "load_policy",
            "promote", "render_text", "revoke_release", "revoke_role", "rotate_log_key", "seal_unsealed_rows", "list_roles", "rollback", "set_environments", "set_policy",
            "status", "waive"]

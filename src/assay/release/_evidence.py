@@ -23,6 +23,7 @@ from assay.registry import (
     RecordTampered,
     Registry,
     ReleaseArtifactRow,
+    ReleaseModelRow,
     ReleaseRow,
     VersionRow,
     later_evidence_entries,
@@ -195,11 +196,42 @@ def _risk_tier_changed_at(reg: Registry, session: Session, model: ModelRow) -> d
     return None
 
 
+def release_versions(session: Session, release: ReleaseRow) -> list[tuple[str | None, VersionRow, Any]]:
+    """(role, version, its ``release_models`` row) of every model version of ``release``, in order; a release made
+    before releases held several models has one, ``releases.version_id``, and no row."""
+    rows = list(session.scalars(select(ReleaseModelRow).where(ReleaseModelRow.release_id == release.id)
+                                .order_by(ReleaseModelRow.position)))
+    if not rows:
+        return [(None, must_get(session, VersionRow, release.version_id), None)]
+    return [(r.role, must_get(session, VersionRow, r.version_id), r) for r in rows]
+
+
+def release_evidences(reg: Registry, session: Session, release: ReleaseRow, env: EnvironmentRow,
+                      envs: list[EnvironmentRow]) -> list[dict[str, Any]]:
+    """One evidence document per model version of ``release`` (each judged by the whole policy: a release passes
+    only if every one of its models does)."""
+    parts = release_versions(session, release)
+    names = [_version_ref(session, v) for _, v, _ in parts]
+    docs = []
+    for role, version, row in parts:
+        doc = release_evidence(reg, session, release, env, envs, version=version, extra=[row] if row else [])
+        doc["release"]["models"] = names
+        doc["release"]["model_role"] = role
+        docs.append(doc)
+    return docs
+
+
+def _version_ref(session: Session, version: VersionRow) -> str:
+    return f"{must_get(session, ModelRow, version.model_id).name}@{version.number}"
+
+
 def release_evidence(reg: Registry, session: Session, release: ReleaseRow, env: EnvironmentRow,
-                     envs: list[EnvironmentRow]) -> dict[str, Any]:
-    """The full evidence document for promoting ``release`` into ``env``."""
-    version = must_get(session, VersionRow, release.version_id)
-    read: list[Any] = [release]
+                     envs: list[EnvironmentRow], *, version: VersionRow | None = None, extra: list[Any] | None = None
+                     ) -> dict[str, Any]:
+    """The full evidence document for promoting ``release`` into ``env``, about ``version`` (default: its first
+    model version); ``extra``: more rows it rests on, checked with the rest."""
+    version = version or must_get(session, VersionRow, release.version_id)
+    read: list[Any] = [release, *(extra or [])]
     consult: list[int] = []
     doc = version_evidence(reg, session, version, read, consult)
     parts = session.scalars(select(ReleaseArtifactRow).where(ReleaseArtifactRow.release_id == release.id)).all()

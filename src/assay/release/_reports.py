@@ -27,7 +27,7 @@ from assay.registry import (
     WaiverRow,
     must_get,
 )
-from assay.release._evidence import _aware, require_intact
+from assay.release._evidence import _aware, release_versions, require_intact
 from assay.release._revocation import revoked_releases
 from assay.release._service import _env, _release, environments
 
@@ -36,26 +36,32 @@ REFUSALS = ("promote-refused", "canary-refused", "rollback-refused")
 
 
 def _shown(session: Session, *deployments: DeploymentRow | None) -> list[Any]:
-    """The rows a report of ``deployments`` shows: each deployment with its release, version and model."""
+    """The rows a report of ``deployments`` shows: each deployment with its release, versions and models."""
     rows: list[Any] = []
     for d in deployments:
         rel = session.get(ReleaseRow, d.release_id) if d and d.release_id else None
-        version = session.get(VersionRow, rel.version_id) if rel else None
-        rows += [d, rel, version, session.get(ModelRow, version.model_id) if version else None]
+        rows += [d, rel]
+        for _, version, row in release_versions(session, rel) if rel else ():
+            rows += [row, version, session.get(ModelRow, version.model_id)]
     return rows
+
+
+def _models(session: Session, rel: ReleaseRow) -> list[tuple[str | None, ModelRow, VersionRow]]:
+    return [(role, must_get(session, ModelRow, v.model_id), v) for role, v, _ in release_versions(session, rel)]
 
 
 def _describe(session: Session, d: DeploymentRow, revoked: set[str]) -> dict[str, Any]:
     rel = must_get(session, ReleaseRow, d.release_id) if d.release_id else None
-    version = must_get(session, VersionRow, rel.version_id) if rel else None
-    model = must_get(session, ModelRow, version.model_id) if version else None
+    models = _models(session, rel) if rel else []
     replaced = must_get(session, DeploymentRow, d.replaces_id) if d.replaces_id else None
     replaced_rel = must_get(session, ReleaseRow, replaced.release_id) if replaced and replaced.release_id else None
     return {"seq": d.seq, "action": d.action, "release": rel.name if rel else None,
             "replaces": replaced_rel.name if replaced_rel else None,
             "revoked": bool(rel and rel.name in revoked),
-            "model": f"{model.name}@{version.number}" if model and version else None,
-            "identity": version.identity if version else None, "traffic_percent": d.traffic_percent,
+            "model": " + ".join(f"{m.name}@{v.number}" for _, m, v in models) or None,
+            "models": [{"role": role, "model": f"{m.name}@{v.number}", "identity": v.identity}
+                       for role, m, v in models],
+            "identity": models[0][2].identity if models else None, "traffic_percent": d.traffic_percent,
             "since": _aware(d.created_at).isoformat(), "by": d.created_by, "gate_passed": d.gate.get("passed"),
             "policy": d.policy_digest, "evidence": d.evidence_digests[0] if d.evidence_digests else None}
 
@@ -157,8 +163,8 @@ def release_report(reg: Registry, name: str) -> dict[str, Any]:
     is revoked."""
     with reg.read() as session:
         rel = _release(session, name)
-        version = must_get(session, VersionRow, rel.version_id)
-        model = must_get(session, ModelRow, version.model_id)
+        models = _models(session, rel)
+        model_rows = [row for _, _, row in release_versions(session, rel) if row is not None]
         parts = list(session.scalars(select(ReleaseArtifactRow).where(ReleaseArtifactRow.release_id == rel.id)))
         artifacts = [must_get(session, ArtifactRow, p.artifact_id) for p in parts]
         given = list(session.scalars(select(ApprovalRow).where(ApprovalRow.release_id == rel.id)
@@ -167,7 +173,8 @@ def release_report(reg: Registry, name: str) -> dict[str, Any]:
         deployed = list(session.scalars(select(DeploymentRow).where(DeploymentRow.release_id == rel.id)
                                         .order_by(DeploymentRow.id)))
         envs = {e.id: e for e in session.scalars(select(EnvironmentRow))}
-        require_intact(reg, session, [rel, version, model, *parts, *artifacts, *given, *waived, *deployed],
+        require_intact(reg, session, [rel, *model_rows, *(x for _, m, v in models for x in (m, v)), *parts,
+                                      *artifacts, *given, *waived, *deployed],
                        list(envs.values()))
         revoked = revoked_releases(reg, session)
         now = datetime.now(UTC)
@@ -183,11 +190,11 @@ def release_report(reg: Registry, name: str) -> dict[str, Any]:
         doc = {"release": rel.name, "digest": rel.digest, "note": rel.note, "created_by": rel.created_by,
                "created_at": _aware(rel.created_at).isoformat(),
                "revoked": revoked.get(rel.name),
-               "models": [{"model": f"{model.name}@{version.number}", "identity": version.identity,
+               "models": [{"role": role, "model": f"{model.name}@{version.number}", "identity": version.identity,
                            "status": version.status, "scan": version.scan_verdict,
                            "signature": version.signature_status, "license": version.license_expression,
                            "license_class": version.license_class, "owner": model.owner,
-                           "risk_tier": model.risk_tier}],
+                           "risk_tier": model.risk_tier} for role, model, version in models],
                "params": rel.params_digest,
                "artifacts": [{"kind": a.kind, "name": f"{a.name}@{a.number}", "digest": a.digest} for a in artifacts],
                "approvals": [_approval(a, rel.name) for a in given],

@@ -28,8 +28,9 @@ from assay.registry import (
     must_get,
     restored,
 )
-from assay.release._evidence import active_deployment, release_evidence, require_intact
+from assay.release._evidence import active_deployment, release_evidences, release_versions, require_intact
 from assay.release._governance import check_policy_environments, environment_names
+from assay.release._judge import evidence_document, judge
 from assay.release._revocation import revoked_releases
 from assay.release._service import (
     GateFailed,
@@ -39,7 +40,7 @@ from assay.release._service import (
     _release,
     relied_on_evidence,
 )
-from assay.release.policy import evaluate, load_rollback_policy
+from assay.release.policy import load_rollback_policy
 
 
 def _integrity(reg: Registry, session: Session, version: VersionRow) -> dict[str, Any]:
@@ -130,10 +131,12 @@ def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = 
             raise UsageError(f"{env} has no earlier release to roll back to (give --to RELEASE)")
         if target.id == current.id:
             raise UsageError(f"{target.name} is already active in {env}")
-        version = must_get(session, VersionRow, target.version_id)
-        evidence = release_evidence(reg, session, target, environment, envs)
-        evidence["integrity"] = _integrity(reg, session, version)
-        result = evaluate(policy, evidence, environment=env, risk_tier=evidence["model"]["risk_tier"])
+        docs = release_evidences(reg, session, target, environment, envs)
+        for doc, (_, version, _) in zip(docs, release_versions(session, target), strict=True):
+            doc["integrity"] = _integrity(reg, session, version)  # every model of the release, re-checked
+        result = judge(policy, docs, environment=env)
+        evidence = evidence_document(docs)
+        integrity = [doc["integrity"] for doc in docs]
         relied_on = relied_on_evidence(session, target)
         target_id, target_name, current_name = target.id, target.name, current.name
         session.rollback()
@@ -143,12 +146,12 @@ def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = 
         with reg.write() as session:
             reg.log(session, "rollback-refused", {"environment": env, "release": target_name, "reason": reason,
                                                   "failed": [r.id for r in result.failures],
-                                                  "integrity": evidence["integrity"]})
+                                                  "integrity": integrity[0] if len(integrity) == 1 else integrity})
         raise GateFailed(f"rollback of {env} to {target_name} refused: " + "; ".join(
             f"{r.id}: {r.message}" for r in result.failures if r.blocking))
     blob = _commit_deployment(reg, env, seen_seq, target_id, "rollback", 100, result, policy.digest, evidence,
                               relied_on, {"release": target_name, "replaces": current_name, "reason": reason,
-                                          "integrity": evidence["integrity"]})
+                                          "integrity": integrity[0] if len(integrity) == 1 else integrity})
     return Outcome("rollback", env, target_name, current_name, result, evidence_digest=blob)
 
 

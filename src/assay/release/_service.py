@@ -29,9 +29,9 @@ from assay.registry import (
     ModelRow,
     Registry,
     ReleaseArtifactRow,
+    ReleaseModelRow,
     ReleaseRow,
     Row,
-    VersionRow,
     WaiverRow,
     WriteConflict,
     check_name,
@@ -45,7 +45,8 @@ from assay.release._evidence import (
     _aware,
     _risk_tier_changed_at,
     active_deployment,
-    release_evidence,
+    release_evidences,
+    release_versions,
     require_intact,
 )
 from assay.release._governance import (
@@ -54,7 +55,8 @@ from assay.release._governance import (
     registered_policy,
     require_role,
 )
-from assay.release.policy import GateResult, Policy, Waiver, evaluate
+from assay.release._judge import evidence_document, judge
+from assay.release.policy import GateResult, Policy, Waiver
 
 MAX_PARAMS_BYTES = 1 << 20
 """A ``--params`` file larger than this is refused (inference parameters are a few hundred bytes)."""
@@ -124,33 +126,67 @@ def policy_in_force(reg: Registry, session: Session, env: str, what_if: Policy |
     return chosen
 
 
-def create_release(reg: Registry, name: str, model_ref: str, *, artifacts: tuple[str, ...] = (),
+MAX_RELEASE_MODELS = 16
+"""A release holds at most this many model versions."""
+
+
+def _model_specs(model_refs: str | tuple[str, ...]) -> list[tuple[str | None, str]]:
+    """(role, NAME@VERSION) of each ``[ROLE=]NAME@VERSION``."""
+    specs = [model_refs] if isinstance(model_refs, str) else list(model_refs)
+    if not specs:
+        raise UsageError("a release needs at least one model version (--model NAME@VERSION)")
+    if len(specs) > MAX_RELEASE_MODELS:
+        raise UsageError(f"a release holds at most {MAX_RELEASE_MODELS} model versions (max_release_models)")
+    out: list[tuple[str | None, str]] = []
+    for spec in specs:
+        role, sep, ref = spec.partition("=")
+        out.append((check_name(role, "model role"), ref) if sep else (None, spec))
+    return out
+
+
+def create_release(reg: Registry, name: str, model_ref: str | tuple[str, ...], *, artifacts: tuple[str, ...] = (),
                    params: Path | None = None, note: str | None = None) -> dict[str, Any]:
-    """Bind an accepted model version with artifacts (``[KIND:]NAME@VERSION``) and parameters, immutably."""
+    """Bind accepted model versions (``[ROLE=]NAME@VERSION``, one or several: an embedder and a generator move and
+    roll back as one release) with artifacts (``[KIND:]NAME@VERSION``) and parameters, immutably."""
     check_name(name, "release name")
+    specs = _model_specs(model_ref)
     params_bytes = None
     if params is not None:
         params_bytes = read_bounded(params, MAX_PARAMS_BYTES, "max_params_bytes", "parameters file")
     with reg.write() as session:
         if session.scalars(select(ReleaseRow.id).where(ReleaseRow.name == name)).first() is not None:
             raise UsageError(f"release {name!r} exists already: releases are immutable, create a new one")
-        model, version = find_version(session, model_ref)
-        if version.status != "accepted":
-            raise UsageError(f"{model.name}@{version.number} was rejected at intake and cannot be released")
+        models: list[tuple[str | None, Row, Row]] = []
+        for role, ref in specs:
+            model, version = find_version(session, ref)
+            if version.status != "accepted":
+                raise UsageError(f"{model.name}@{version.number} was rejected at intake and cannot be released")
+            if any(v.id == version.id for _, _, v in models):
+                raise UsageError(f"{model.name}@{version.number} is named twice")
+            models.append((role, model, version))
         parts = [_artifact(session, spec) for spec in artifacts]
         params_digest = reg.blobs.put(params_bytes).digest if params_bytes is not None else None
-        canon = json.dumps({"model": version.identity, "params": params_digest,
-                            "artifacts": sorted([a.kind, a.name, a.digest] for a in parts)}, sort_keys=True)
-        digest = "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
-        row = ReleaseRow(name=name, version_id=version.id, params_digest=params_digest, digest=digest, note=note,
+        bound: dict[str, Any] = {"params": params_digest, "artifacts": sorted([a.kind, a.name, a.digest] for a in parts)}
+        if len(models) == 1:  # the digest of a one-model release is what it always was
+            bound["model"] = models[0][2].identity
+        else:
+            bound["models"] = [[role, v.identity] for role, _, v in models]
+        digest = "sha256:" + hashlib.sha256(json.dumps(bound, sort_keys=True).encode()).hexdigest()
+        row = ReleaseRow(name=name, version_id=models[0][2].id, params_digest=params_digest, digest=digest, note=note,
                          created_by=reg.actor, created_at=now())
         session.add(row)
         session.flush()
+        session.add_all(ReleaseModelRow(release_id=row.id, version_id=v.id, role=role, position=i)
+                        for i, (role, _, v) in enumerate(models))
         session.add_all(ReleaseArtifactRow(release_id=row.id, artifact_id=a.id) for a in parts)
         if params_bytes is not None and params is not None:
             reg.evidence_rows(session, "release", row.id, [("params", params.name, params_bytes, "application/json")])
-        doc = {"release": name, "digest": digest, "model": f"{model.name}@{version.number}",
-               "identity": version.identity, "params": params_digest,
+        first = models[0]
+        doc = {"release": name, "digest": digest, "model": f"{first[1].name}@{first[2].number}",
+               "identity": first[2].identity,
+               "models": [{"role": role, "model": f"{m.name}@{v.number}", "identity": v.identity}
+                          for role, m, v in models],
+               "params": params_digest,
                "artifacts": [{"kind": a.kind, "name": f"{a.name}@{a.number}", "digest": a.digest} for a in parts]}
         reg.log(session, "release-created", doc)
         return doc
@@ -186,8 +222,9 @@ def approve(reg: Registry, release: str, env: str, *, comment: str | None = None
                                                             ApprovalRow.approver == reg.actor)).first()
         renewed = False
         if earlier is not None:  # one approval per person; one given before a risk-tier change is renewed
-            version = must_get(session, VersionRow, rel.version_id)
-            changed = _risk_tier_changed_at(reg, session, must_get(session, ModelRow, version.model_id))
+            changes = [_risk_tier_changed_at(reg, session, must_get(session, ModelRow, v.model_id))
+                       for _, v, _ in release_versions(session, rel)]
+            changed = max((c for c in changes if c is not None), default=None)
             if changed is None or _aware(earlier.created_at) > changed:
                 raise UsageError(f"{reg.actor} has already approved {release} for {env}")
             earlier.role, earlier.comment, earlier.created_at, renewed = role, comment, now(), True
@@ -265,11 +302,10 @@ def gate_check(reg: Registry, release: str, env: str, *, policy: Policy | None =
         policy = policy_in_force(reg, session, env, policy)
         rel = _release(session, release)
         environment, envs = _env(reg, session, env)
-        evidence = release_evidence(reg, session, rel, environment, envs)
-        result = evaluate(policy, evidence, environment=env, risk_tier=evidence["model"]["risk_tier"],
-                          waivers=_waivers(reg, session, rel, env, envs))
+        docs = release_evidences(reg, session, rel, environment, envs)
+        result = judge(policy, docs, environment=env, waivers=_waivers(reg, session, rel, env, envs))
         session.rollback()  # environments() may have created rows: a check writes nothing
-    return result, evidence
+    return result, evidence_document(docs)
 
 
 def _commit_deployment(reg: Registry, env_name: str, seen_seq: int, release_id: int | None, action: str,
@@ -314,9 +350,10 @@ def _log_policy_change(reg: Registry, session: Session, action: str, policy_dige
 
 
 def relied_on_evidence(session: Session, rel: ReleaseRow) -> list[str]:
-    """The digests of the evidence a deployment of ``rel`` relies on: its version's and its own."""
+    """The digests of the evidence a deployment of ``rel`` relies on: its versions' and its own."""
+    versions = [v.id for _, v, _ in release_versions(session, rel)]
     rows = session.scalars(select(EvidenceRow.digest).where(
-        ((EvidenceRow.subject_kind == "version") & (EvidenceRow.subject_id == rel.version_id))
+        ((EvidenceRow.subject_kind == "version") & (EvidenceRow.subject_id.in_(versions)))
         | ((EvidenceRow.subject_kind == "release") & (EvidenceRow.subject_id == rel.id))).order_by(EvidenceRow.id))
     return list(dict.fromkeys(rows))
 
@@ -343,10 +380,10 @@ def promote(reg: Registry, release: str, env: str, *, canary: int | None = None,
             _expect_active(session, env, active, replaces)
         if canary is None and active is not None and active.release_id == rel.id:
             raise UsageError(f"{release} is already active in {env}")
-        evidence = release_evidence(reg, session, rel, environment, envs)
-        result = evaluate(policy, evidence, environment=env, risk_tier=evidence["model"]["risk_tier"],
-                          waivers=_waivers(reg, session, rel, env, envs))
-        replaced = evidence["deployment"]["previous_release"]
+        docs = release_evidences(reg, session, rel, environment, envs)
+        result = judge(policy, docs, environment=env, waivers=_waivers(reg, session, rel, env, envs))
+        evidence = evidence_document(docs)
+        replaced = docs[0]["deployment"]["previous_release"]
         relied_on = relied_on_evidence(session, rel)
         release_id = rel.id
         session.rollback()  # environments() may have created rows: judging writes nothing
