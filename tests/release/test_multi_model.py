@@ -26,16 +26,14 @@ from assay.release import (
     status,
 )
 from assay.release._service import GateFailed
-from assay.signing import keygen
 from tests.fixtures.model_folders import card, write_model
+from tests.fixtures.world import trusted_key
 
 
 @pytest.fixture
 def rag(reg: Registry, tmp_path: Path) -> Registry:
     grant_role(reg, "alice", "admin")
-    priv, pub = keygen(tmp_path / "team")
-    (reg.home / "trust").mkdir(parents=True, exist_ok=True)
-    (reg.home / "trust" / "team.pub.pem").write_bytes(pub.read_bytes())
+    priv, pub = trusted_key(reg, tmp_path)
     for n in (1, 2):
         for name, seed, extra in (("embed", n, {"owner": "search"}), ("gen", 10 + n, {"owner": "assistant",
                                                                                        "keep_max_bytes": 0})):

@@ -21,8 +21,7 @@ from assay.registry import IntakeRequest, RecordTampered, Registry, intake, wher
 from assay.registry import _auditlog as auditlog
 from assay.registry import _auditread as auditread
 from assay.registry import _logkey as logkey
-from assay.release import grant_role, list_roles, set_policy
-from assay.release import history, rollback, status
+from assay.release import grant_role, history, list_roles, rollback, set_policy, status
 from assay.release._service import (
     ConcurrentChange,
     GateFailed,
@@ -33,8 +32,8 @@ from assay.release._service import (
     promote,
     waive,
 )
-from assay.signing import keygen
 from tests.fixtures.model_folders import card, write_model
+from tests.fixtures.world import trusted_key
 
 
 def _as(reg: Registry, who: str) -> Registry:
@@ -55,9 +54,7 @@ def two_releases(reg: Registry, tmp_path: Path) -> Registry:
     """Two signed versions of acme/classifier (key trusted), released as r1 and r2 by alice, approved by bob+carol.
     alice is the first admin and made herself, bob and carol approvers."""
     _approvers(reg, "alice", "bob", "carol")
-    priv, pub = keygen(tmp_path / "team")
-    (reg.home / "trust").mkdir(parents=True, exist_ok=True)
-    (reg.home / "trust" / "team.pub.pem").write_bytes(pub.read_bytes())
+    priv, pub = trusted_key(reg, tmp_path)
     for n in (1, 2):
         folder = write_model(tmp_path / f"v{n}", card=card("apache-2.0", base_model="acme/base"), seed=n)
         assay.sign(folder, key=priv)

@@ -1,12 +1,15 @@
-"""Evidence blobs in a local folder: ``<root>/sha256/<2 hex>/<62 hex>``, written to a temp file, fsynced, renamed."""
+"""Evidence blobs in a local folder: ``<root>/sha256/<2 hex>/<62 hex>``, written to a temp file in ``<root>/sha256``
+while hashed, fsynced, renamed."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from assay.errors import InputError
 from assay.evidence._interface import BlobProblem, BlobStore, StoredBlob
@@ -46,35 +49,20 @@ class LocalBlobStore(BlobStore):
         target = self._path(digest)
         if target.is_file() and target.stat().st_size == len(data):
             return StoredBlob(digest, len(data))
+        return self._put_stream(io.BytesIO(data), "evidence")
+
+    def put_file(self, path: Path) -> StoredBlob:
+        """Store the file at ``path`` durably, streaming (a model file may be larger than memory)."""
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                self._settle(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with open(path, "rb") as src:
+                return self._put_stream(src, str(path))
         except OSError as exc:
-            raise InputError(f"cannot write evidence under {self.root}: {exc.strerror or exc}") from None
-        return StoredBlob(digest, len(data))
+            raise InputError(f"cannot keep {path} under {self.root}: {exc.strerror or exc}") from None
 
-    @staticmethod
-    def _settle(tmp: str, target: Path) -> None:
-        """Rename a written temporary file into place and make the rename itself survive a crash."""
-        os.replace(tmp, target)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-    def put_file(self, path: Path, chunk: int = 1 << 20) -> StoredBlob:
-        """Store the file at ``path`` durably, streaming (a model file may be larger than memory): its bytes are
-        hashed while they are copied, so the address is that of the bytes stored, whatever the file does meanwhile."""
+    def _put_stream(self, src: BinaryIO, what: str, chunk: int = 1 << 20) -> StoredBlob:
+        """Copy ``src`` into a temporary file, hashing the bytes as they are written (so the address is that of the
+        bytes stored, whatever the source does meanwhile), fsync it, and rename it into place (fsyncing the folder,
+        so the rename survives a crash); the same bytes twice are stored once."""
         h = hashlib.sha256()
         size = 0
         staging = self.root / "sha256"
@@ -82,7 +70,7 @@ class LocalBlobStore(BlobStore):
             staging.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=staging)
             try:
-                with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+                with os.fdopen(fd, "wb") as out:
                     while block := src.read(chunk):
                         h.update(block)
                         out.write(block)
@@ -95,12 +83,17 @@ class LocalBlobStore(BlobStore):
                     Path(tmp).unlink()
                 else:
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    self._settle(tmp, target)
+                    os.replace(tmp, target)
+                    dir_fd = os.open(target.parent, os.O_RDONLY)
+                    try:
+                        os.fsync(dir_fd)
+                    finally:
+                        os.close(dir_fd)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise InputError(f"cannot keep {path} under {self.root}: {exc.strerror or exc}") from None
+            raise InputError(f"cannot write {what} under {self.root}: {exc.strerror or exc}") from None
         return StoredBlob(digest, size)
 
     def copy_out(self, digest: str, target: Path, chunk: int = 1 << 20) -> None:
@@ -178,4 +171,4 @@ class LocalBlobStore(BlobStore):
         """Every ``.tmp-`` file under the blob folders."""
         base = self.root / "sha256"
         if base.is_dir():
-            yield from (str(f) for f in sorted(base.glob("*/.tmp-*")))
+            yield from (str(f) for f in sorted([*base.glob(".tmp-*"), *base.glob("*/.tmp-*")]))
