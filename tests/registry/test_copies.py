@@ -105,3 +105,13 @@ def test_rollback_checks_the_kept_copy_when_the_folder_is_gone(reg: Registry, tm
     blob.write_bytes(blob.read_bytes()[:-1] + b"\x00")
     refused = rollback(world, "staging", dry_run=True)
     assert not refused.gate.passed
+
+
+def test_a_single_model_file_is_kept_under_its_name(reg: Registry, tmp_path: Path) -> None:
+    folder = write_model(tmp_path / "m", card=card("mit"))
+    single = max((p for p in folder.iterdir() if p.is_file()), key=lambda p: p.stat().st_size)
+    result = intake(reg, IntakeRequest(single, "acme/one", owner="x", risk_tier="low"))
+    assert result.accepted, result.reasons
+    pull(reg, "acme/one@1", tmp_path / "out")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [single.name]
+    assert (tmp_path / "out" / single.name).read_bytes() == single.read_bytes()

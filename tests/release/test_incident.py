@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import text
 
 from assay.registry import Registry, register_dataset
-from assay.release import revoke_release
 from tests.fixtures.world import acting, build_world
 
 
@@ -44,7 +43,9 @@ def test_release_show_answers_what_is_in_a_release_and_where_it_runs(world: Regi
     assert doc["active_in"] == {"staging": "active"}  # u1 replaced it in dev; production went back to r1
     u1 = _json(assay_env, "release", "show", "u1")
     assert [(a["kind"], a["name"]) for a in u1["artifacts"]] == [("prompt", "support/prompt@1")]
-    revoke_release(acting(world, "bob"), "r2", reason="CVE-2026-0001 in the tokenizer")
+    revoked = _json(assay_env, "release", "revoke", "r2", "--reason", "CVE-2026-0001 in the tokenizer", "--actor",
+                    "bob")
+    assert [(d["environment"], d["state"]) for d in revoked["still_active"]] == [("staging", "active")]
     assert _json(assay_env, "release", "show", "r2")["revoked"]["reason"] == "CVE-2026-0001 in the tokenizer"
 
 

@@ -179,7 +179,9 @@ def release_revoke_cmd(args: argparse.Namespace) -> int:
 
     with open_registry(args.actor) as reg:
         doc = revoke_release(reg, args.name, reason=args.reason)
-    emit(args.fmt, {"schema": "assay.release-revoked/1.0", **doc}, f"revoked {doc['release']}: {doc['reason']}\n")
+    live = "".join(f"\n  still {d['state']} in {d['environment']} (#{d['seq']}): roll it back there"
+                   for d in doc["still_active"])
+    emit(args.fmt, {"schema": "assay.release-revoked/1.0", **doc}, f"revoked {doc['release']}: {doc['reason']}{live}\n")
     return 0
 
 

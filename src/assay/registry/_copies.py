@@ -27,18 +27,20 @@ DEFAULT_KEEP_MAX_BYTES = 4 << 30
 """A version whose files total more than this is not kept (``--keep-max-bytes``; 0 keeps nothing)."""
 
 
-def keep(blobs: Any, folder: Path, manifest: Any, total_bytes: int, max_bytes: int) -> bytes | None:
-    """Copy the manifest's files under ``folder`` into ``blobs``; the ``kept-files`` document, or None when the
-    version is over ``max_bytes``."""
+def keep(blobs: Any, path: Path, manifest: Any, total_bytes: int, max_bytes: int) -> bytes | None:
+    """Copy the manifest's files under the model folder ``path`` (or the single model file ``path``) into
+    ``blobs``; the ``kept-files`` document, or None when the version is over ``max_bytes``."""
     if max_bytes <= 0 or total_bytes > max_bytes:
         return None
     files = []
     for r in manifest.resources:
-        stored = blobs.put_file(folder / r.name)
+        # a single file's manifest names it "."; it is kept (and restored) under its own name
+        source, name = (path, path.name) if path.is_file() else (path / r.name, r.name)
+        stored = blobs.put_file(source)
         if r.algorithm == "sha256" and stored.digest != f"sha256:{r.hex}":
-            raise InputError(f"{folder / r.name} changed while it was being taken in (it no longer hashes to what "
-                             "was scanned); nothing was recorded: run intake again")
-        files.append({"path": r.name, "digest": stored.digest, "size": stored.size})
+            raise InputError(f"{source} changed while it was being taken in (it no longer hashes to what was "
+                             "scanned); nothing was recorded: run intake again")
+        files.append({"path": name, "digest": stored.digest, "size": stored.size})
     return json.dumps({"schema": "assay.kept-files/1.0", "files": files}, indent=1, sort_keys=True).encode()
 
 

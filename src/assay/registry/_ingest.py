@@ -243,7 +243,7 @@ def record(reg: Registry, req: IntakeRequest, insp: Inspection) -> IntakeResult:
                             lineage=tuple({"kind": k, "name": n, "relation": r, "source": s, "registered": False}
                                           for k, n, r, s in insp.links), **insp.summary())
     folder = req.path if req.path.is_dir() else req.path.parent
-    kept = keep(reg.blobs, folder, manifest, sum(f.size for f in insp.report.files), req.keep_max_bytes) \
+    kept = keep(reg.blobs, req.path, manifest, sum(f.size for f in insp.report.files), req.keep_max_bytes) \
         if insp.accepted else None  # before the transaction: copying a large model must not hold the write lock
     with reg.write() as session:
         model = reg.lock_model(session, req.name, {"owner": req.owner, "risk_tier": req.risk_tier,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from assay._text import check_text
 from assay.errors import UsageError
-from assay.registry import Registry, find_release
+from assay.registry import Reader, Registry, Sql, find_release
 from assay.release._governance import require_role
 
 REVOKED = "release-revoked"
@@ -27,7 +27,8 @@ def revoked_releases(reg: Registry, session: Session) -> dict[str, dict[str, Any
 
 
 def revoke_release(reg: Registry, release: str, *, reason: str) -> dict[str, Any]:
-    """Revoke ``release`` for every environment, for good (the actor needs the approver role)."""
+    """Revoke ``release`` for every environment, for good (the actor needs the approver role). Traffic is not moved:
+    ``still_active`` lists where it runs now (active or canary), to roll back."""
     if not reason.strip():
         raise UsageError("a revocation needs a reason")
     check_text(reason, "--reason", multiline=True)
@@ -38,4 +39,5 @@ def revoke_release(reg: Registry, release: str, *, reason: str) -> dict[str, Any
             raise UsageError(f"{row.name} is revoked already")
         doc = {"release": row.name, "digest": row.digest, "reason": reason}
         reg.log(session, REVOKED, doc)
-    return doc
+        live = [d for d in Reader(Sql.of(session)).deployments_of(row.id) if d["state"] != "since replaced"]
+    return {**doc, "still_active": live}
