@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from assay.errors import InputError
 
@@ -31,6 +32,16 @@ def read_bounded(path: Path | str, limit: int, limit_name: str, what: str = "fil
 def read_prefix(path: Path | str, count: int, what: str = "file") -> bytes:
     """The first ``count`` bytes of the regular file ``path`` (for a parser that names its own size limit);
     InputError for a missing or unreadable path or anything but a regular file."""
+    with open_regular(path, what) as handle:
+        try:
+            return handle.read(count)
+        except OSError as exc:
+            raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def open_regular(path: Path | str, what: str = "file") -> BinaryIO:
+    """The regular file ``path``, open for reading in binary (for a reader that seeks, such as a zip archive);
+    InputError for a missing or unreadable path or anything but a regular file. The caller closes it."""
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
@@ -43,8 +54,4 @@ def read_prefix(path: Path | str, count: int, what: str = "file") -> bytes:
         os.close(fd)
         kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
         raise InputError(f"{what} {path} is {kind}, not a file")
-    with os.fdopen(fd, "rb") as handle:
-        try:
-            return handle.read(count)
-        except OSError as exc:
-            raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    return os.fdopen(fd, "rb")

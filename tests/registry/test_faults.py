@@ -289,3 +289,13 @@ def test_doctor_checks_every_kind_of_blob_and_calls_nothing_live_an_orphan(world
     assert "artifact support/prompt@1" in " ".join(found["altered", artifact].cited_by)
     assert "deployment dev#1 evidence" in " ".join(found["missing", evidence].cited_by)
     assert any(k == "leftover" and ".tmp-killed-writer" in p.message for (k, _), p in found.items())
+
+
+def test_a_nul_in_a_query_is_the_same_refusal_on_both(reg: Registry) -> None:
+    """PostgreSQL cannot hold U+0000 in text and its driver raises ValueError; SQLite can. Both refuse it first."""
+    from assay.errors import UsageError
+    from assay.registry import list_models, where
+
+    for ask in (lambda: list_models(reg, owner="\x00"), lambda: where(reg, "acme/\x00m")):
+        with pytest.raises(UsageError, match="NUL"):
+            ask()

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from assay._files import read_bounded
+from assay._files import open_regular, read_bounded
 from assay.audit._checkpoint import MAX_NOTE_BYTES, NoteVerifier, load_public_key_pem
 from assay.audit._interface import AuditError, InclusionProof
 from assay.audit._merkle import verify_inclusion
@@ -47,11 +47,13 @@ def _read(zf: zipfile.ZipFile, name: str, required: bool = True) -> bytes:
 def verify_bundle(path: Path, *, public_key: Path | None = None, witnessed: Sequence[str] = ()) -> LogReport:
     """Verify the log in the bundle, its checkpoints (and ``witnessed`` ones kept elsewhere), its proofs and its
     evidence blobs."""
+    handle = open_regular(path, "bundle")  # never a device or a FIFO: a zip reader would read it forever
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(handle)
     except (OSError, zipfile.BadZipFile) as exc:
+        handle.close()
         raise InputError(f"cannot open bundle {path}: {exc}") from None
-    with zf:
+    with handle, zf:
         try:
             pem = read_bounded(public_key, MAX_NOTE_BYTES, "max_note_bytes", "public key") if public_key \
                 else _read(zf, "audit-log.pub.pem")

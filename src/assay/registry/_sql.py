@@ -27,7 +27,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from assay.errors import AssayError, ConfigError, InputError
+from assay.errors import AssayError, ConfigError, InputError, UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -183,6 +183,10 @@ class Sql:
 
     # -- running SQL ----------------------------------------------------------------------------------------
     def _run(self, sql: str, params: Any, many: bool = False) -> Any:
+        for values in params if many else [params]:
+            if any(isinstance(v, str) and "\x00" in v for v in values.values()):
+                # PostgreSQL cannot hold a NUL in text (SQLite can): the same answer on both, before either sees it
+                raise UsageError("a value given holds a NUL character (U+0000), which no name or text may hold")
         if self.dialect == "postgresql":
             sql = _pyformat(sql)
         cursor = self.connection.cursor()
