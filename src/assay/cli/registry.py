@@ -67,10 +67,11 @@ def register(subparsers: Any) -> None:
                      "document with the target, the file written, the BOM's digest and, without --output, the "
                      "BOM [default: text].")
 
-    doctor = command(subparsers, "doctor", "Check every evidence blob against the database (missing, altered, "
-                     "orphaned) and every registry row against the audit entry that wrote it (inserted, changed, "
-                     "deleted outside assay). Exit 1 when a blob is missing or altered or a row disagrees.",
-                     doctor_cmd)
+    doctor = command(subparsers, "doctor", "Check every blob any row or audit entry cites (evidence, artifacts, "
+                     "dataset manifests, parameters, deployment evidence, policies, log keys, kept model files) against "
+                     "its digest, list blobs nothing cites and .tmp- leftovers, check every registry row against the "
+                     "audit entry that wrote it, and the SQLite file against SQLite's own check. Exit 1 when a blob is "
+                     "missing or altered, a row disagrees or the file is damaged.", doctor_cmd)
     add_format(doctor)
 
     models = group(subparsers, "model", "Models: change a model's attributes on the record.")
