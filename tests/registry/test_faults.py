@@ -94,10 +94,9 @@ def _zero_page(db: Path, table: str) -> None:
         fh.write(bytes(size))
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # a page of the file (PostgreSQL: its checksums)
 def test_a_damaged_sqlite_file_is_refused_for_writes_and_named_by_verify(world: Registry, assay_env: dict[str, str],
                                                                         tmp_path: Path) -> None:
-    if world.engine.dialect.name != "sqlite":
-        pytest.skip("a page of the SQLite file: PostgreSQL checksums its own pages")
     db = Path(world.engine.url.database or "")
     world.close()
     backup = tmp_path / "backup.db"
