@@ -57,6 +57,10 @@ class BlobStore(ABC):
         """Whether a blob is stored under ``digest``."""
 
     @abstractmethod
+    def size(self, digest: str) -> int:
+        """The size in bytes of the blob stored under ``digest`` (InputError when there is none)."""
+
+    @abstractmethod
     def check(self, digest: str) -> BlobProblem | None:
         """Re-hash the stored blob: None when it is present and intact."""
 

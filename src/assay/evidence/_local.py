@@ -139,6 +139,13 @@ class LocalBlobStore(BlobStore):
         """Whether the blob file exists (its content is not checked)."""
         return self._path(digest).is_file()
 
+    def size(self, digest: str) -> int:
+        """The size in bytes of the blob file (its content is not checked)."""
+        try:
+            return self._path(digest).stat().st_size
+        except OSError as exc:
+            raise InputError(f"evidence {digest} is missing from {self.root}: {exc.strerror or exc}") from None
+
     def check(self, digest: str) -> BlobProblem | None:
         """Re-hash the blob, streaming; a missing or altered blob is a problem."""
         path = self._path(digest)

@@ -36,6 +36,10 @@ def keep(blobs: Any, path: Path, manifest: Any, total_bytes: int, max_bytes: int
     for r in manifest.resources:
         # a single file's manifest names it "."; it is kept (and restored) under its own name
         source, name = (path, path.name) if path.is_file() else (path / r.name, r.name)
+        known = f"sha256:{r.hex}" if r.algorithm == "sha256" else None
+        if known is not None and blobs.exists(known) and blobs.size(known) == source.stat().st_size:
+            files.append({"path": name, "digest": known, "size": blobs.size(known)})  # kept already: stored once
+            continue
         stored = blobs.put_file(source)
         if r.algorithm == "sha256" and stored.digest != f"sha256:{r.hex}":
             raise InputError(f"{source} changed while it was being taken in (it no longer hashes to what was "
