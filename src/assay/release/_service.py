@@ -130,13 +130,13 @@ MAX_RELEASE_MODELS = 16
 """A release holds at most this many model versions."""
 
 
-def _model_specs(model_refs: str | tuple[str, ...]) -> list[tuple[str | None, str]]:
+def _model_specs(model_refs: str | tuple[str, ...], max_models: int) -> list[tuple[str | None, str]]:
     """(role, NAME@VERSION) of each ``[ROLE=]NAME@VERSION``."""
     specs = [model_refs] if isinstance(model_refs, str) else list(model_refs)
     if not specs:
         raise UsageError("a release needs at least one model version (--model NAME@VERSION)")
-    if len(specs) > MAX_RELEASE_MODELS:
-        raise UsageError(f"a release holds at most {MAX_RELEASE_MODELS} model versions (max_release_models)")
+    if len(specs) > max_models:
+        raise UsageError(f"a release holds at most {max_models} model versions (max_release_models)")
     out: list[tuple[str | None, str]] = []
     for spec in specs:
         role, sep, ref = spec.partition("=")
@@ -145,11 +145,12 @@ def _model_specs(model_refs: str | tuple[str, ...]) -> list[tuple[str | None, st
 
 
 def create_release(reg: Registry, name: str, model_ref: str | tuple[str, ...], *, artifacts: tuple[str, ...] = (),
-                   params: Path | None = None, note: str | None = None) -> dict[str, Any]:
+                   params: Path | None = None, note: str | None = None,
+                   max_release_models: int = MAX_RELEASE_MODELS) -> dict[str, Any]:
     """Bind accepted model versions (``[ROLE=]NAME@VERSION``, one or several: an embedder and a generator move and
     roll back as one release) with artifacts (``[KIND:]NAME@VERSION``) and parameters, immutably."""
     check_name(name, "release name")
-    specs = _model_specs(model_ref)
+    specs = _model_specs(model_ref, max_release_models)
     params_bytes = None
     if params is not None:
         params_bytes = read_bounded(params, MAX_PARAMS_BYTES, "max_params_bytes", "parameters file")
