@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import String, Text, event, inspect
 from sqlalchemy.orm import Session
 
-from assay._text import unsafe_character
+from assay._text import check_text
 from assay.errors import UsageError
 
 _CHECKED_TEXT = {"audit_entries", "audit_checkpoints"}  # assay's own canonical JSON and signed notes
@@ -35,11 +35,7 @@ def check_values(table: str, values: dict[str, Any], columns: Any) -> None:
         limit = column.type.length or (MAX_TEXT_CHARS if isinstance(column.type, Text) else None)
         if limit is not None and len(value) > limit:
             raise UsageError(f"{field} is {len(value)} characters long; it holds at most {limit}")
-        multiline = isinstance(column.type, Text)
-        bad = unsafe_character(value, multiline=multiline)
-        if bad is not None:
-            raise UsageError(f"{field} holds the control or bidirectional character {bad}, which "
-                             f"{'free text' if multiline else 'a name'} may not hold")
+        check_text(value, field, multiline=isinstance(column.type, Text))
 
 
 @event.listens_for(Session, "before_flush")

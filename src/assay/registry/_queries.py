@@ -56,13 +56,19 @@ def doctor(reg: Registry) -> list[DoctorProblem]:
     problems: list[DoctorProblem] = []
     cited: dict[str, list[str]] = {}
     with reg.snapshot() as session:
-        for digest, citer in Reader(Sql.of(session)).cited_blobs():
+        reader = Reader(Sql.of(session))
+        for digest, citer in reader.cited_blobs():
             cited.setdefault(digest, []).append(citer)
+        kept_lists = [(reader.subject(e.subject_kind, e.subject_id), e.digest) for e in reader.sql.rows(
+            "SELECT subject_kind, subject_id, digest FROM evidence WHERE kind = :k ORDER BY id", k=KEPT_FILES)]
         problems += [DoctorProblem(kind, None, message) for kind, message, _ in record_problems(session)]
-    for digest, citers in list(cited.items()):  # a kept copy's files are cited by its kept-files list
-        if any(" kept-files " in c for c in citers) and reg.blobs.check(digest) is None:
-            for f in kept_files(reg.blobs.get(digest)):
-                cited.setdefault(f["digest"], []).append(f"{citers[0].split(' ')[0]} kept file {f['path']}")
+    for subject, digest in kept_lists:  # a kept copy's files are cited by its list (itself checked below)
+        try:
+            files = kept_files(reg.blobs.get_verified(digest))
+        except InputError:
+            continue
+        for f in files:
+            cited.setdefault(f["digest"], []).append(f"{subject} kept file {f['path']}")
     for digest, citers in cited.items():
         problem = reg.blobs.check(digest)
         if problem is not None:

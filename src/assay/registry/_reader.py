@@ -141,11 +141,7 @@ class Reader:
             self._digest_hits(f"{match.group(1) or 'sha256'}:{match.group(2).lower()}", len(match.group(2)) == 64,
                               hits, version_ids, dataset_ids)
         elif query.partition(":")[0] in ARTIFACT_KINDS:  # KIND:NAME@VERSION, as release create takes it
-            kind, _, ref = query.partition(":")
-            artifact = find_artifact(self.sql, ref)
-            if artifact.kind != kind:
-                raise InputError(f"artifact {artifact.name}@{artifact.number} is a {artifact.kind}, not a {kind}")
-            self._artifact_hits(artifact, hits)
+            self._artifact_hits(find_artifact(self.sql, query), hits)
         else:
             found = resolve(self.sql, query)
             if found.version is not None:
@@ -289,25 +285,13 @@ class Reader:
                                          "ORDER BY id")]
         for d in self.sql.rows("SELECT e.name AS env, d.seq, d.evidence_digests FROM deployments d "
                                "JOIN environments e ON e.id = d.environment_id ORDER BY d.id"):
-            digests = _json_list(d.evidence_digests)
+            digests = d.evidence_digests if isinstance(d.evidence_digests, list) else []  # decoded by Sql.rows
             found += [(x, f"deployment {d.env}#{d.seq} " + ("evidence" if i == 0 else "relied-on evidence"))
                       for i, x in enumerate(digests) if isinstance(x, str)]
         for entry in self.sql.rows("SELECT idx, kind, body FROM audit_entries WHERE body LIKE :b ORDER BY idx",
                                    b='%"blobs"%'):
             found += [(x, f"audit entry {entry.idx} ({entry.kind})") for x in cited_blobs(entry.body)]
         return found
-
-
-def _json_list(value: Any) -> list[Any]:
-    """A JSON column as read by the DB-API: already a list on PostgreSQL, text on SQLite."""
-    if isinstance(value, str):
-        import json
-
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    return value if isinstance(value, list) else []
 
 
 def _in(values: list[int]) -> tuple[str, dict[str, int]]:

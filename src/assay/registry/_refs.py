@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assay.errors import UsageError
-from assay.registry._interface import MAX_NUMBER, NotFound, Ref, check_name
+from assay.registry._interface import ARTIFACT_KINDS, MAX_NUMBER, NotFound, Ref, check_name
 from assay.registry._sql import Row, Sql
 
 if TYPE_CHECKING:
@@ -121,10 +121,16 @@ def find_dataset(db: Sql | Session, ref: str) -> Row:
 
 
 def find_artifact(db: Sql | Session, ref: str) -> Row:
-    """The artifact version ``ref`` names (a prefix selects by content digest)."""
-    row = _numbered(_db(db), "artifacts", ref, "artifact versions")
+    """The artifact version ``ref`` names (a prefix selects by content digest); ``KIND:NAME@VERSION`` (as
+    ``release create --artifact`` takes it) also requires the artifact to be of that kind."""
+    kind, sep, rest = ref.partition(":")
+    if not (sep and kind in ARTIFACT_KINDS):
+        kind, rest = "", ref
+    row = _numbered(_db(db), "artifacts", rest, "artifact versions")
     if row is None:
-        raise NotFound(f"no artifact {ref!r} (add it with `assay artifact add`)")
+        raise NotFound(f"no artifact {rest!r} (add it with `assay artifact add`)")
+    if kind and row.kind != kind:
+        raise UsageError(f"artifact {row.name}@{row.number} is a {row.kind}, not a {kind}")
     return row
 
 

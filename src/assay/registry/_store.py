@@ -51,18 +51,25 @@ class WriteConflict(AssayError):
     """A write lost a race (a unique key another writer took first): nothing was changed (exit 2)."""
 
 
+def _conflict(exc: IntegrityError) -> WriteConflict:
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return WriteConflict(f"the database refused the change ({reason}): another command probably wrote the same "
+                         "thing at the same moment; nothing was changed, run it again")
+
+
 @contextlib.contextmanager
 def _readable_rows() -> Iterator[None]:
     """Errors met while the database is read or written become one line each.
 
-    A database error (damaged file, dropped table, read-only home, full disk) is a ``DatabaseFault``
-    (``_faults``). A value its column cannot hold (a date that is not a date, stored outside assay) makes
-    SQLAlchemy's result processing raise ValueError or TypeError while rows are read: that is one clear
-    RecordTampered. Only errors raised inside SQLAlchemy's own frames are translated; ours propagate unchanged."""
+    A unique key another writer took first is a ``WriteConflict`` (a lost race: in a write, or in the rows a judging
+    session makes, such as an environment's on first use). A database error (damaged file, dropped table,
+    read-only home, full disk) is a ``DatabaseFault`` (``_faults``). A value its column cannot hold (a date that is
+    not a date, stored outside assay) makes SQLAlchemy's result processing raise ValueError or TypeError while rows
+    are read: that is one clear RecordTampered. Only errors raised inside SQLAlchemy's own frames are translated; ours propagate unchanged."""
     try:
         yield
-    except IntegrityError:
-        raise
+    except IntegrityError as exc:  # a unique key another writer took first (a race on PostgreSQL)
+        raise _conflict(exc) from None
     except DBAPIError as exc:
         raise database_fault(exc) from None
     except (ValueError, TypeError) as exc:
@@ -71,12 +78,6 @@ def _readable_rows() -> Iterator[None]:
             raise
         raise RecordTampered(f"a registry row holds a value its column cannot hold ({exc}): it was written outside "
                              "assay; nothing was decided (run assay audit verify)") from None
-
-
-def _conflict(exc: IntegrityError) -> WriteConflict:
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return WriteConflict(f"the database refused the change ({reason}): another command probably wrote the same "
-                         "thing at the same moment; nothing was changed, run it again")
 
 
 class Registry:
@@ -147,17 +148,14 @@ class Registry:
         reads (rows, entries, checkpoints) is what the previous writer left and nobody commits under it; a lost
         unique-key race is WriteConflict (exit 2)."""
         with _readable_rows(), Session(self.engine, expire_on_commit=False) as session:
-            try:
-                with session.begin():
-                    if not self._checked:
-                        self._refuse_damage(session)
-                    if self.engine.dialect.name == "postgresql":
-                        from assay.registry import _auditlog as auditlog
+            with session.begin():
+                if not self._checked:
+                    self._refuse_damage(session)
+                if self.engine.dialect.name == "postgresql":
+                    from assay.registry import _auditlog as auditlog
 
-                        auditlog.lock_head(session)
-                    yield session
-            except IntegrityError as exc:  # a unique key another writer took first (a race on PostgreSQL)
-                raise _conflict(exc) from None
+                    auditlog.lock_head(session)
+                yield session
             from assay.registry import _auditlog as auditlog  # loaded already by the entry this write appended
 
             auditlog.publish(session)  # committed: the witness may see its checkpoint now
@@ -179,10 +177,7 @@ class Registry:
         if engine.dialect.name == "postgresql":
             engine = engine.execution_options(isolation_level="REPEATABLE READ")
         with _readable_rows(), Session(engine) as session:
-            try:
-                yield session
-            except IntegrityError as exc:  # rows made to be judged (first use of an environment) met a writer's
-                raise _conflict(exc) from None
+            yield session
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Session]:

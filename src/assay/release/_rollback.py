@@ -137,6 +137,7 @@ def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = 
         result = judge(policy, docs, environment=env)
         evidence = evidence_document(docs)
         integrity = [doc["integrity"] for doc in docs]
+        logged = integrity[0] if len(integrity) == 1 else integrity  # a one-model release logs it as it always did
         relied_on = relied_on_evidence(session, target)
         target_id, target_name, current_name = target.id, target.name, current.name
         session.rollback()
@@ -146,12 +147,12 @@ def rollback(reg: Registry, env: str, *, to: str | None = None, dry_run: bool = 
         with reg.write() as session:
             reg.log(session, "rollback-refused", {"environment": env, "release": target_name, "reason": reason,
                                                   "failed": [r.id for r in result.failures],
-                                                  "integrity": integrity[0] if len(integrity) == 1 else integrity})
+                                                  "integrity": logged})
         raise GateFailed(f"rollback of {env} to {target_name} refused: " + "; ".join(
             f"{r.id}: {r.message}" for r in result.failures if r.blocking))
     blob = _commit_deployment(reg, env, seen_seq, target_id, "rollback", 100, result, policy.digest, evidence,
                               relied_on, {"release": target_name, "replaces": current_name, "reason": reason,
-                                          "integrity": integrity[0] if len(integrity) == 1 else integrity})
+                                          "integrity": logged})
     return Outcome("rollback", env, target_name, current_name, result, evidence_digest=blob)
 
 

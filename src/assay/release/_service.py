@@ -165,7 +165,7 @@ def create_release(reg: Registry, name: str, model_ref: str | tuple[str, ...], *
             if any(v.id == version.id for _, _, v in models):
                 raise UsageError(f"{model.name}@{version.number} is named twice")
             models.append((role, model, version))
-        parts = [_artifact(session, spec) for spec in artifacts]
+        parts = [find_artifact(session, spec) for spec in artifacts]
         params_digest = reg.blobs.put(params_bytes).digest if params_bytes is not None else None
         bound: dict[str, Any] = {"params": params_digest, "artifacts": sorted([a.kind, a.name, a.digest] for a in parts)}
         if len(models) == 1:  # the digest of a one-model release is what it always was
@@ -191,16 +191,6 @@ def create_release(reg: Registry, name: str, model_ref: str | tuple[str, ...], *
                "artifacts": [{"kind": a.kind, "name": f"{a.name}@{a.number}", "digest": a.digest} for a in parts]}
         reg.log(session, "release-created", doc)
         return doc
-
-
-def _artifact(session: Session, spec: str) -> Row:
-    kind, sep, ref = spec.partition(":")
-    if not sep:
-        kind, ref = "", spec
-    row = find_artifact(session, ref)
-    if kind and row.kind != kind:
-        raise UsageError(f"artifact {row.name}@{row.number} is a {row.kind}, not a {kind}")
-    return row
 
 
 def _release(session: Session, name: str) -> ReleaseRow:
