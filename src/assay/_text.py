@@ -40,3 +40,52 @@ def printable(text: str) -> str:
     """``text`` with every control or bidirectional character except line breaks and tabs written as an escape
     (``\\u202e``), for a terminal: what is printed is what is stored, never what it makes the terminal do."""
     return _UNSAFE_IN_TEXT.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+# Scripts that may share one name: Japanese mixes these, and nothing in them is confusable with Latin letters.
+_ONE_SCRIPT = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "CJK": "CJK"}
+# Default-ignorable code points outside the C categories: they render as nothing (Unicode's
+# Default_Ignorable_Code_Point property, the marks and fillers among it).
+_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+                        "\U000e0100-\U000e01ef]")
+
+
+def _script(char: str) -> str:
+    import unicodedata
+
+    word = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
+    return _ONE_SCRIPT.get(word, word)
+
+
+def identity_name(value: str, what: str = "the name") -> str:
+    """The one spelling of a person's or a token's name that assay compares: NFKC-normalized and case-folded, so
+    ``ALICE``, ``Alice`` and the full-width ``ａｌｉｃｅ`` are one person. Refused (UsageError): control, format
+    and other invisible characters (a zero-width space makes a second ``alice``), letters of two scripts in one
+    name (a Cyrillic ``а`` in ``аlice``), and an empty or over-long name. By hand: ``unicodedata`` gives the
+    categories and names, and no small library states this policy (UTS #39's full confusable skeletons are
+    not needed once mixed scripts are refused)."""
+    import unicodedata
+
+    check_text(value, what)
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold()).strip()
+    if not folded or len(folded) > 200:
+        raise UsageError(f"{what} must be 1 to 200 characters")
+    for char in folded:
+        if unicodedata.category(char)[0] == "C" or (char.isspace() and char != " ") or _IGNORABLE.match(char):
+            raise UsageError(f"{what} holds the invisible character U+{ord(char):04X}, which a name may not hold")
+    scripts = {_script(c) for c in folded if c.isalpha()}
+    if len(scripts) > 1:
+        raise UsageError(f"{what} {value!r} mixes letters of several scripts ({', '.join(sorted(scripts))}); "
+                         "a name is written in one")
+    return folded
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two recorded names are one identity (``identity_name``); names recorded before names were
+    normalized compare by their NFKC case-folded form."""
+    import unicodedata
+
+    def fold(name: str) -> str:
+        return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold()).strip()
+
+    return fold(a) == fold(b)

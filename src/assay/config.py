@@ -28,7 +28,9 @@ class Settings:
 
 def load_settings(actor: str | None = None, home: Path | None = None) -> Settings:
     """Settings from ``ASSAY_HOME`` (default ``~/.assay``), ``ASSAY_DATABASE_URL`` (default SQLite in the home)
-    and the actor: ``actor`` (the ``--actor`` flag), else ``ASSAY_ACTOR``, else the OS user."""
+    and the actor: ``actor`` (the ``--actor`` flag), else ``ASSAY_ACTOR``, else the OS user, in its one spelling
+    (``assay._text.identity_name``: ``Alice`` and ``alice`` are one person). Against a server none of these is
+    read: the server takes who acts from the credential."""
     import getpass
     from pathlib import Path
 
@@ -42,10 +44,9 @@ def load_settings(actor: str | None = None, home: Path | None = None) -> Setting
             who = f"uid:{os.getuid()}"
     if not who.strip() or len(who) > 200:
         raise ConfigError("the actor must be a non-empty name of at most 200 characters")
-    from assay._text import check_text
+    from assay._text import identity_name
 
-    check_text(who, "the actor")
-    return Settings(home=root, database_url=url, evidence_dir=root / "evidence", actor=who.strip())
+    return Settings(home=root, database_url=url, evidence_dir=root / "evidence", actor=identity_name(who, "the actor"))
 
 
 def postgres_url(url: str, scheme: str = "postgresql") -> str:

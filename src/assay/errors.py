@@ -7,6 +7,8 @@ class AssayError(Exception):
     """Root of every error assay raises on purpose. ``exit_code`` is what the CLI exits with."""
 
     exit_code: int = 2
+    http_status: int = 400
+    """What the server answers with: 400 for a bad request; a subclass says 404, 409, 422 or 503."""
 
 
 class UsageError(AssayError):
@@ -19,3 +21,15 @@ class InputError(AssayError):
 
 class ConfigError(AssayError):
     """A configuration file is malformed or names an unknown setting."""
+
+
+class Unauthenticated(AssayError):
+    """No credential, or one that is unknown, expired, revoked or malformed (HTTP 401)."""
+
+    http_status = 401
+
+
+class Forbidden(UsageError):
+    """The caller is known but lacks the right the call needs; the message names it (HTTP 403, exit 2)."""
+
+    http_status = 403

@@ -247,7 +247,7 @@ _SOON = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
 
 @pytest.mark.parametrize(("args", "needle"), [
     (["approve", "r1", "--env", "dev", "--actor", "bob\n   9  2026-01-01 00:00:00  promote  r2"], "U+000A"),
-    (["role", "grant", "bo\u202eb", "approver"], "invalid actor"),
+    (["role", "grant", "bo\u202eb", "approver"], "control or bidirectional character U+202E"),
     (["approve", "r2", "--env", "dev", "--actor", "bob", "--comment", "fine\u202e"], "U+202E"),
     (["waive", "owner-set", "--release", "u1", "--env", "dev", "--actor", "bob", "--reason", "a\x1b[2Jb",
       "--expires", _SOON], "U+001B"),

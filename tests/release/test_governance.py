@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from assay.errors import InputError, UsageError
-from assay.registry import IntakeRequest, Registry, intake
+from assay.registry import IntakeRequest, Registry, ReleaseRow, intake
 from assay.release import (
     approve,
     create_release,
@@ -115,8 +115,13 @@ def test_roles_are_granted_by_an_admin_and_recorded(reg: Registry) -> None:
     grant_role(reg, "bob", "approver")
     grant_role(reg, "ciso@example.com", "approver")  # actors are often e-mail addresses
     revoke_role(reg, "ciso@example.com", "approver")
-    with pytest.raises(UsageError, match="invalid actor"):
-        grant_role(reg, "bad\nname", "approver")
+    for bad in ("bad\nname", "b\u200bob", "b\u043eb"):  # a newline, a zero-width space, a Cyrillic o
+        with pytest.raises(UsageError, match="character|scripts"):
+            grant_role(reg, bad, "approver")
+    grant_role(reg, "CISO@Example.com", "approver")  # one person however it is spelt
+    with pytest.raises(UsageError, match="already holds"):
+        grant_role(reg, "ciso@example.com", "approver")
+    revoke_role(reg, "Ciso@example.COM", "approver")
     assert list_roles(reg) == {"alice": ["admin"], "bob": ["approver"]}
     with pytest.raises(UsageError, match="last admin"):
         revoke_role(reg, "alice", "admin")
@@ -160,3 +165,45 @@ def test_a_production_waiver_needs_a_second_approver(unapproved: Registry) -> No
     assert next(r for r in result.results if r.id == "signature-trusted").waived
     staging = waive(_as(reg, "dana"), "signature-trusted", "u1", "staging", reason="INC-7", expires=until)
     assert staging["effective"] is True  # one approver is enough before production
+
+
+def test_an_approval_is_a_statement_signed_by_the_registry_that_an_auditor_checks_without_assay(
+        unapproved: Registry, tmp_path: Path) -> None:
+    import base64
+    import json
+    import zipfile
+
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    from assay.registry import export_audit_bundle
+    from assay.signing import pae
+
+    reg = unapproved
+    grant_role(reg, "bob", "approver")
+    doc = approve(_as(reg, "bob"), "u1", "staging")
+    bundle = tmp_path / "audit.zip"
+    with reg.snapshot() as session:
+        export_audit_bundle(session, reg.blobs, reg.home, bundle)
+    with zipfile.ZipFile(bundle) as z:  # the auditor's side: the bundle, the public key, and no assay
+        name = next(n for n in z.namelist() if doc["statement"].split(":")[1] in n)
+        envelope = json.loads(z.read(name))
+    public = load_pem_public_key((reg.home / "keys" / "audit-log.pub.pem").read_bytes())
+    payload = base64.b64decode(envelope["payload"])
+    public.verify(base64.b64decode(envelope["signatures"][0]["sig"]), pae(payload))  # raises if forged
+    statement = json.loads(payload)
+    with reg.snapshot() as session:
+        digest = session.scalars(select(ReleaseRow.digest).where(ReleaseRow.name == "u1")).one()
+    assert statement["subject"] == [{"name": "u1", "digest": {"sha256": digest.removeprefix("sha256:")}}]
+    assert statement["predicate"]["approver"] == "bob" and statement["predicate"]["environment"] == "staging"
+
+    # the statement swapped in the store for one the attacker signed: the approval no longer counts
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    forged_payload = json.dumps({**statement, "predicate": {**statement["predicate"], "approver": "bob"}}).encode()
+    forged = {**envelope, "payload": base64.b64encode(forged_payload).decode(),
+              "signatures": [{"keyid": envelope["signatures"][0]["keyid"],
+                              "sig": base64.b64encode(Ed25519PrivateKey.generate().sign(pae(forged_payload))).decode()}]}
+    reg.blobs._path(doc["statement"]).write_bytes(json.dumps(forged).encode())
+    _, evidence = gate_check(reg, "u1", "staging")
+    assert evidence["approvals"]["count"] == 0
+    assert evidence["approvals"]["unproven"] == ["bob has an unreadable statement (InputError)"]

@@ -231,3 +231,11 @@ def moment(*, end_of_day: bool = False) -> Callable[[str], object]:
 
     convert.__name__ = "time"
     return convert
+
+
+def days(text: str) -> int:
+    """argparse type: a number of days, ``90`` or ``90d``."""
+    number = text[:-1] if text.endswith("d") else text
+    if not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (e.g. 90d)")
+    return int(number)

@@ -62,5 +62,29 @@ def open_registry(actor: str | None = None) -> AbstractContextManager[Any]:
     from assay.config import load_settings
     from assay.registry import Registry
 
+    if os.environ.get("ASSAY_URL"):
+        from assay.errors import UsageError
+
+        raise UsageError("this command works on the embedded registry only, not yet against a server (ASSAY_URL "
+                         "is set): run it on the server's host")
     reg = Registry.open(load_settings(actor))
     return contextlib.closing(reg)
+
+
+def operation_command(name: str, prepare: Callable[[Any, dict[str, Any]], None] | None = None
+                      ) -> Callable[[Any], int]:
+    """The command function of service operation ``name``: the parsed arguments become its parameters (``prepare``
+    may adjust them), it runs on the embedded registry or on ``ASSAY_URL`` (``assay.services.execute``), and its
+    document or text is written with its exit code."""
+
+    def run(args: Any) -> int:
+        from assay.services import execute
+
+        values = dict(vars(args))
+        if prepare is not None:
+            prepare(args, values)
+        result = execute(name, values, actor=getattr(args, "actor", None))
+        emit(args.fmt, result.doc, result.text)
+        return result.exit_code
+
+    return run

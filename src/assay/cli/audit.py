@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assay.cli._parsing import add_actor, add_format, at_least, command, group, moment, path
-from assay.cli._running import emit, open_registry
+from assay.cli._running import emit, open_registry, operation_command
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; these names are for type checkers only
 if TYPE_CHECKING:
@@ -66,64 +66,43 @@ def register(subparsers: Any) -> None:
     add_format(export)
 
 
-def _report(report: Any, fmt: str, source: str, witness: str = "") -> int:
-    lines = [f"audit log {source}: {report.size} entries, root {report.root}, {report.checkpoints} signed "
-             "checkpoint(s)" + witness]
-    lines += [f"  {p.kind:<16} {p.message}" for p in report.problems]
-    lines.append("INTACT" if report.ok else f"TAMPERED: {len(report.problems)} problem(s)")
-    emit(fmt, report.to_json(), "\n".join(lines) + "\n")
-    return 0 if report.ok else 1
-
-
 def verify_cmd(args: argparse.Namespace) -> int:
-    """Verify the audit log, or an exported bundle."""
+    """Verify the audit log (through the services: the embedded one or the server's), or an exported bundle."""
     from assay.audit import witnessed_checkpoints
 
     witnessed = [note for _, note in witnessed_checkpoints(args.witness)] if args.witness else []
     said = f" (with {len(witnessed)} witnessed at {args.witness})" if args.witness else ""
     if args.bundle is not None:
         from assay.audit import verify_bundle
+        from assay.services import report_result
 
         said += "" if args.public_key else "; checked with the bundle's own key: pass --public-key to check it " \
             "independently"
-        return _report(verify_bundle(args.bundle, public_key=args.public_key, witnessed=witnessed), args.fmt,
-                       str(args.bundle), said)
-    from assay.registry import audit_log_verifier, verify_audit_log
-
-    with open_registry() as reg:
-        verifier = audit_log_verifier(reg.home, args.public_key)
-        with reg.snapshot() as session:  # one consistent view: writers may go on meanwhile
-            report = verify_audit_log(session, verifier, witnessed)
-    return _report(report, args.fmt, "(database)", said)
-
-
-def proof_cmd(args: argparse.Namespace) -> int:
-    """Print an inclusion proof."""
-    from assay.registry import audit_proof
-
-    with open_registry() as reg, reg.snapshot() as session:
-        doc = audit_proof(session, args.entry)
-    p = doc["proof"]
-    text = (f"entry {args.entry} of {p['size']}: leaf {doc['leaf']}\n  root {doc['root']}\n"
-            + "".join(f"  {h}\n" for h in p["hashes"]) + (doc["checkpoint"] or "(no checkpoint covers it yet)\n"))
-    emit(args.fmt, doc, text)
-    return 0
+        result = report_result(verify_bundle(args.bundle, public_key=args.public_key, witnessed=witnessed),
+                               str(args.bundle), said)
+        emit(args.fmt, result.doc, result.text)
+        return result.exit_code
+    return operation_command("audit.verify", lambda a, values: values.update(witnessed=witnessed, said=said))(args)
 
 
 def checkpoint_cmd(args: argparse.Namespace) -> int:
-    """Sign a checkpoint."""
-    from assay.registry import sign_audit_checkpoint
+    """Sign a checkpoint; ``--witness`` publishes it from this machine."""
+    from assay.services import execute
 
-    with open_registry(args.actor) as reg, reg.write() as session:
-        row = sign_audit_checkpoint(session, reg.home, reg.actor)
-        doc = {"schema": "assay.checkpoint/1.0", "size": row.size, "root": row.root, "note": row.note,
-               "witness": None}
+    result = execute("audit.checkpoint", {}, actor=args.actor)
+    doc = dict(result.doc)
     if args.witness is not None:
         from assay.audit import publish_checkpoint
 
-        doc["witness"] = str(publish_checkpoint(args.witness, row.size, row.note))
-    emit(args.fmt, doc, row.note + (f"published to {doc['witness']}\n" if doc["witness"] else ""))
-    return 0
+        doc["witness"] = str(publish_checkpoint(args.witness, doc["size"], doc["note"]))
+    emit(args.fmt, doc, result.text + (f"published to {doc['witness']}\n" if doc["witness"] else ""))
+    return result.exit_code
+
+
+proof_cmd = operation_command("audit.proof")
+rotate_cmd = operation_command("audit.rotate-key")
+seal_cmd = operation_command("audit.seal")
+log_cmd = operation_command("audit.log")
 
 
 def export_cmd(args: argparse.Namespace) -> int:
@@ -141,45 +120,4 @@ def export_cmd(args: argparse.Namespace) -> int:
             "not verify (run assay doctor)") if counts["missing"] else ""
     emit(args.fmt, doc, f"wrote {args.output}: {counts['entries']} entries, {counts['checkpoints']} checkpoints, "
          f"{counts['evidence']} evidence blobs{gone}\n")
-    return 0
-
-
-def rotate_cmd(args: argparse.Namespace) -> int:
-    """Rotate the audit-log key; ``--format json``: ``assay.key-rotated/1.0``."""
-    from assay.release import rotate_log_key
-
-    with open_registry(args.actor) as reg:
-        doc = rotate_log_key(reg)
-    emit(args.fmt, {"schema": "assay.key-rotated/1.0", **doc},
-         f"the audit log is signed with a new key ({doc['to']}) from entry {doc['entry']} on\n"
-         f"  old public key kept at {doc['retired_public_key']} (hand it to auditors of older checkpoints)\n")
-    return 0
-
-
-def seal_cmd(args: argparse.Namespace) -> int:
-    """Seal unsealed rows; ``--format json``: ``assay.records-sealed/1.0``."""
-    from assay.release import seal_unsealed_rows
-
-    with open_registry(args.actor) as reg:
-        doc = seal_unsealed_rows(reg)
-    emit(args.fmt, {"schema": "assay.records-sealed/1.0", **doc},
-         "".join(f"sealed {key}\n" for key in doc["sealed"]) + f"{len(doc['sealed'])} row(s) sealed\n")
-    return 0
-
-
-def log_cmd(args: argparse.Namespace) -> int:
-    """Query the audit log."""
-    import json
-
-    from assay.registry import audit_log
-
-    with open_registry() as reg, reg.snapshot() as session:
-        entries, more = audit_log(session, reg.home, kinds=tuple(args.kind), actor=args.actor, env=args.env,
-                                  release=args.release, since=args.since, until=args.until, limit=args.limit)
-    lines = [f"{e['index']:>6}  {str(e['time'])[:19]}  {e['kind']:<18} {e['actor']}  "
-             + json.dumps(e["payload"], sort_keys=True, separators=(", ", ": "))[:300] for e in entries]
-    if more:
-        lines.insert(0, f"(older entries match too: --limit {args.limit} shows the newest; --limit 0 shows all)")
-    emit(args.fmt, {"schema": "assay.audit-log/1.0", "entries": entries, "truncated": more},
-         "\n".join(lines) + "\n" if lines else "no entries match\n")
     return 0

@@ -4,30 +4,79 @@ service's governance, renders."""
 
 from __future__ import annotations
 
-from assay.cli._parsing import add_actor, add_format, command, group
-from assay.cli._running import emit, open_registry
+from assay.cli._parsing import add_actor, add_format, command, days, group
+from assay.cli._running import operation_command
+
+ROLES = ("viewer", "submitter", "approver", "deployer", "auditor", "admin")  # assay.release.ROLES, without its import
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import argparse
     from typing import Any
 
 
 def register(subparsers: Any) -> None:
     """Add the governance commands to the root parser's ``subparsers``."""
-    roles = group(subparsers, "role", "Roles: admin (registers roles, environments, policies) and approver "
-                  "(approves, waives).")
+    roles = group(subparsers, "role", "Roles: viewer, submitter, approver, deployer, auditor, admin (docs/server.md "
+                  "has the matrix).")
     for verb, what, func in (("grant", "Grant ROLE to ACTOR. Needs the admin role; while no admin exists, an actor "
                                        "may grant admin to themself (the first admin).", _role_change("grant")),
                              ("revoke", "Revoke ROLE from ACTOR. Needs the admin role; the last admin stays.",
                               _role_change("revoke"))):
         change = command(roles, verb, what, func)
         change.add_argument("who", metavar="ACTOR")
-        change.add_argument("role", metavar="ROLE", choices=("admin", "approver"))
+        change.add_argument("role", metavar="ROLE", choices=ROLES)
+        change.add_argument("--env", help="Only in this environment (approver and deployer).")
         add_actor(change)
         add_format(change)
     listing = command(roles, "list", "Every actor holding a role.", role_list_cmd)
     add_format(listing)
+
+    tokens = group(subparsers, "token", "API tokens of the team server (admin): shown once, stored hashed.")
+    create = command(tokens, "create", "Create a token that speaks for NAME, granting NAME the role if it lacks it; "
+                     "printed once. While no admin exists, the first admin token may be made.", token_create_cmd)
+    create.add_argument("--name", required=True, help="Who the token speaks for (a person or a bot).")
+    create.add_argument("--role", choices=ROLES, help="Grant NAME this role too (if it does not hold it).")
+    create.add_argument("--env", help="The role only in this environment (approver and deployer).")
+    create.add_argument("--expires", type=days, metavar="DAYS", help="Lifetime: 90d, 30 ... [default: 90 days; at "
+                        "most 366].")
+    add_actor(create)
+    add_format(create)
+    listing = command(tokens, "list", "Every token: id, name, created, expires, last used, revoked. Never a secret.",
+                      token_list_cmd)
+    add_format(listing)
+    revoke = command(tokens, "revoke", "Revoke token ID for good.", token_revoke_cmd)
+    revoke.add_argument("id", metavar="ID")
+    add_actor(revoke)
+    add_format(revoke)
+
+    hooks = group(subparsers, "webhook", "Webhooks on registry and release events (admin): signed the Standard "
+                  "Webhooks way, retried with backoff, every attempt logged.")
+    add = command(hooks, "add", "Send EVENT types to URL; prints the signing secret once.", webhook_add_cmd)
+    add.add_argument("url", metavar="URL")
+    add.add_argument("--event", action="append", required=True, metavar="TYPE", help="An event type; repeatable: "
+                     "version.accepted, version.rejected, release.created, approval.created, waiver.created, "
+                     "release.promoted, release.canary, release.rolled_back, canary.aborted, release.revoked, "
+                     "gate.refused.")
+    add.add_argument("--env", help="Only events of this environment (events without one still come).")
+    add_actor(add)
+    add_format(add)
+    hook_list = command(hooks, "list", "Every subscription (never a secret).", webhook_list_cmd)
+    add_format(hook_list)
+    remove = command(hooks, "remove", "Stop subscription ID.", webhook_remove_cmd)
+    remove.add_argument("id", type=int, metavar="ID")
+    add_actor(remove)
+    add_format(remove)
+    log = command(hooks, "deliveries", "The delivery log, newest first: each attempt, its status and time.",
+                  webhook_deliveries_cmd)
+    log.add_argument("--webhook", type=int, metavar="ID", help="Only this subscription's.")
+    log.add_argument("--limit", type=int, default=100, metavar="N", help="[default: 100].")
+    add_format(log)
+    again = command(hooks, "redeliver", "Send event EVENT_ID (evt_N) again to its subscribers.",
+                    webhook_redeliver_cmd)
+    again.add_argument("event_id", metavar="EVENT_ID")
+    again.add_argument("--webhook", type=int, metavar="ID", help="Only to this subscription.")
+    add_actor(again)
+    add_format(again)
 
     envs = group(subparsers, "environments", "Environments: the promotion order, registered by an admin.")
     order = command(envs, "set", "Register the promotion order, first to last (e.g. dev staging production). "
@@ -39,36 +88,16 @@ def register(subparsers: Any) -> None:
 
 def _role_change(verb: str) -> Any:
     """The command function of ``role grant`` or ``role revoke``."""
-
-    def run(args: argparse.Namespace) -> int:
-        from assay.release import grant_role, revoke_role
-
-        with open_registry(args.actor) as reg:
-            doc = (grant_role if verb == "grant" else revoke_role)(reg, args.who, args.role)
-        done, direction = ("granted", "to") if verb == "grant" else ("revoked", "from")
-        emit(args.fmt, {"schema": "assay.role-change/1.0", "change": done, **doc},
-             f"{done} {args.role} {direction} {args.who}\n")
-        return 0
-
-    return run
+    return operation_command(f"role.{verb}")
 
 
-def role_list_cmd(args: argparse.Namespace) -> int:
-    """List roles."""
-    from assay.release import list_roles
-
-    with open_registry() as reg:
-        held = list_roles(reg)
-    text = "".join(f"{actor}  {', '.join(r)}\n" for actor, r in held.items()) or "no roles granted yet\n"
-    emit(args.fmt, {"schema": "assay.roles/1.0", "roles": held}, text)
-    return 0
-
-
-def environments_set_cmd(args: argparse.Namespace) -> int:
-    """Register the promotion order."""
-    from assay.release import set_environments
-
-    with open_registry(args.actor) as reg:
-        doc = set_environments(reg, tuple(args.names))
-    emit(args.fmt, {"schema": "assay.environments/1.0", **doc}, f"environments: {' -> '.join(doc['names'])}\n")
-    return 0
+role_list_cmd = operation_command("role.list")
+environments_set_cmd = operation_command("environments.set")
+token_create_cmd = operation_command("token.create")
+token_list_cmd = operation_command("token.list")
+token_revoke_cmd = operation_command("token.revoke")
+webhook_add_cmd = operation_command("webhook.add")
+webhook_list_cmd = operation_command("webhook.list")
+webhook_remove_cmd = operation_command("webhook.remove")
+webhook_deliveries_cmd = operation_command("webhook.deliveries")
+webhook_redeliver_cmd = operation_command("webhook.redeliver")

@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 
-from assay.cli import audit, completion, governance, reads, registry, release, scan, signing
+from assay.cli import audit, completion, governance, reads, registry, release, scan, serve, signing
 from assay.cli._parsing import PROG, OneLineParser, add_commands, help_exit
 from assay.cli._running import run_command
 
@@ -25,7 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
 
-GROUPS: tuple[ModuleType, ...] = (scan, signing, registry, reads, release, governance, audit, completion)
+GROUPS: tuple[ModuleType, ...] = (scan, signing, registry, reads, release, governance, audit, serve, completion)
 """The modules that add commands, in the order ``assay --help`` lists them."""
 
 

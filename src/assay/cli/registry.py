@@ -7,8 +7,7 @@ from __future__ import annotations
 import sys
 
 from assay.cli._parsing import add_actor, add_format, at_least, command, group, path
-from assay.cli._running import emit, open_registry
-from assay.cli.reads import catalog_command
+from assay.cli._running import emit, open_registry, operation_command
 from assay.errors import UsageError
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; these names are for type checkers only
@@ -99,10 +98,10 @@ def register(subparsers: Any) -> None:
     add_actor(dataset)
     add_format(dataset)
 
-    datasets_list = command(datasets, "list", "Every registered dataset version.", catalog_command("dataset-list"))
+    datasets_list = command(datasets, "list", "Every registered dataset version.", operation_command("dataset.list"))
     add_format(datasets_list)
     dataset_show = command(datasets, "show", "A dataset version, the models trained on it, their releases and "
-                           "where those run.", catalog_command("dataset-show"))
+                           "where those run.", operation_command("dataset.show"))
     dataset_show.add_argument("ref", metavar="NAME[@VERSION]")
     add_format(dataset_show)
 
@@ -115,45 +114,20 @@ def register(subparsers: Any) -> None:
     artifact.add_argument("--name", required=True, help="Artifact name.")
     add_actor(artifact)
     add_format(artifact)
-    artifact_list = command(artifacts, "list", "Every artifact version.", catalog_command("artifact-list"))
+    artifact_list = command(artifacts, "list", "Every artifact version.", operation_command("artifact.list"))
     artifact_list.add_argument("--kind", help="Only artifacts of this kind.")
     add_format(artifact_list)
     artifact_show = command(artifacts, "show", "An artifact version, the releases that include it and where those "
-                            "run.", catalog_command("artifact-show"))
+                            "run.", operation_command("artifact.show"))
     artifact_show.add_argument("ref", metavar="NAME[@VERSION]")
     add_format(artifact_show)
 
 
-def intake_cmd(args: argparse.Namespace) -> int:
-    """Bring MODEL_DIR into the registry."""
-    from assay.registry import IntakeRequest, intake
-
-    req = IntakeRequest(path=args.model_dir, name=args.name, publisher=args.publisher, source_url=args.source_url,
-                        revision=args.revision, owner=args.owner, intended_use=args.intended_use,
-                        data_sensitivity=args.data_sensitivity, risk_tier=args.risk_tier, training=args.training,
-                        datasets=tuple(args.dataset), signature=args.signature, public_key=args.public_key,
-                        cert_chain=args.cert_chain, record_rejected=args.record_rejected,
-                        keep_max_bytes=_keep_max_bytes(args.keep_max_bytes))
-    with open_registry(args.actor) as reg:
-        result = intake(reg, req)
-    emit(args.fmt, result.to_json(), _render_intake(result))
-    code: int = result.exit_code
-    return code
-
-
-def _keep_max_bytes(flag: int | None) -> int:
-    import os
-
-    from assay.registry import DEFAULT_KEEP_MAX_BYTES
-
-    if flag is not None:
-        return flag
-    text = os.environ.get("ASSAY_KEEP_MAX_BYTES")
-    if text is None:
-        return DEFAULT_KEEP_MAX_BYTES
-    if not text.isdigit():
-        raise UsageError(f"ASSAY_KEEP_MAX_BYTES={text!r} is not a number of bytes")
-    return int(text)
+intake_cmd = operation_command("intake")
+dataset_register_cmd = operation_command("dataset.register")
+artifact_add_cmd = operation_command("artifact.add")
+model_set_cmd = operation_command("model.set")
+doctor_cmd = operation_command("doctor")
 
 
 def pull_cmd(args: argparse.Namespace) -> int:
@@ -165,80 +139,6 @@ def pull_cmd(args: argparse.Namespace) -> int:
     emit(args.fmt, {"schema": "assay.pull/1.0", **doc},
          f"restored {doc['version']} into {doc['target']}: {doc['files']} files, {doc['bytes']} bytes, identity "
          f"{doc['identity']} verified\n")
-    return 0
-
-
-def _render_intake(r: Any) -> str:
-    if r.version is None:
-        head = f"REJECTED  {r.identity} (not recorded; --record-rejected keeps rejections)"
-    else:
-        state = "ACCEPTED" if r.accepted else "REJECTED"
-        head = f"{state}  {r.version.ref}  {r.identity}" + ("" if r.created else "  (already registered: same bytes)")
-    scan = r.scan
-    counts = ", ".join(f"{n} {s}" for s, n in scan["counts"].items() if n) or "none"
-    lic = r.license
-    lines = [head,
-             f"  scan       {scan['verdict']} (findings: {counts})",
-             f"  license    {lic['expression'] or 'none found'} [{lic['class']}]"
-             + (f"; obligations: {', '.join(lic['obligations'])}" if lic["obligations"] else ""),
-             f"  signature  {r.signature['status']}" + (f" by {r.signature['signer']}" if r.signature.get("signer")
-                                                        else f" ({r.signature['message']})"),
-             "  lineage    " + _lineage_summary(r.lineage)]
-    for finding in lic["findings"]:
-        lines.append(f"  note       {finding}")
-    for reason in r.reasons:
-        lines.append(f"  refused    {reason}")
-    if r.missing:
-        lines.append(f"  missing    {', '.join(r.missing)}")
-    return "\n".join(lines) + "\n"
-
-
-def _lineage_summary(links: tuple[dict[str, Any], ...]) -> str:
-    models = [f"{x['relation']} {x['name']}" for x in links if x["kind"] == "model"]
-    datasets = [x["name"] for x in links if x["kind"] == "dataset"]
-    if datasets:
-        shown = ", ".join(datasets[:3]) + (f" and {len(datasets) - 3} more" if len(datasets) > 3 else "")
-        models.append(f"{len(datasets)} dataset(s): {shown}")
-    return "; ".join(models) or "none found"
-
-
-def dataset_register_cmd(args: argparse.Namespace) -> int:
-    """Register a dataset."""
-    from assay.registry import register_dataset
-
-    if args.pii is not None and args.pii not in ("yes", "no"):
-        raise UsageError("--pii must be yes or no")
-    with open_registry(args.actor) as reg:
-        d = register_dataset(reg, args.path, name=args.name, source_url=args.source_url, license=args.license,
-                             consent=args.consent, retention_days=args.retention,
-                             pii=None if args.pii is None else args.pii == "yes")
-    emit(args.fmt, {"schema": "assay.dataset/1.0", **d.to_json()},
-         f"{'registered' if d.created else 'already registered'} dataset {d.ref}  {d.identity}  "
-         f"({d.file_count} files, {d.total_bytes} bytes)\n")
-    return 0
-
-
-def artifact_add_cmd(args: argparse.Namespace) -> int:
-    """Add an artifact."""
-    from assay.registry import add_artifact
-
-    with open_registry(args.actor) as reg:
-        a = add_artifact(reg, args.file, kind=args.kind, name=args.name)
-    emit(args.fmt, {"schema": "assay.artifact/1.0", **a.to_json()},
-         f"{'added' if a.created else 'already stored'} {a.kind} {a.ref}  {a.digest}  ({a.size} bytes)\n")
-    return 0
-
-
-def model_set_cmd(args: argparse.Namespace) -> int:
-    """Change a model's attributes on the record."""
-    from assay.registry import set_model_metadata
-
-    changes = {k: getattr(args, k) for k in ("owner", "risk_tier", "intended_use", "data_sensitivity")
-               if getattr(args, k) is not None}
-    with open_registry(args.actor) as reg:
-        done = set_model_metadata(reg, args.name, changes)
-    lines = [f"{args.name}: {k.replace('_', ' ')} {c['from']!r} -> {c['to']!r}\n" for k, c in done["changes"].items()]
-    emit(args.fmt, {"schema": "assay.model-change/1.0", **done}, "".join(lines) or f"{args.name}: no change\n")
     return 0
 
 
@@ -330,16 +230,3 @@ def _bom_result(target: str, output: Any, text: str) -> dict[str, Any]:
     if output is None:
         doc["bom"] = bom
     return doc
-
-
-def doctor_cmd(args: argparse.Namespace) -> int:
-    """Check the evidence store."""
-    from assay.registry import doctor
-
-    with open_registry() as reg:
-        problems = doctor(reg)
-    bad = [p for p in problems if p.kind not in ("orphan", "leftover")]
-    text = "".join(f"{p.kind:<8} {p.message}" + (f"  (cited by {'; '.join(p.cited_by)})" if p.cited_by else "") + "\n"
-                   for p in problems) + ("evidence store and records OK\n" if not bad else f"{len(bad)} problem(s)\n")
-    emit(args.fmt, {"schema": "assay.doctor/1.0", "ok": not bad, "problems": [p.to_json() for p in problems]}, text)
-    return 1 if bad else 0

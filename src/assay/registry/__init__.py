@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from assay.registry._ingest import IntakeRequest, IntakeResult, intake, later_evidence_entries
     from assay.registry._interface import NotFound, check_name
     from assay.registry._logkey import key_path as audit_key_path
+    from assay.registry._logkey import log_signer as audit_log_signer
     from assay.registry._logkey import log_verifier as audit_log_verifier
     from assay.registry._queries import doctor, lineage, list_models, pull, show, where
     from assay.registry._reader import Reader
@@ -44,16 +45,22 @@ if TYPE_CHECKING:
         ApprovalRow,
         ArtifactRow,
         AuditEntryRow,
+        DeliveryRow,
         DeploymentRow,
         EnvironmentRow,
+        EventCursorRow,
         EvidenceRow,
+        JobRow,
         LineageRow,
         ModelRow,
         ReleaseArtifactRow,
         ReleaseModelRow,
         ReleaseRow,
+        TokenRow,
+        TokenUseRow,
         VersionRow,
         WaiverRow,
+        WebhookRow,
     )
     from assay.registry._seal import RecordTampered, touch_unsealed
     from assay.registry._sql import Row, Sql
@@ -66,8 +73,8 @@ _WHERE = {"WriteConflict": "_store", "RecordTampered": "_seal", "touch_unsealed"
           "find_version": "_refs", "find_dataset": "_refs", "find_artifact": "_refs", "find_release": "_refs",
           "resolve": "_refs", "ApprovalRow": "_schema", "AuditEntryRow": "_schema", "ArtifactRow": "_schema", "DeploymentRow": "_schema",
           "EnvironmentRow": "_schema", "EvidenceRow": "_schema", "LineageRow": "_schema", "ModelRow": "_schema",
-          "ReleaseArtifactRow": "_schema", "ReleaseModelRow": "_schema", "ReleaseRow": "_schema", "VersionRow": "_schema", "WaiverRow": "_schema",
-          "audit_log_verifier": "_logkey:log_verifier", "verify_audit_log": "_auditread:verify",
+          "ReleaseArtifactRow": "_schema", "ReleaseModelRow": "_schema", "TokenRow": "_schema", "TokenUseRow": "_schema", "WebhookRow": "_schema", "JobRow": "_schema", "DeliveryRow": "_schema", "EventCursorRow": "_schema", "ReleaseRow": "_schema", "VersionRow": "_schema", "WaiverRow": "_schema",
+          "audit_log_verifier": "_logkey:log_verifier", "audit_log_signer": "_logkey:log_signer", "verify_audit_log": "_auditread:verify",
           "audit_proof": "_auditread:proof", "sign_audit_checkpoint": "_auditlog:checkpoint",
           "export_audit_bundle": "_auditread:export", "rotate_audit_key": "_auditlog:rotate_key",
           "finish_audit_key_rotation": "_auditlog:finish_rotation", "audit_key_path": "_logkey:key_path",
@@ -78,7 +85,7 @@ __all__ = ["WriteConflict", "RecordTampered", "touch_unsealed", "later_evidence_
            "list_models", "show", "lineage", "where", "doctor", "NotFound", "check_name", "now", "must_get", "Sql",
            "Row", "Reader", "parse_ref", "find_version", "find_dataset", "find_artifact", "find_release",
            "resolve", "ApprovalRow", "AuditEntryRow", "ArtifactRow", "DeploymentRow", "EnvironmentRow", "EvidenceRow", "LineageRow",
-           "ModelRow", "ReleaseArtifactRow", "ReleaseModelRow", "ReleaseRow", "VersionRow", "WaiverRow", "audit_log_verifier",
+           "ModelRow", "ReleaseArtifactRow", "ReleaseModelRow", "ReleaseRow", "TokenRow", "TokenUseRow", "WebhookRow", "JobRow", "DeliveryRow", "EventCursorRow", "VersionRow", "WaiverRow", "audit_log_signer", "audit_log_verifier",
            "verify_audit_log", "audit_proof", "sign_audit_checkpoint", "export_audit_bundle", "rotate_audit_key",
            "finish_audit_key_rotation", "audit_key_path", "audit_log", "list_artifacts", "artifact_report",
            "list_datasets", "dataset_report", "DatabaseFault", "DEFAULT_KEEP_MAX_BYTES", "KEPT_FILES", "kept_files", "restored", "pull"]

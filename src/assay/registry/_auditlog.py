@@ -70,6 +70,8 @@ class LogTampered(AssayError):
     """The log's head is not what its last signed checkpoint says: entries were written, removed or changed
     outside assay. Nothing is written (exit 1) until the log is restored."""
 
+    http_status = 409
+
     exit_code = 1
 
 

@@ -183,6 +183,23 @@ def entries_of_kind(session: Session, home: Path, *kinds: str) -> list[dict[str,
     return [bodies[i] for i in sorted(bodies)]
 
 
+def entries_from(session: Session, home: Path, start: int, kinds: Iterable[str], limit: int
+                 ) -> tuple[list[dict[str, Any]], int]:
+    """Up to ``limit`` entries of ``kinds`` at index ``start`` or later, oldest first, each proven to be in the signed
+    log (an entry that is not is left out), and the index to read from next time."""
+    from sqlalchemy import select
+
+    from assay.registry._schema import AuditEntryRow
+
+    rows = session.execute(select(AuditEntryRow.idx, AuditEntryRow.kind).where(AuditEntryRow.idx >= start)
+                           .order_by(AuditEntryRow.idx).limit(limit)).all()
+    wanted = set(kinds)
+    chosen = [idx for idx, kind in rows if kind in wanted]
+    bodies, _ = verified_entries(session, home, chosen)
+    following = rows[-1][0] + 1 if rows else start
+    return [{"index": i, **bodies[i]} for i in chosen if i in bodies], following
+
+
 def signed_counts(session: Session, home: Path) -> dict[str, int] | None:
     """How many entries of each kind, and ``kind@ENV``, the newest signed checkpoint counts (a key it does not name
     counts 0); None for a checkpoint made before counts were signed."""

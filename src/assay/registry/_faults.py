@@ -30,6 +30,8 @@ class DatabaseFault(AssayError):
     """The database could not do what was asked (damaged, changed outside assay, read-only, full, gone): nothing
     was changed (exit 2)."""
 
+    http_status = 503
+
 
 def database_fault(exc: BaseException) -> DatabaseFault:
     """The one-line fault for a driver or SQLAlchemy error ``exc``."""

@@ -17,7 +17,7 @@ DATA_SENSITIVITIES = ("public", "internal", "confidential", "restricted")
 """Sensitivity of the data a model sees in use."""
 ARTIFACT_KINDS = ("prompt", "system-prompt", "tool-schema", "params", "policy", "eval-set", "retrieval-config")
 """Kinds of artifacts that change a release's behaviour."""
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 """The newest migration (Alembic revision) this code reads and writes; older databases are migrated on open."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}")
 MAX_NUMBER = 2**63 - 1
@@ -26,6 +26,8 @@ MAX_NUMBER = 2**63 - 1
 
 class NotFound(AssayError):
     """A name, version or digest the registry does not hold (exit 2: nothing to work on)."""
+
+    http_status = 404
 
 
 def check_model_attributes(attrs: Mapping[str, str | None]) -> None:

@@ -228,6 +228,7 @@ class ApprovalRow(Base):
     role: Mapped[str | None] = mapped_column(String(100))
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    statement: Mapped[str | None] = mapped_column(String(80))  # the signed statement (DSSE) saying so, by digest
 
 
 class WaiverRow(Base):
@@ -243,6 +244,7 @@ class WaiverRow(Base):
     approver: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    statement: Mapped[str | None] = mapped_column(String(80))  # the signed statement (DSSE) saying so, by digest
 
 
 class DeploymentRow(Base):
@@ -263,6 +265,88 @@ class DeploymentRow(Base):
     evidence_digests: Mapped[list] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TokenRow(Base):
+    """An API token of a server: who it speaks for (``name``), a slow hash of its secret (never the secret), when it
+    expires and whether it was revoked. Sealed like every row a decision reads: a token row inserted or un-revoked
+    outside assay authenticates nobody."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
+    token_id: Mapped[str] = mapped_column(String(40), unique=True)  # public: the first part of the token
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class TokenUseRow(Base):
+    """When a token was last used: updated in place at most once a minute, so it is not sealed and no decision
+    reads it."""
+
+    __tablename__ = "api_token_uses"
+    token_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookRow(Base):
+    """A webhook subscription: where to send which events (of one environment, or all), signed with ``secret``
+    (Standard Webhooks). Sealed: a URL or secret changed outside assay receives nothing."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_idx: Mapped[int | None] = mapped_column(BigInteger)  # the audit entry that last wrote this row
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(200))
+    events: Mapped[list] = mapped_column(JSON)
+    environment: Mapped[str | None] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobRow(Base):
+    """One piece of background work on the database's queue: taken by one worker at a time (a lease), retried with
+    backoff until done or out of attempts. Not sealed: no decision reads it."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict] = mapped_column(JSON)
+    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeliveryRow(Base):
+    """One attempt to deliver one event to one webhook: the delivery log."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(Integer, index=True)
+    event_id: Mapped[str] = mapped_column(String(80), index=True)
+    event_type: Mapped[str] = mapped_column(String(60))
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    milliseconds: Mapped[int] = mapped_column(Integer)
+
+
+class EventCursorRow(Base):
+    """How far the audit log has been turned into webhook events: one row, advanced under a lock."""
+
+    __tablename__ = "event_cursor"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_entry: Mapped[int] = mapped_column(BigInteger)
 
 
 class AuditEntryRow(Base):

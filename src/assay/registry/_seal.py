@@ -40,13 +40,15 @@ from assay.registry._schema import (
     ReleaseArtifactRow,
     ReleaseModelRow,
     ReleaseRow,
+    TokenRow,
     VersionRow,
     WaiverRow,
+    WebhookRow,
 )
 
 SEALED: dict[str, Any] = {cls.__tablename__: cls for cls in (
     ModelRow, VersionRow, LineageRow, DatasetRow, ArtifactRow, EvidenceRow, EnvironmentRow, ReleaseRow,
-    ReleaseArtifactRow, ReleaseModelRow, ApprovalRow, WaiverRow, DeploymentRow)}
+    ReleaseArtifactRow, ReleaseModelRow, ApprovalRow, WaiverRow, DeploymentRow, TokenRow, WebhookRow)}
 """The tables whose rows carry a seal, by table name."""
 READ_AS_SETS = ("evidence", "lineage", "release_artifacts", "release_models", "deployments")
 """Tables a gate reads as "every row of X", where a row deleted outside assay would change the answer."""
@@ -60,6 +62,8 @@ READ_BATCH = 5_000
 class RecordTampered(AssayError):
     """Rows a decision would rest on were inserted, changed or deleted outside assay: nothing is decided or
     changed (exit 1) until they are restored; ``assay audit verify`` names every one."""
+
+    http_status = 409
 
     exit_code = 1
 

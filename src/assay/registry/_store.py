@@ -50,6 +50,8 @@ def now() -> datetime:
 class WriteConflict(AssayError):
     """A write lost a race (a unique key another writer took first): nothing was changed (exit 2)."""
 
+    http_status = 409
+
 
 def _conflict(exc: IntegrityError) -> WriteConflict:
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
@@ -83,12 +85,21 @@ def _readable_rows() -> Iterator[None]:
 class Registry:
     """The registry: ``engine`` (SQLAlchemy) plus ``blobs`` (evidence) and the acting ``actor``."""
 
-    def __init__(self, engine: Engine, blobs: LocalBlobStore, actor: str, home: Path) -> None:
+    def __init__(self, engine: Engine, blobs: LocalBlobStore, actor: str, home: Path, identity: str | None = None
+                 ) -> None:
         self.engine = engine
         self.blobs = blobs
         self.actor = actor
         self.home = home
+        self.identity = identity  # the credential behind actor on a server (token:ID, oidc:ISSUER#SUBJECT)
         self._checked = False  # the database file passed SQLite's own check (first write of this Registry)
+
+    def acting(self, actor: str, identity: str | None) -> Registry:
+        """This registry (engine, store, and the database check already done) with someone else acting: what a
+        server makes of its one registry for each authenticated call."""
+        other = Registry(self.engine, self.blobs, actor, self.home, identity)
+        other._checked = self._checked
+        return other
 
     @classmethod
     def open(cls, settings: Settings) -> Registry:
@@ -106,7 +117,8 @@ class Registry:
         records, blobs, rows = seal.take(session)
         blobs = sorted({*blobs, *payload.get("blobs", ())})
         index = auditlog.append(session, kind, self.actor, {**payload, **({"records": records} if records else {}),
-                                                             **({"blobs": blobs} if blobs else {})})
+                                                             **({"blobs": blobs} if blobs else {}),
+                                                             **({"credential": self.identity} if self.identity else {})})
         seal.bind(session, rows, index)
         if sign:
             auditlog.checkpoint(session, self.home, self.actor)
@@ -117,6 +129,14 @@ class Registry:
         from assay.registry._auditread import entries_of_kind
 
         return entries_of_kind(session, self.home, *kinds)
+
+    def entries_from(self, session: Session, start: int, kinds: Iterable[str], limit: int = 500
+                     ) -> tuple[list[dict], int]:
+        """Entries of ``kinds`` from index ``start`` on (at most ``limit`` entries read), each proven, and where to
+        read next (``_auditread.entries_from``)."""
+        from assay.registry._auditread import entries_from
+
+        return entries_from(session, self.home, start, kinds, limit)
 
     def kind_index(self, session: Session, *kinds: str) -> list[tuple[int, str]]:
         """(index, body) of every entry of ``kinds``, checked complete against the signed counts (not proven)."""

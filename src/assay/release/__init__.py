@@ -12,9 +12,14 @@ from __future__ import annotations
 from assay.release._canary import abort_canary
 from assay.release._governance import (
     ROLES,
+    SCOPED_ROLES,
+    change_role_in,
     grant_role,
+    holds,
     list_roles,
+    require_role,
     revoke_role,
+    roles,
     rotate_log_key,
     seal_unsealed_rows,
     set_environments,
@@ -27,6 +32,6 @@ from assay.release._rollback import rollback
 from assay.release._service import approve, create_release, gate_check, promote, waive
 from assay.release.policy import evaluate, load_policy, render_text
 
-__all__ = ["ROLES", "abort_canary", "evidence_documents", "judge", "approvals", "approve", "release_report", "waivers", "create_release", "evaluate", "gate_check", "grant_role", "history", "load_policy",
+__all__ = ["ROLES", "SCOPED_ROLES", "change_role_in", "holds", "require_role", "roles", "abort_canary", "evidence_documents", "judge", "approvals", "approve", "release_report", "waivers", "create_release", "evaluate", "gate_check", "grant_role", "history", "load_policy",
            "promote", "render_text", "revoke_release", "revoke_role", "rotate_log_key", "seal_unsealed_rows", "list_roles", "rollback", "set_environments", "set_policy",
            "status", "waive"]

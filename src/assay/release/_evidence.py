@@ -30,6 +30,7 @@ from assay.registry import (
     must_get,
     read_eval_set,
 )
+from assay.release._attest import key_ring, statement_problem
 from assay.release._revocation import revoked_releases
 
 DEPLOYMENT_KINDS = ("promote", "canary", "rollback", "canary-abort")
@@ -242,6 +243,10 @@ def release_evidence(reg: Registry, session: Session, release: ReleaseRow, env: 
     tier_changed = _risk_tier_changed_at(reg, session, must_get(session, ModelRow, version.model_id))
     if tier_changed is not None:  # approvals were given for the old risk tier: they are re-opened
         approvals = [a for a in approvals if _aware(a.created_at) > tier_changed]
+    ring = key_ring(reg, session) if approvals else set()
+    unproven = {a.approver: problem for a in approvals if (problem := statement_problem(
+        reg, a.statement, "approval", release, {"environment": a.environment, "approver": a.approver}, ring))}
+    approvals = [a for a in approvals if a.approver not in unproven]  # only what a signed statement proves counts
     others = {a.approver for a in approvals if a.approver != release.created_by}
     place = [e.name for e in envs].index(env.name)  # envs: the registered order, first to last
     previous_env = envs[place - 1] if place > 0 else None
@@ -262,7 +267,8 @@ def release_evidence(reg: Registry, session: Session, release: ReleaseRow, env: 
         "evals": _evals(reg, artifacts),
         "approvals": {"count": len(approvals), "distinct": len(others), "approvers": sorted(a.approver for a in approvals),
                       "roles": sorted({a.role for a in approvals if a.role}),
-                      "by_submitter": any(a.approver == release.created_by for a in approvals)},
+                      "by_submitter": any(a.approver == release.created_by for a in approvals),
+                      "unproven": [f"{who} {why}" for who, why in sorted(unproven.items())]},
         "deployment": {"environment": env.name, "previous_environment": previous_env.name if previous_env else None,
                        "previous_release": active_release.name if active_release else None,
                        "rollback_target": rollback_target, "active_in_previous_env": in_previous,

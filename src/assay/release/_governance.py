@@ -6,8 +6,9 @@ the gates derive what is in force from those entries: the log is the one source,
 without an entry. Until anything is registered the built-in order (dev, staging, production) and the shipped
 default policy are in force.
 
-Roles start here: ``admin`` (registers roles, environments and policies) and ``approver`` (approves and waives).
-The first admin is bootstrapped: while no admin exists, an actor may grant ``admin`` to themself, and only that.
+Roles: ``viewer``, ``submitter``, ``approver``, ``deployer``, ``auditor`` and ``admin`` (``ROLES``); approver and
+deployer may be granted for one environment. The first admin is bootstrapped: while no admin exists, an actor may
+grant ``admin`` to themself, and only that.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assay.errors import InputError, UsageError
+from assay.errors import Forbidden, InputError, UsageError
 from assay.registry import EnvironmentRow, Registry, check_name
 from assay.release.policy import Policy, PolicyError, load_default_policy, load_policy, parse_policy
 
-ROLES = ("admin", "approver")
-"""The roles an admin grants."""
+ROLES = ("viewer", "submitter", "approver", "deployer", "auditor", "admin")
+"""The roles an admin grants. On a server every caller needs one (``assay.services`` says which right each call
+needs); in the embedded registry the one person who owns its file acts freely except where a role is checked
+here: admin (roles, environments, policies, tokens) and approver (approvals, waivers, revocations)."""
+SCOPED_ROLES = ("approver", "deployer")
+"""Roles an admin may grant for one environment only (``role grant bob deployer --env staging``)."""
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "production")
 """The promotion order until ``assay environments set`` registers another."""
 
@@ -33,56 +38,85 @@ DEFAULT_ENVIRONMENTS = ("dev", "staging", "production")
 
 
 def roles(reg: Registry, session: Session) -> dict[str, set[str]]:
-    """Actor -> the roles granted and not revoked, replayed from the log (each entry proven to be in it)."""
+    """Actor -> the roles granted and not revoked, replayed from the log (each entry proven to be in it). A role
+    granted for one environment only reads ``ROLE@ENV``; actors are keyed by their one spelling (``identity_name``)."""
     held: dict[str, set[str]] = {}
     for entry in reg.entries(session, "role-granted", "role-revoked"):
         payload = entry["payload"]
-        bucket = held.setdefault(payload["actor"], set())
-        (bucket.add if entry["kind"] == "role-granted" else bucket.discard)(payload["role"])
+        grant = payload["role"] + (f"@{payload['environment']}" if payload.get("environment") else "")
+        bucket = held.setdefault(_fold(payload["actor"]), set())
+        (bucket.add if entry["kind"] == "role-granted" else bucket.discard)(grant)
     return {actor: granted for actor, granted in held.items() if granted}
 
 
+def _fold(name: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold()).strip()
+
+
+def holds(granted: set[str], role: str, env: str | None = None) -> bool:
+    """Whether the grants ``granted`` (from ``roles``) give ``role``, in ``env`` when it is scoped."""
+    return role in granted or (env is not None and f"{role}@{env}" in granted)
+
+
 def list_roles(reg: Registry) -> dict[str, list[str]]:
-    """Actor -> the roles they hold now."""
+    """Actor -> the roles they hold now (``ROLE@ENV`` for one environment only)."""
     with reg.snapshot() as session:
         return {actor: sorted(held) for actor, held in sorted(roles(reg, session).items())}
 
 
-def require_role(reg: Registry, session: Session, actor: str, role: str, what: str) -> None:
-    """UsageError (exit 2) unless ``actor`` holds ``role``."""
-    if role not in roles(reg, session).get(actor, set()):
-        raise UsageError(f"{actor} may not {what}: it needs the {role} role (an admin grants it: "
-                         f"assay role grant {actor} {role})")
+def require_role(reg: Registry, session: Session, actor: str, role: str, what: str, env: str | None = None) -> None:
+    """Forbidden (exit 2, HTTP 403) unless ``actor`` holds ``role`` (everywhere, or in ``env``)."""
+    if not holds(roles(reg, session).get(_fold(actor), set()), role, env):
+        where = f" for {env}" if env else ""
+        raise Forbidden(f"{actor} may not {what}: it needs the {role} role{where} (an admin grants it: "
+                         f"assay role grant {actor} {role}{f' --env {env}' if env else ''})")
 
 
-def grant_role(reg: Registry, actor: str, role: str) -> dict[str, Any]:
-    """Grant ``role`` to ``actor``; needs the admin role, except that the first admin may grant it to themself."""
-    return _change_role(reg, actor, role, grant=True)
+def grant_role(reg: Registry, actor: str, role: str, env: str | None = None) -> dict[str, Any]:
+    """Grant ``role`` to ``actor`` (for ``env`` only, when given); needs the admin role, except that the first admin
+    may grant it to themself."""
+    return _change_role(reg, actor, role, env, grant=True)
 
 
-def revoke_role(reg: Registry, actor: str, role: str) -> dict[str, Any]:
-    """Revoke ``role`` from ``actor``; needs the admin role; the last admin cannot be revoked."""
-    return _change_role(reg, actor, role, grant=False)
+def revoke_role(reg: Registry, actor: str, role: str, env: str | None = None) -> dict[str, Any]:
+    """Revoke ``role`` (or its grant for ``env``) from ``actor``; needs the admin role; the last admin cannot be
+    revoked."""
+    return _change_role(reg, actor, role, env, grant=False)
 
 
-def _change_role(reg: Registry, actor: str, role: str, *, grant: bool) -> dict[str, Any]:
-    if not actor.strip() or actor != actor.strip() or len(actor) > 200 or not actor.isprintable():
-        raise UsageError(f"invalid actor {actor!r}: a name of at most 200 printable characters (as --actor takes)")
+def _change_role(reg: Registry, actor: str, role: str, env: str | None, *, grant: bool) -> dict[str, Any]:
+    with reg.write() as session:
+        return change_role_in(reg, session, actor, role, env, grant=grant)
+
+
+def change_role_in(reg: Registry, session: Session, actor: str, role: str, env: str | None, *, grant: bool
+                   ) -> dict[str, Any]:
+    """``grant_role`` / ``revoke_role`` inside the caller's write transaction (a token created with its role)."""
+    from assay._text import identity_name
+
+    actor = identity_name(actor, "the actor")
     if role not in ROLES:
         raise UsageError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-    with reg.write() as session:
-        held = roles(reg, session)
-        admins = {a for a, r in held.items() if "admin" in r}
-        bootstrap = grant and not admins and role == "admin" and actor == reg.actor
-        if not bootstrap:
-            require_role(reg, session, reg.actor, "admin", "grant or revoke roles")
-        has = role in held.get(actor, set())
-        if grant == has:
-            raise UsageError(f"{actor} {'already holds' if has else 'does not hold'} the {role} role")
-        if not grant and role == "admin" and admins == {actor}:
-            raise UsageError(f"{actor} is the last admin; grant admin to someone else first")
-        doc = {"actor": actor, "role": role}
-        reg.log(session, "role-granted" if grant else "role-revoked", doc)
+    if env is not None and role not in SCOPED_ROLES:
+        raise UsageError(f"the {role} role is granted for every environment; --env scopes only "
+                         f"{' and '.join(SCOPED_ROLES)}")
+    held = roles(reg, session)
+    admins = {a for a, r in held.items() if "admin" in r}
+    bootstrap = grant and not admins and role == "admin" and actor == _fold(reg.actor)
+    if not bootstrap:
+        require_role(reg, session, reg.actor, "admin", "grant or revoke roles")
+    if env is not None and env not in environment_names(reg, session):
+        raise UsageError(f"unknown environment {env!r} (an admin registers them: assay environments set)")
+    key = role + (f"@{env}" if env else "")
+    has = key in held.get(actor, set())
+    if grant == has:
+        raise UsageError(f"{actor} {'already holds' if has else 'does not hold'} the {key} role")
+    if not grant and role == "admin" and admins == {actor}:
+        raise UsageError(f"{actor} is the last admin; grant admin to someone else first")
+    doc = {"actor": actor, "role": role, **({"environment": env} if env else {})}
+    reg.log(session, "role-granted" if grant else "role-revoked", doc)
     return doc
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assay._files import read_bounded
+from assay._text import same_name
 from assay.errors import AssayError, UsageError
 from assay.registry import (
     ApprovalRow,
@@ -41,6 +42,7 @@ from assay.registry import (
     must_get,
     now,
 )
+from assay.release._attest import attest, key_ring, statement_problem
 from assay.release._evidence import (
     _aware,
     _risk_tier_changed_at,
@@ -67,11 +69,15 @@ MAX_WAIVER_DAYS = 90
 class GateFailed(AssayError):
     """The gate said no: nothing was changed (exit 1)."""
 
+    http_status = 422
+
     exit_code = 1
 
 
 class ConcurrentChange(AssayError):
     """The environment changed while this promotion or rollback was being judged; nothing was changed."""
+
+    http_status = 409
 
 
 @dataclass(frozen=True)
@@ -202,11 +208,11 @@ def approve(reg: Registry, release: str, env: str, *, comment: str | None = None
             ) -> dict[str, Any]:
     """Record the actor's approval of ``release`` for ``env``; the release's submitter may not approve it."""
     with reg.write() as session:
-        require_role(reg, session, reg.actor, "approver", "approve releases")
+        require_role(reg, session, reg.actor, "approver", "approve releases", env)
         rel = _release(session, release)
         environment, _ = _env(reg, session, env)
         require_intact(reg, session, [rel])
-        if rel.created_by == reg.actor:
+        if same_name(rel.created_by, reg.actor):
             raise UsageError(f"{reg.actor} submitted {release} and cannot approve it (four eyes: another person must)")
         earlier = session.scalars(select(ApprovalRow).where(ApprovalRow.release_id == rel.id,
                                                             ApprovalRow.environment == environment.name,
@@ -219,12 +225,16 @@ def approve(reg: Registry, release: str, env: str, *, comment: str | None = None
             if changed is None or _aware(earlier.created_at) > changed:
                 raise UsageError(f"{reg.actor} has already approved {release} for {env}")
             earlier.role, earlier.comment, earlier.created_at, renewed = role, comment, now(), True
+            row = earlier
         else:
-            session.add(ApprovalRow(release_id=rel.id, environment=environment.name, approver=reg.actor, role=role,
-                                    comment=comment, created_at=now()))
+            row = ApprovalRow(release_id=rel.id, environment=environment.name, approver=reg.actor, role=role,
+                              comment=comment, created_at=now())
+            session.add(row)
+        row.statement = attest(reg, "approval", rel, {"environment": environment.name, "approver": reg.actor,
+                                                      "role": role, "comment": comment, "at": row.created_at})
         doc = {"release": release, "environment": env, "approver": reg.actor, "role": role, "comment": comment,
-               **({"renewed": True} if renewed else {})}
-        reg.log(session, "approval", doc)
+               "statement": row.statement, **({"renewed": True} if renewed else {})}
+        reg.log(session, "approval", {**doc, "blobs": [row.statement]})
         return doc
 
 
@@ -242,7 +252,7 @@ def waive(reg: Registry, rule_id: str, release: str, env: str, *, reason: str, e
     if expires > datetime.now(UTC) + timedelta(days=max_days):
         raise UsageError(f"a waiver may last at most {max_days} days (max_waiver_days)")
     with reg.write() as session:
-        require_role(reg, session, reg.actor, "approver", "waive rules")
+        require_role(reg, session, reg.actor, "approver", "waive rules", env)
         rel = _release(session, release)
         _, envs = _env(reg, session, env)
         require_intact(reg, session, [rel])
@@ -252,18 +262,20 @@ def waive(reg: Registry, rule_id: str, release: str, env: str, *, reason: str, e
             raise UsageError(f"no rule {rule_id!r} in the policy; rules: {', '.join(r.id for r in policy.rules)}")
         if not rule.waivable:
             raise UsageError(f"rule {rule_id!r} cannot be waived (the policy marks it waivable: false)")
-        if rel.created_by == reg.actor:
+        if same_name(rel.created_by, reg.actor):
             raise UsageError(f"{reg.actor} submitted {release} and cannot waive its rules")
-        if any(w.approver == reg.actor and w.rule_id == rule_id and not w.expired(datetime.now(UTC))
+        if any(same_name(w.approver, reg.actor) and w.rule_id == rule_id and not w.expired(datetime.now(UTC))
                for w in _waivers(reg, session, rel, env, envs, every=True)):
             raise UsageError(f"{reg.actor} has already waived {rule_id} for {release} in {env}")
+        statement = attest(reg, "waiver", rel, {"rule": rule_id, "environment": env, "approver": reg.actor,
+                                                "reason": reason, "expires_at": expires})
         session.add(WaiverRow(rule_id=rule_id, release_id=rel.id, environment=env, reason=reason,
-                              approver=reg.actor, expires_at=expires, created_at=now()))
+                              approver=reg.actor, expires_at=expires, created_at=now(), statement=statement))
         session.flush()
         effective = any(w.rule_id == rule_id for w in _waivers(reg, session, rel, env, envs))
         doc = {"rule": rule_id, "release": release, "environment": env, "approver": reg.actor, "reason": reason,
-               "expires_at": expires.isoformat(), "effective": effective}
-        reg.log(session, "waiver", doc)
+               "expires_at": expires.isoformat(), "effective": effective, "statement": statement}
+        reg.log(session, "waiver", {**doc, "blobs": [statement]})
         return doc
 
 
@@ -274,6 +286,10 @@ def _waivers(reg: Registry, session: Session, rel: ReleaseRow, env: str, envs: l
     must be sealed by its audit entry (``require_intact``)."""
     rows = session.scalars(select(WaiverRow).where(WaiverRow.release_id == rel.id, WaiverRow.environment == env)).all()
     require_intact(reg, session, rows)
+    ring = key_ring(reg, session) if rows else set()
+    rows = [w for w in rows if statement_problem(reg, w.statement, "waiver", rel, {
+        "rule": w.rule_id, "environment": w.environment, "approver": w.approver, "reason": w.reason,
+        "expires_at": _aware(w.expires_at)}, ring) is None]  # only a waiver its signed statement proves counts
     found = [Waiver(w.rule_id, rel.name, w.environment, w.approver, w.reason, _aware(w.expires_at)) for w in rows]
     if every or not envs or env != envs[-1].name:
         return found

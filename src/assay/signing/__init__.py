@@ -11,6 +11,7 @@ Other domains import these from ``assay.signing`` only.
 from __future__ import annotations
 
 from assay._lazy import lazy_exports
+from assay.signing._dsse import PAYLOAD_TYPE, pae
 from assay.signing._interface import BundleError, Problem, Signer, Verification, Verifier
 from assay.signing.api import sign, verify
 from assay.signing.methods import signer_for, verifier_for
@@ -35,6 +36,6 @@ _LAZY = {
 __getattr__ = lazy_exports(__name__, _LAZY)
 
 
-__all__ = ["sign_model", "verify_model", "sign", "verify", "signer_for", "verifier_for", "Verification", "Problem",
+__all__ = ["PAYLOAD_TYPE", "pae", "sign_model", "verify_model", "sign", "verify", "signer_for", "verifier_for", "Verification", "Problem",
            "BundleError", "Signer", "Verifier", "keygen", "load_private_key", "load_public_key", "load_certificates",
            "KeySigner", "KeyVerifier", "CertificateSigner", "CertificateVerifier", "SigstoreVerifier"]
