@@ -207,3 +207,33 @@ def test_an_approval_is_a_statement_signed_by_the_registry_that_an_auditor_check
     _, evidence = gate_check(reg, "u1", "staging")
     assert evidence["approvals"]["count"] == 0
     assert evidence["approvals"]["unproven"] == ["bob has an unreadable statement (InputError)"]
+
+
+def test_trusted_signers_are_on_the_record_and_only_an_admin_changes_them(reg: Registry, tmp_path: Path) -> None:
+    import assay
+    from assay.release import add_trusted_key, list_trusted_keys, remove_trusted_key
+    from assay.signing import keygen
+
+    grant_role(reg, "alice", "admin")
+    priv, pub = keygen(tmp_path / "team")
+    folder = write_model(tmp_path / "m", card=card("mit"))
+    assay.sign(folder, key=priv)
+    intake(reg, IntakeRequest(folder, "acme/signed", owner="x", risk_tier="low", public_key=pub))
+    create_release(reg, "s1", "acme/signed@1")
+
+    def trusted() -> bool:
+        return bool(gate_check(reg, "s1", "dev")[1]["signature"]["trusted"])
+
+    assert not trusted()
+    with pytest.raises(UsageError, match="needs the admin role"):
+        add_trusted_key(_as(reg, "mallory"), pub, "team")
+    with pytest.raises(UsageError, match="not a PEM public key"):
+        add_trusted_key(reg, folder / "config.json", "junk")
+    added = add_trusted_key(reg, pub, "team")
+    assert trusted() and list_trusted_keys(reg) == [{"name": "team", "digest": added["digest"]}]
+    reg.blobs._path(added["digest"]).write_bytes(b"-----BEGIN PUBLIC KEY-----\nswapped\n-----END PUBLIC KEY-----\n")
+    assert not trusted()  # an altered key trusts no one
+    reg.blobs._path(added["digest"]).write_bytes(pub.read_bytes().strip())
+    assert trusted()
+    remove_trusted_key(reg, "team")
+    assert not trusted() and list_trusted_keys(reg) == []

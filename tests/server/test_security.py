@@ -19,14 +19,15 @@ ANY = {"viewer", "submitter", "approver", "deployer", "auditor", "admin"}
 MATRIX = {
     **{op: ANY for op in ("models", "show", "lineage", "where", "artifact/list", "artifact/show", "dataset/list",
                           "dataset/show", "status", "history", "release/show", "approvals", "waivers", "gate/check",
-                          "role/list", "audit/verify")},
+                          "role/list", "audit/verify", "trust/list")},
     **{op: {"submitter"} for op in ("intake", "artifact/add", "dataset/register", "model/set", "release/create")},
     **{op: {"approver"} for op in ("approve", "waive", "release/revoke")},
     **{op: {"deployer"} for op in ("promote", "rollback", "canary/abort")},
     **{op: {"auditor", "admin"} for op in ("audit/log", "audit/proof", "audit/checkpoint", "doctor")},
     **{op: {"admin"} for op in ("role/grant", "role/revoke", "environments/set", "policy/set", "token/create",
                                 "token/list", "token/revoke", "audit/rotate-key", "audit/seal", "webhook/add",
-                                "webhook/list", "webhook/remove", "webhook/deliveries", "webhook/redeliver")},
+                                "webhook/list", "webhook/remove", "webhook/deliveries", "webhook/redeliver",
+                                "trust/add", "trust/remove")},
 }
 
 

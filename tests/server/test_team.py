@@ -65,11 +65,30 @@ def test_every_command_answers_as_the_embedded_registry_does(team_server: TeamSe
         2, missing[1].stderr) and missing[1].stderr.startswith("assay: error: ")
 
 
-def test_a_command_the_server_does_not_run_yet_says_so_instead_of_using_the_local_registry(
-        team_server: TeamServer, tmp_path: Path) -> None:
-    result = team_server.cli(team_server.admin, "pull", "acme/minilm@1", str(tmp_path / "out"))
-    assert result.returncode == 2 and "embedded registry only" in result.stderr
-    assert not (tmp_path / "out").exists()
+def test_files_come_back_to_the_caller_pull_bom_and_the_audit_bundle(team_server: TeamServer, minilm_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    s = team_server
+    viewer, auditor = s.token("vera", "viewer"), s.token("audrey", "auditor")
+    s.cli(s.token("alice", "submitter"), "intake", str(minilm_dir), "--name", "acme/minilm", "--owner", "ml")
+    pulled = json.loads(_ok(s.cli(viewer, "pull", "acme/minilm@1", str(tmp_path / "copy"), "-f", "json")))
+    assert pulled["target"] == str(tmp_path / "copy") and pulled["files"] > 5
+    restored = [f for f in (tmp_path / "copy").rglob("*") if f.is_file()]
+    assert len(restored) == pulled["files"]  # the files the identity covers (ignore rules leave out .gitattributes)
+    for f in restored:
+        assert f.read_bytes() == (minilm_dir / f.relative_to(tmp_path / "copy")).read_bytes(), f
+    again = s.cli(viewer, "pull", "acme/minilm@1", str(tmp_path / "copy"))
+    assert again.returncode == 2 and "not empty" in again.stderr
+
+    _ok(s.cli(viewer, "bom", "acme/minilm@1", "--output", str(tmp_path / "bom.json")))
+    assert json.loads((tmp_path / "bom.json").read_text())["bomFormat"] == "CycloneDX"
+    assert json.loads(_ok(s.cli(viewer, "bom", "acme/minilm@1", "-f", "json")))["bom"]["bomFormat"] == "CycloneDX"
+
+    assert s.cli(viewer, "audit", "export", "--output", str(tmp_path / "audit.zip")).returncode == 2  # auditors only
+    _ok(s.cli(auditor, "audit", "export", "--output", str(tmp_path / "audit.zip")))
+    verified = s.local("audit", "verify", "--bundle", str(tmp_path / "audit.zip"), "--public-key",
+                       str(Path(s.env["ASSAY_HOME"]) / "keys" / "audit-log.pub.pem"))
+    assert verified.returncode == 0 and "INTACT" in verified.stdout, verified.stdout + verified.stderr
+    assert not any((Path(s.env["ASSAY_HOME"]) / "downloads").iterdir())  # each result is fetched once, then gone
 
 
 def test_names_are_one_identity_and_lookalikes_are_refused(team_server: TeamServer) -> None:

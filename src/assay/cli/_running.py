@@ -12,7 +12,6 @@ from assay.errors import AssayError
 TYPE_CHECKING = False  # typing costs milliseconds to import; these names are for type checkers only
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from contextlib import AbstractContextManager
     from typing import Any
 
 
@@ -53,22 +52,6 @@ def emit(fmt: str, doc: Any, text: str) -> None:
         from assay._text import printable
 
         sys.stdout.write(printable(text))
-
-
-def open_registry(actor: str | None = None) -> AbstractContextManager[Any]:
-    """The registry of the current settings, closed on exit: ``with open_registry(args.actor) as reg:``."""
-    import contextlib
-
-    from assay.config import load_settings
-    from assay.registry import Registry
-
-    if os.environ.get("ASSAY_URL"):
-        from assay.errors import UsageError
-
-        raise UsageError("this command works on the embedded registry only, not yet against a server (ASSAY_URL "
-                         "is set): run it on the server's host")
-    reg = Registry.open(load_settings(actor))
-    return contextlib.closing(reg)
 
 
 def operation_command(name: str, prepare: Callable[[Any, dict[str, Any]], None] | None = None

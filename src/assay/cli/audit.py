@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assay.cli._parsing import add_actor, add_format, at_least, command, group, moment, path
-from assay.cli._running import emit, open_registry, operation_command
+from assay.cli._running import emit, operation_command
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; these names are for type checkers only
 if TYPE_CHECKING:
@@ -105,19 +105,4 @@ seal_cmd = operation_command("audit.seal")
 log_cmd = operation_command("audit.log")
 
 
-def export_cmd(args: argparse.Namespace) -> int:
-    """Export the audit bundle (a fresh checkpoint first); ``--format json``: ``assay.audit-export/1.0``."""
-    from assay.registry import export_audit_bundle, sign_audit_checkpoint
-
-    with open_registry(args.actor) as reg:
-        with reg.write() as session:
-            sign_audit_checkpoint(session, reg.home, reg.actor)
-        with reg.snapshot() as session:
-            counts = export_audit_bundle(session, reg.blobs, reg.home, args.output)
-    doc = {"schema": "assay.audit-export/1.0", "output": str(args.output), "entries": counts["entries"],
-           "checkpoints": counts["checkpoints"], "evidence": counts["evidence"], "missing_evidence": counts["missing"]}
-    gone = (f"; {counts['missing']} cited evidence blob(s) are missing from the evidence store, so the bundle will "
-            "not verify (run assay doctor)") if counts["missing"] else ""
-    emit(args.fmt, doc, f"wrote {args.output}: {counts['entries']} entries, {counts['checkpoints']} checkpoints, "
-         f"{counts['evidence']} evidence blobs{gone}\n")
-    return 0
+export_cmd = operation_command("audit.export")

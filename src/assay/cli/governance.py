@@ -49,6 +49,19 @@ def register(subparsers: Any) -> None:
     add_actor(revoke)
     add_format(revoke)
 
+    trust = group(subparsers, "trust", "Trusted signers, on the record (admin): the keys and CAs the gate's "
+                  "signature-trusted rule accepts.")
+    add_key = command(trust, "add", "Trust KEY_FILE (a PEM public key or CA certificates) as NAME.", trust_add_cmd)
+    add_key.add_argument("key_file", metavar="KEY_FILE")
+    add_key.add_argument("--name", required=True, help="What to call it, e.g. ml-team.")
+    add_actor(add_key)
+    add_format(add_key)
+    drop = command(trust, "remove", "Stop trusting NAME.", trust_remove_cmd)
+    drop.add_argument("name", metavar="NAME")
+    add_actor(drop)
+    add_format(drop)
+    add_format(command(trust, "list", "What is trusted on the record.", trust_list_cmd))
+
     hooks = group(subparsers, "webhook", "Webhooks on registry and release events (admin): signed the Standard "
                   "Webhooks way, retried with backoff, every attempt logged.")
     add = command(hooks, "add", "Send EVENT types to URL; prints the signing secret once.", webhook_add_cmd)
@@ -101,3 +114,6 @@ webhook_list_cmd = operation_command("webhook.list")
 webhook_remove_cmd = operation_command("webhook.remove")
 webhook_deliveries_cmd = operation_command("webhook.deliveries")
 webhook_redeliver_cmd = operation_command("webhook.redeliver")
+trust_add_cmd = operation_command("trust.add")
+trust_remove_cmd = operation_command("trust.remove")
+trust_list_cmd = operation_command("trust.list")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from assay.cli._parsing import add_actor, add_format, at_least, command, group, path
-from assay.cli._running import emit, open_registry, operation_command
+from assay.cli._running import emit, operation_command
 from assay.errors import UsageError
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; these names are for type checkers only
@@ -130,16 +130,7 @@ model_set_cmd = operation_command("model.set")
 doctor_cmd = operation_command("doctor")
 
 
-def pull_cmd(args: argparse.Namespace) -> int:
-    """Restore a version's kept files."""
-    from assay.registry import pull
-
-    with open_registry() as reg:
-        doc = pull(reg, args.ref, args.target)
-    emit(args.fmt, {"schema": "assay.pull/1.0", **doc},
-         f"restored {doc['version']} into {doc['target']}: {doc['files']} files, {doc['bytes']} bytes, identity "
-         f"{doc['identity']} verified\n")
-    return 0
+pull_cmd = operation_command("pull")
 
 
 def license_cmd(args: argparse.Namespace) -> int:
@@ -179,10 +170,14 @@ def license_cmd(args: argparse.Namespace) -> int:
 
 
 def bom_cmd(args: argparse.Namespace) -> int:
-    """Write the ML-BOM; with ``--format json`` report what was written (``assay.bom-result/1.0``)."""
+    """Write the ML-BOM of a model folder (here) or of a registered NAME@VERSION (the registry's, or the server's);
+    ``--format json`` reports what was written (``assay.bom-result/1.0``)."""
     from pathlib import Path
 
+    from assay.services import bom_result, execute
+
     target: str = args.target
+    output: Path | None = args.output
     p = Path(target)
     if p.exists():
         from assay.bom import BomInput, bom_json
@@ -193,40 +188,19 @@ def bom_cmd(args: argparse.Namespace) -> int:
         card, lic = card_and_license(p)
         text = bom_json(BomInput(name=p.resolve().name, version="0", identity=manifest.identity, manifest=manifest,
                                  card=card, license=lic, publisher=None, source_url=None, revision=None))
+        text = text if text.endswith("\n") else text + "\n"
+        if output is not None:
+            try:
+                output.write_text(text)
+            except OSError as exc:
+                raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+        result = bom_result(target, None if output is None else str(output), text)
     else:
-        from assay.registry import show
-
-        with open_registry() as reg:
-            v = show(reg, target)
-            bom = next((e for e in v.evidence if e.kind == "bom"), None)
-            if bom is None:
-                raise UsageError(f"{v.ref} has no BOM on record")
-            text = reg.blobs.get(bom.digest).decode()
-    text = text if text.endswith("\n") else text + "\n"
-    output: Path | None = args.output
-    if output is not None:
-        try:
-            output.write_text(text)
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-        if args.fmt == "text":
-            sys.stderr.write(f"wrote {output}\n")
+        result = execute("bom", {"target": target, "output": output})
+    if output is not None and args.fmt == "text":
+        sys.stderr.write(f"wrote {output}\n")
     if args.fmt == "json":
-        emit("json", _bom_result(target, output, text), "")
+        emit("json", result.doc, "")
     elif output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(result.text)
     return 0
-
-
-def _bom_result(target: str, output: Any, text: str) -> dict[str, Any]:
-    """The ``--format json`` document of ``assay bom``: what a script needs to find and pin the BOM."""
-    import hashlib
-    import json
-
-    bom = json.loads(text)
-    doc = {"schema": "assay.bom-result/1.0", "target": target, "output": None if output is None else str(output),
-           "digest": "sha256:" + hashlib.sha256(text.encode()).hexdigest(),
-           "serial_number": bom.get("serialNumber"), "spec_version": bom.get("specVersion")}
-    if output is None:
-        doc["bom"] = bom
-    return doc

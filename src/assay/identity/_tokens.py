@@ -120,6 +120,9 @@ class TokenAuthenticator(Authenticator):
     def __init__(self, reg: Registry) -> None:
         self._reg = reg
         self._verified: dict[bytes, str] = {}  # sha256(token) -> token id, once scrypt said yes
+        # sha256(token) -> (log size, name, expiry) of a token found valid: while the log has not grown, nothing on
+        # the record changed (a revocation appends), so the row, its seal and its proof need not be read again
+        self._valid: dict[bytes, tuple[int, str, datetime | None]] = {}
         self._last_write: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -134,6 +137,15 @@ class TokenAuthenticator(Authenticator):
             raise Unauthenticated("malformed token")
         seen = hashlib.sha256(bearer.encode()).digest()
         with self._reg.snapshot() as session:
+            size = self._reg.log_size(session)
+            known = self._valid.get(seen)
+            if known is not None and known[0] == size:
+                _, name, expires = known
+                now = datetime.now(UTC)
+                if expires is not None and expires <= now:
+                    raise Unauthenticated(f"token {token_id} expired at {expires:%Y-%m-%d %H:%M} UTC")
+                self._note_use(token_id, now)
+                return Principal(name=name, credential=f"token:{token_id}")
             row = session.scalars(select(TokenRow).where(TokenRow.token_id == token_id)).first()
             if row is None:
                 raise Unauthenticated("unknown token")
@@ -152,6 +164,8 @@ class TokenAuthenticator(Authenticator):
             if expires is not None and expires <= now:
                 raise Unauthenticated(f"token {token_id} expired at {expires:%Y-%m-%d %H:%M} UTC")
             name = row.name
+            with self._lock:
+                self._valid[seen] = (size, name, expires)
         self._note_use(token_id, now)
         return Principal(name=name, credential=f"token:{token_id}")
 

@@ -138,6 +138,13 @@ class Registry:
 
         return entries_from(session, self.home, start, kinds, limit)
 
+    def log_size(self, session: Session) -> int:
+        """How many entries the log holds (its head): what a cache of anything replayed from the log is keyed by,
+        since every change on the record appends."""
+        from assay.registry._schema import AuditStateRow
+
+        return int(session.scalar(select(AuditStateRow.size)) or 0)
+
     def kind_index(self, session: Session, *kinds: str) -> list[tuple[int, str]]:
         """(index, body) of every entry of ``kinds``, checked complete against the signed counts (not proven)."""
         from assay.registry._auditread import kind_index

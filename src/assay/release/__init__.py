@@ -30,8 +30,9 @@ from assay.release._reports import approvals, history, release_report, status, w
 from assay.release._revocation import revoke_release
 from assay.release._rollback import rollback
 from assay.release._service import approve, create_release, gate_check, promote, waive
+from assay.release._trust import add_trusted_key, list_trusted_keys, remove_trusted_key
 from assay.release.policy import evaluate, load_policy, render_text
 
-__all__ = ["ROLES", "SCOPED_ROLES", "change_role_in", "holds", "require_role", "roles", "abort_canary", "evidence_documents", "judge", "approvals", "approve", "release_report", "waivers", "create_release", "evaluate", "gate_check", "grant_role", "history", "load_policy",
+__all__ = ["add_trusted_key", "list_trusted_keys", "remove_trusted_key", "ROLES", "SCOPED_ROLES", "change_role_in", "holds", "require_role", "roles", "abort_canary", "evidence_documents", "judge", "approvals", "approve", "release_report", "waivers", "create_release", "evaluate", "gate_check", "grant_role", "history", "load_policy",
            "promote", "render_text", "revoke_release", "revoke_role", "rotate_log_key", "seal_unsealed_rows", "list_roles", "rollback", "set_environments", "set_policy",
            "status", "waive"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -85,12 +84,14 @@ def active_deployment(session: Session, env: EnvironmentRow) -> DeploymentRow | 
                            .order_by(DeploymentRow.seq.desc()).limit(1)).first()
 
 
-def trusted_keys(home: Path) -> set[bytes]:
-    """The public keys and CA files the team trusts: every ``*.pem`` under ``ASSAY_HOME/trust/``."""
-    folder = home / "trust"
-    if not folder.is_dir():
-        return set()
-    return {p.read_bytes().strip() for p in folder.glob("*.pem") if p.is_file()}
+def trusted_keys(reg: Registry, session: Session) -> set[bytes]:
+    """The public keys and CA files the team trusts: those on the record (``assay trust add``) and every ``*.pem``
+    under ``ASSAY_HOME/trust/`` (the host's own)."""
+    from assay.release._trust import registered_trust
+
+    folder = reg.home / "trust"
+    local = {p.read_bytes().strip() for p in folder.glob("*.pem") if p.is_file()} if folder.is_dir() else set()
+    return local | set(registered_trust(reg, session).values())
 
 
 def _scan_summary(raw: bytes) -> tuple[list[str], dict[str, int], str]:
@@ -126,7 +127,7 @@ def version_evidence(reg: Registry, session: Session, version: VersionRow, read:
             scanned_at = latest_scan.created_at
         except InputError:  # the report the decision would rest on is missing, altered or unreadable: fail closed
             rules, verdict = [], "error"
-    trusted = trusted_keys(reg.home)
+    trusted = trusted_keys(reg, session)
     key = by_kind.get("verification-key") or by_kind.get("verification-certs")
     key_trusted = False
     if key is not None:

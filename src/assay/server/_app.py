@@ -10,6 +10,7 @@ the CLI asks for. An error is ``{"error": LINE, "exit_code": N}`` with the statu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -28,7 +29,7 @@ from assay.release import holds, roles
 from assay.server._auth import Gatekeeper
 from assay.server._context import ServerContext
 from assay.server._middleware import Guard
-from assay.server._uploads import UploadStore
+from assay.server._uploads import DownloadStore, UploadStore
 from assay.server._worker import JobWorker
 from assay.server.interface import ServerLimits
 from assay.services import Operation, Result, every
@@ -51,7 +52,9 @@ class Server:
         if oidc is not None:
             authenticators.append(OidcAuthenticator(oidc))
         self.gate = Gatekeeper(authenticators, limits.max_failed_logins, limits.failed_login_window)
+        self._roles: tuple[int, dict[str, set[str]]] | None = None
         self.uploads = UploadStore(settings.home / "uploads", limits.max_upload_bytes, limits.max_upload_files)
+        self.downloads = DownloadStore(settings.home / "downloads")
 
     def authenticate(self, request: Request) -> Principal:
         """The caller of ``request`` (Unauthenticated, TooManyFailures)."""
@@ -59,9 +62,14 @@ class Server:
         return self.gate.principal(request.headers.get("authorization"), address)
 
     def granted(self, principal: Principal) -> set[str]:
-        """The roles ``principal`` holds now, from the log."""
+        """The roles ``principal`` holds now, from the log (replayed again only once the log has grown: every
+        grant and revocation appends)."""
         with self.registry.snapshot() as session:
-            return roles(self.registry, session).get(principal.name, set())
+            size = self.registry.log_size(session)
+            cached = self._roles
+            if cached is None or cached[0] != size:
+                cached = self._roles = (size, roles(self.registry, session))
+        return cached[1].get(principal.name, set())
 
     def check_right(self, op: Operation, params: Any, principal: Principal) -> None:
         """Forbidden (403, naming the right) unless ``principal`` may run ``op`` with ``params``."""
@@ -79,19 +87,28 @@ class Server:
         """Authenticate, check the right, run ``op``; delete the uploads it used."""
         principal = self.authenticate(request)
         self.check_right(op, params, principal)
-        ctx = ServerContext(self.registry.acting(principal.name, principal.credential), principal, self.uploads)
+        ctx = ServerContext(self.registry.acting(principal.name, principal.credential), principal, self.uploads,
+                            self.downloads)
+        done = False
         try:
-            return op.run(ctx, params)
+            result = op.run(ctx, params)
+            done = True
         finally:
             for name in ctx.used:
                 self.uploads.discard(name)
+            if not done:
+                for download_id in ctx.outputs.values():
+                    self.downloads.discard(download_id)
+        carried = {field: ctx.outputs[value] for field in op.downloads
+                   if (value := getattr(params, field, None)) in ctx.outputs}
+        return dataclasses.replace(result, downloads=carried) if carried else result
 
 
 def _answer(result: Result, accept: str) -> Response:
     headers = {"Assay-Exit-Code": str(result.exit_code)}
     if RESULT_TYPE in accept:
-        return JSONResponse({"doc": result.doc, "text": result.text, "exit_code": result.exit_code},
-                            media_type=RESULT_TYPE, headers=headers)
+        return JSONResponse({"doc": result.doc, "text": result.text, "exit_code": result.exit_code,
+                             "downloads": result.downloads}, media_type=RESULT_TYPE, headers=headers)
     if "text/plain" in accept and "json" not in accept:
         return PlainTextResponse(result.text, headers=headers)
     return JSONResponse(result.doc, headers=headers)
@@ -174,6 +191,25 @@ def create_app(settings: Settings, limits: ServerLimits | None = None, oidc: Oid
                 server.uploads.check_size(total)
                 spool.write(chunk)
             return {"upload": await run_in_threadpool(server.uploads.unpack, spool, principal.name, name)}
+
+    @app.get("/api/v1/downloads/{download_id}", summary="Fetch, once, what an operation wrote for the caller: a "
+             "file, or a folder as a tar stream (header Assay-Download-Kind).")
+    def download(download_id: str, request: Request) -> Response:
+        from starlette.background import BackgroundTask
+        from starlette.responses import FileResponse
+
+        principal = server.authenticate(request)
+        path, folder = server.downloads.take(download_id, principal.name)
+        if folder:  # packed to disk, then streamed: a restored model may be larger than memory
+            import tarfile
+
+            packed = path.parent.parent / "folder.tar"
+            with tarfile.open(packed, mode="w") as tar:
+                tar.add(path, arcname=".")
+            path = packed
+        return FileResponse(path, media_type="application/x-tar" if folder else "application/octet-stream",
+                            headers={"Assay-Download-Kind": "folder" if folder else "file"},
+                            background=BackgroundTask(server.downloads.discard, download_id))
 
     for op in every():
         setattr(op.params, "__pydantic_config__", {"extra": "forbid"})  # noqa: B010 (a misspelt field is an error)

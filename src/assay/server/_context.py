@@ -9,19 +9,22 @@ from pathlib import Path
 
 from assay.identity import Principal
 from assay.registry import Reader, Registry, Sql
-from assay.server._uploads import UploadStore
+from assay.server._uploads import DownloadStore, UploadStore
 from assay.services import Context
 
 
 class ServerContext(Context):
     """What ``Operation.run`` gets on the server."""
 
-    def __init__(self, registry: Registry, principal: Principal, uploads: UploadStore) -> None:
+    def __init__(self, registry: Registry, principal: Principal, uploads: UploadStore, downloads: DownloadStore
+                 ) -> None:
         self.principal = principal
         self._registry = registry
         self._uploads = uploads
+        self._downloads = downloads
         self._shown: dict[str, str] = {}
         self.used: list[str] = []
+        self.outputs: dict[str, str] = {}  # the caller's output path -> the download carrying it
 
     def registry(self) -> Registry:
         """The server's registry with the caller acting (and their credential on every audit entry)."""
@@ -40,6 +43,12 @@ class ServerContext(Context):
         path, shown = self._uploads.resolve(value, self.principal.name)
         self._shown[value] = shown
         self.used.append(value)
+        return path
+
+    def output(self, value: str) -> Path:
+        """A place in the downloads the caller fetches afterwards, named like ``value``'s last part."""
+        download_id, path = self._downloads.place(self.principal.name, value)
+        self.outputs[value] = download_id
         return path
 
     def shown(self, value: str) -> str:

@@ -83,3 +83,36 @@ class UploadStore:
         upload_id = name[len(PREFIX):]
         if upload_id.isalnum():
             shutil.rmtree(self.root / upload_id, ignore_errors=True)
+
+
+class DownloadStore:
+    """What an operation wrote for a caller (``Operation.downloads``), kept under ``root`` until that caller fetches
+    it once: a file as it is, a folder as an uncompressed tar stream."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def place(self, owner: str, name: str) -> tuple[str, Path]:
+        """A new download for ``owner``: its id and where the operation writes (``name``'s last part)."""
+        download_id = secrets.token_hex(16)
+        folder = self.root / download_id
+        (folder / "data").mkdir(parents=True)
+        (folder / "owner").write_text(owner, encoding="utf-8")
+        return download_id, folder / "data" / (Path(name).name or "output")
+
+    def take(self, download_id: str, owner: str) -> tuple[Path, bool]:
+        """(the path written, whether it is a folder) of download ``download_id``, only for its owner."""
+        folder = self.root / download_id
+        if not download_id.isalnum() or len(download_id) != 32 or not folder.is_dir():
+            raise UsageError(f"no download {download_id!r} (each is fetched once)")
+        if (folder / "owner").read_text(encoding="utf-8") != owner:
+            raise Forbidden("that download is someone else's")
+        written = list((folder / "data").iterdir())
+        if len(written) != 1:
+            raise UsageError(f"download {download_id} holds nothing")
+        return written[0], written[0].is_dir()
+
+    def discard(self, download_id: str) -> None:
+        """Delete a download once sent (or when its call failed)."""
+        if download_id.isalnum():
+            shutil.rmtree(self.root / download_id, ignore_errors=True)

@@ -15,10 +15,11 @@ from typing import Any
 from assay.errors import UsageError
 from assay.services import _ops_events, _ops_governance, _ops_reads, _ops_registry, _ops_release  # noqa: F401
 from assay.services._ops_audit import report_result
+from assay.services._ops_registry import bom_result
 from assay.services._table import OPERATIONS
 from assay.services.interface import Context, Operation, Result, Right
 
-__all__ = ["Context", "Operation", "Result", "Right", "build_params", "every", "execute", "find", "report_result", "server_url"]
+__all__ = ["bom_result", "Context", "Operation", "Result", "Right", "build_params", "every", "execute", "find", "report_result", "server_url"]
 
 
 def server_url() -> str | None:

@@ -44,6 +44,10 @@ class LocalContext(Context):
         """The caller's own path."""
         return None if value is None else Path(value)
 
+    def output(self, value: str) -> Path:
+        """The caller's own path."""
+        return Path(value)
+
     def shown(self, value: str) -> str:
         """The path as given."""
         return value

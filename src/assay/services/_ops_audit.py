@@ -131,3 +131,29 @@ def seal(ctx: Context, p: Nothing) -> Result:
     doc = seal_unsealed_rows(ctx.registry())
     return Result({"schema": "assay.records-sealed/1.0", **doc},
                   "".join(f"sealed {key}\n" for key in doc["sealed"]) + f"{len(doc['sealed'])} row(s) sealed\n")
+
+
+@dataclass(frozen=True)
+class Export:
+    """``assay audit export``: ``output`` is the caller's bundle file."""
+
+    output: str
+
+
+@operation("audit.export", "Write an offline bundle: entries, checkpoints, proofs, evidence, public key.", Export,
+           _AUDITOR, writes=True, downloads=("output",))
+def export(ctx: Context, p: Export) -> Result:
+    """Export the audit bundle (a fresh checkpoint first)."""
+    from assay.registry import export_audit_bundle, sign_audit_checkpoint
+
+    reg = ctx.registry()
+    with reg.write() as session:
+        sign_audit_checkpoint(session, reg.home, reg.actor)
+    with reg.snapshot() as session:
+        counts = export_audit_bundle(session, reg.blobs, reg.home, ctx.output(p.output))
+    doc = {"schema": "assay.audit-export/1.0", "output": p.output, "entries": counts["entries"],
+           "checkpoints": counts["checkpoints"], "evidence": counts["evidence"], "missing_evidence": counts["missing"]}
+    gone = (f"; {counts['missing']} cited evidence blob(s) are missing from the evidence store, so the bundle will "
+            "not verify (run assay doctor)") if counts["missing"] else ""
+    return Result(doc, f"wrote {p.output}: {counts['entries']} entries, {counts['checkpoints']} checkpoints, "
+                  f"{counts['evidence']} evidence blobs{gone}\n")

@@ -122,3 +122,50 @@ def token_revoke(ctx: Context, p: TokenRevoke) -> Result:
     info = revoke_token(ctx.registry(), p.id)
     return Result({"schema": "assay.token-revoked/1.0", **info.to_json()}, f"revoked token {info.token_id} of "
                   f"{info.name}\n")
+
+
+@dataclass(frozen=True)
+class TrustAdd:
+    """``assay trust add``."""
+
+    key_file: str
+    name: str
+
+
+@operation("trust.add", "Trust a signer's public key or CA certificates, on the record.", TrustAdd, _ADMIN,
+           uploads=("key_file",), writes=True)
+def trust_add(ctx: Context, p: TrustAdd) -> Result:
+    """Add a trusted key."""
+    from assay.release import add_trusted_key
+
+    path = ctx.path(p.key_file)
+    assert path is not None
+    doc = add_trusted_key(ctx.registry(), path, p.name)
+    return Result({"schema": "assay.trust/1.0", **doc}, f"trusted {ctx.shown(p.key_file)} as {doc['name']}  "
+                  f"{doc['digest']}\n")
+
+
+@dataclass(frozen=True)
+class TrustRemove:
+    """``assay trust remove``."""
+
+    name: str
+
+
+@operation("trust.remove", "Stop trusting a signer.", TrustRemove, _ADMIN, writes=True)
+def trust_remove(ctx: Context, p: TrustRemove) -> Result:
+    """Remove a trusted key."""
+    from assay.release import remove_trusted_key
+
+    doc = remove_trusted_key(ctx.registry(), p.name)
+    return Result({"schema": "assay.trust-removed/1.0", **doc}, f"no longer trusted: {doc['name']}\n")
+
+
+@operation("trust.list", "The signers trusted on the record.", Nothing, Right("viewer"))
+def trust_list(ctx: Context, p: Nothing) -> Result:
+    """List trusted keys."""
+    from assay.release import list_trusted_keys
+
+    rows = list_trusted_keys(ctx.registry())
+    return Result({"schema": "assay.trusted/1.0", "trusted": rows},
+                  "".join(f"{r['name']}  {r['digest']}\n" for r in rows) or "nothing trusted on the record\n")

@@ -192,3 +192,66 @@ def doctor(ctx: Context, p: Nothing) -> Result:
                    for x in problems) + ("evidence store and records OK\n" if not bad else f"{len(bad)} problem(s)\n")
     return Result({"schema": "assay.doctor/1.0", "ok": not bad, "problems": [x.to_json() for x in problems]}, text,
                   1 if bad else 0)
+
+
+@dataclass(frozen=True)
+class Pull:
+    """``assay pull``: ``target`` is the caller's new or empty folder."""
+
+    ref: str
+    target: str
+
+
+@operation("pull", "Restore the kept files of a model version, each checked against its digest.", Pull,
+           Right("viewer"), downloads=("target",))
+def pull(ctx: Context, p: Pull) -> Result:
+    """Restore a version's kept files."""
+    from assay.registry import pull as restore
+
+    doc = {**restore(ctx.registry(), p.ref, ctx.output(p.target)), "target": p.target}
+    return Result({"schema": "assay.pull/1.0", **doc},
+                  f"restored {doc['version']} into {doc['target']}: {doc['files']} files, {doc['bytes']} bytes, "
+                  f"identity {doc['identity']} verified\n")
+
+
+@dataclass(frozen=True)
+class Bom:
+    """``assay bom NAME@VERSION``: the BOM recorded at intake (to ``output`` when given)."""
+
+    target: str
+    output: str | None = None
+
+
+def bom_result(target: str, output: str | None, text: str) -> Result:
+    """The Result of ``assay bom``: the BOM as text, and the ``assay.bom-result/1.0`` document (with the BOM inline
+    when it was not written to a file)."""
+    import hashlib
+    import json
+
+    bom = json.loads(text)
+    doc = {"schema": "assay.bom-result/1.0", "target": target, "output": output,
+           "digest": "sha256:" + hashlib.sha256(text.encode()).hexdigest(),
+           "serial_number": bom.get("serialNumber"), "spec_version": bom.get("specVersion")}
+    if output is None:
+        doc["bom"] = bom
+    return Result(doc, text)
+
+
+@operation("bom", "The CycloneDX ML-BOM recorded for a model version.", Bom, Right("viewer"), downloads=("output",))
+def bom(ctx: Context, p: Bom) -> Result:
+    """Read a recorded BOM (and write it where asked)."""
+    from assay.registry import show as describe
+
+    reg = ctx.registry()
+    v = describe(reg, p.target)
+    found = next((e for e in v.evidence if e.kind == "bom"), None)
+    if found is None:
+        raise UsageError(f"{v.ref} has no BOM on record")
+    text = reg.blobs.get_verified(found.digest).decode()
+    text = text if text.endswith("\n") else text + "\n"
+    if p.output is not None:
+        try:
+            ctx.output(p.output).write_text(text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {p.output}: {exc.strerror or exc}") from None
+    return bom_result(p.target, p.output, text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import tarfile
 import tempfile
 from datetime import datetime
@@ -77,9 +78,39 @@ class Client:
         for name in op.uploads:
             if body.get(name) is not None:
                 body[name] = self.upload(Path(body[name]))
+        for name in op.downloads:
+            if body.get(name) is not None:
+                _check_output(Path(body[name]))
         reply = self._send("POST", op.path, json=body, headers={"Accept": RESULT_TYPE})
         doc = reply.json()
+        for name, download_id in (doc.get("downloads") or {}).items():
+            self.download(str(download_id), Path(body[name]))
         return Result(doc["doc"], doc["text"], int(doc["exit_code"]))
+
+    def download(self, download_id: str, target: Path) -> None:
+        """Fetch a download into ``target``: a file is written whole or not at all; a folder is unpacked into the
+        new or empty folder ``target`` with tarfile's ``data`` filter."""
+        with tempfile.TemporaryFile() as spool:
+            try:
+                with self._http.stream("GET", f"/api/v1/downloads/{download_id}") as reply:
+                    if reply.status_code >= 400:
+                        reply.read()
+                        self._raise(reply)
+                    kind = reply.headers.get("Assay-Download-Kind")
+                    for chunk in reply.iter_bytes():
+                        spool.write(chunk)
+            except httpx.HTTPError as exc:
+                raise UsageError(f"cannot fetch the result from the assay server: {exc}") from None
+            spool.seek(0)
+            if kind == "folder":
+                target.mkdir(parents=True, exist_ok=True)
+                with tarfile.open(fileobj=spool, mode="r:") as tar:
+                    tar.extractall(target, filter="data")
+                return
+            partial = target.with_name(f".{target.name}.assay-partial")
+            with open(partial, "wb") as out:
+                shutil.copyfileobj(spool, out)
+            os.replace(partial, target)
 
     def upload(self, path: Path) -> str:
         """Send the file or folder at ``path`` (as a tar stream) and return the name the server gave it."""
@@ -99,10 +130,24 @@ class Client:
         except httpx.HTTPError as exc:
             raise UsageError(f"cannot reach the assay server at {self._http.base_url}: {exc}") from None
         if reply.status_code >= 400:
-            try:
-                error = reply.json()
-                message, code = str(error["error"]), int(error.get("exit_code", 2))
-            except (ValueError, KeyError, TypeError):
-                message, code = f"the server answered {reply.status_code} {reply.reason_phrase}", 2
-            raise RemoteError(message, code)
+            self._raise(reply)
         return reply
+
+    @staticmethod
+    def _raise(reply: httpx.Response) -> None:
+        try:
+            error = reply.json()
+            message, code = str(error["error"]), int(error.get("exit_code", 2))
+        except (ValueError, KeyError, TypeError):
+            message, code = f"the server answered {reply.status_code} {reply.reason_phrase}", 2
+        raise RemoteError(message, code)
+
+
+def _check_output(target: Path) -> None:
+    """Before the call: where the result goes must be writable as asked (a folder new or empty, a file's folder
+    there), so the server's work is not thrown away at the end."""
+    if target.is_dir():
+        if any(target.iterdir()):
+            raise UsageError(f"{target} is not empty: name a new or empty folder")
+    elif not target.parent.is_dir():
+        raise UsageError(f"{target.parent}: no such folder")

@@ -12,11 +12,11 @@ OPERATIONS: dict[str, Operation] = {}
 
 
 def operation(name: str, summary: str, params: type, right: Right, *, uploads: tuple[str, ...] = (),
-              writes: bool = False) -> Callable[[Callable[[Context, Any], Result]], Callable[[Context, Any], Result]]:
+              writes: bool = False, downloads: tuple[str, ...] = ()) -> Callable[[Callable[[Context, Any], Result]], Callable[[Context, Any], Result]]:
     """Add the decorated ``run(ctx, params) -> Result`` to ``OPERATIONS`` under ``name``."""
 
     def add(run: Callable[[Context, Any], Result]) -> Callable[[Context, Any], Result]:
-        OPERATIONS[name] = Operation(name, summary, params, right, run, uploads, writes)
+        OPERATIONS[name] = Operation(name, summary, params, right, run, uploads, writes, downloads)
         return run
 
     return add

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ class Result:
     doc: dict[str, Any]
     text: str
     exit_code: int = 0
+    downloads: dict[str, str] = field(default_factory=dict)
+    """On a server: output parameter -> the download that carries what the operation wrote there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,8 @@ class Right:
 class Operation:
     """One thing assay does: ``name`` (``release.create``; served as ``POST /api/v1/release/create``), its
     parameters (a frozen dataclass), the right it needs on a server, and ``run``. ``uploads`` names the parameters
-    that are a caller's file or folder: the client sends them to the server first. ``writes``: it changes the
+    that are a caller's file or folder: the client sends them to the server first; ``downloads`` those that name
+    a file or folder the operation writes for the caller: a server sends it back. ``writes``: it changes the
     registry."""
 
     name: str
@@ -53,6 +56,7 @@ class Operation:
     run: Callable[[Context, Any], Result]
     uploads: tuple[str, ...] = ()
     writes: bool = False
+    downloads: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -80,3 +84,7 @@ class Context(ABC):
     @abstractmethod
     def shown(self, value: str) -> str:
         """How the caller wrote a path parameter (an upload is shown by the path it was sent from)."""
+
+    @abstractmethod
+    def output(self, value: str) -> Path:
+        """Where to write what the caller asked to have at path ``value`` (on a server: a place it sends back)."""
