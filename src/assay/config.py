@@ -24,6 +24,8 @@ class Settings:
     database_url: str
     evidence_dir: Path
     actor: str
+    evidence_url: str | None = None
+    """``ASSAY_EVIDENCE_URL``: an S3-compatible bucket (``s3://BUCKET/PREFIX``) instead of ``evidence_dir``."""
 
 
 def load_settings(actor: str | None = None, home: Path | None = None) -> Settings:
@@ -46,7 +48,8 @@ def load_settings(actor: str | None = None, home: Path | None = None) -> Setting
         raise ConfigError("the actor must be a non-empty name of at most 200 characters")
     from assay._text import identity_name
 
-    return Settings(home=root, database_url=url, evidence_dir=root / "evidence", actor=identity_name(who, "the actor"))
+    return Settings(home=root, database_url=url, evidence_dir=root / "evidence", actor=identity_name(who, "the actor"),
+                    evidence_url=os.environ.get("ASSAY_EVIDENCE_URL") or None)
 
 
 def postgres_url(url: str, scheme: str = "postgresql") -> str:

@@ -74,19 +74,23 @@ class TeamServer:
 
 def start(env: dict[str, str], *extra: str, init: bool = True) -> tuple[subprocess.Popen[str], str, str | None]:
     """Start ``assay serve`` and wait until it answers; (process, url, admin token or None). Its output goes to
-    files beside ``ASSAY_HOME`` (a pipe nobody drains would block the server once its access log filled it)."""
-    import tempfile
-
+    ``serve-PORT/stdout`` and ``stderr`` beside ``ASSAY_HOME`` (a pipe nobody drains would block the server once
+    its access log filled it)."""
     port = free_port()
     args = [*ASSAY, "serve", "--port", str(port), *(["--init", "--name", "root"] if init else []), *extra]
-    logs = Path(tempfile.mkdtemp(prefix="assay-serve-"))
+    logs = Path(env["ASSAY_HOME"]).parent / f"serve-{port}"
+    logs.mkdir(parents=True)
     with open(logs / "stdout", "w") as out, open(logs / "stderr", "w") as err:
         process = subprocess.Popen(args, env={**os.environ, **env}, stdout=out, stderr=err, text=True)
-    url = f"http://127.0.0.1:{port}"
+    scheme = "https" if "--tls-cert" in extra else "http"
+    url = f"{scheme}://127.0.0.1:{port}"
+    import ssl
+
+    verify = ssl.create_default_context(cafile=env["ASSAY_CA_BUNDLE"]) if "ASSAY_CA_BUNDLE" in env else True
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url + "/api/v1/health", timeout=2).status_code == 200:
+            if httpx.get(url + "/api/v1/health", timeout=2, verify=verify).status_code == 200:
                 token = None
                 if init:
                     found = re.search(r"assay_[A-Za-z0-9_-]+", (logs / "stdout").read_text())

@@ -19,11 +19,11 @@ ANY = {"viewer", "submitter", "approver", "deployer", "auditor", "admin"}
 MATRIX = {
     **{op: ANY for op in ("models", "show", "lineage", "where", "artifact/list", "artifact/show", "dataset/list",
                           "dataset/show", "status", "history", "release/show", "approvals", "waivers", "gate/check",
-                          "role/list", "audit/verify", "trust/list")},
+                          "role/list", "audit/verify", "trust/list", "pull", "bom")},
     **{op: {"submitter"} for op in ("intake", "artifact/add", "dataset/register", "model/set", "release/create")},
     **{op: {"approver"} for op in ("approve", "waive", "release/revoke")},
     **{op: {"deployer"} for op in ("promote", "rollback", "canary/abort")},
-    **{op: {"auditor", "admin"} for op in ("audit/log", "audit/proof", "audit/checkpoint", "doctor")},
+    **{op: {"auditor", "admin"} for op in ("audit/log", "audit/proof", "audit/checkpoint", "audit/export", "doctor")},
     **{op: {"admin"} for op in ("role/grant", "role/revoke", "environments/set", "policy/set", "token/create",
                                 "token/list", "token/revoke", "audit/rotate-key", "audit/seal", "webhook/add",
                                 "webhook/list", "webhook/remove", "webhook/deliveries", "webhook/redeliver",
@@ -34,7 +34,7 @@ MATRIX = {
 def test_every_endpoint_with_every_role_is_allowed_or_forbidden_as_documented(team_server: TeamServer) -> None:
     s = team_server
     spec = httpx.get(s.url + "/api/v1/openapi.json").json()
-    ops = {p.removeprefix("/api/v1/") for p in spec["paths"]} - {"health", "whoami", "uploads"}
+    ops = {p.removeprefix("/api/v1/") for p in spec["paths"]} - {"health", "whoami", "uploads", "downloads/{download_id}"}
     assert ops == set(MATRIX), "an operation without a documented right (or a documented one not served)"
     tokens = {role: s.token(f"matrix-{role}", role) for role in ANY}
     for op, allowed in MATRIX.items():
@@ -191,3 +191,76 @@ def test_guessing_tokens_is_refused_for_a_while(tmp_path) -> None:  # noqa: ANN0
         assert locked.status_code == 429  # even the right token waits: the guesser cannot tell
     finally:
         stop(process)
+
+
+def test_tls_when_given_a_certificate_and_tokens_never_reach_a_log(tmp_path: Path) -> None:
+    import datetime
+    import ipaddress
+    import os
+    import ssl
+    import subprocess
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from tests.fixtures.cli import ASSAY
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                         serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    env = {"ASSAY_HOME": str(tmp_path / "home"), "ASSAY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+           "ASSAY_ACTOR": "root", "ASSAY_CA_BUNDLE": str(tmp_path / "cert.pem")}
+    process, url, admin = start(env, "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
+    try:
+        assert url.startswith("https://")
+        trust = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+        answer = httpx.post(url + "/api/v1/models", json={}, headers={"Authorization": f"Bearer {admin}"},
+                            verify=trust)
+        assert answer.status_code == 200 and "max-age" in answer.headers["strict-transport-security"]
+        with pytest.raises(httpx.ConnectError):  # an unknown certificate is refused by the client
+            httpx.post(url + "/api/v1/models", json={}, headers={"Authorization": f"Bearer {admin}"})
+        cli = subprocess.run([*ASSAY, "models"], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, **env, "ASSAY_URL": url, "ASSAY_TOKEN": admin})
+        assert cli.returncode == 0 and cli.stdout == "no models registered\n", cli.stderr
+        for bad in ("assay_0123456789ab_guess", admin + "x"):
+            httpx.post(url + "/api/v1/models", json={}, headers={"Authorization": f"Bearer {bad}"},
+                       verify=trust)
+    finally:
+        stop(process)
+    secret = admin.split("_", 2)[2]
+    logs = "".join(line for p in tmp_path.glob("serve-*/*") for line in p.read_text().splitlines(keepends=True)
+                   if not line.startswith("admin token (shown once)"))  # --init prints it once, by design
+    assert "POST /api/v1/models" in logs and secret not in logs and "guess" not in logs
+
+
+def test_a_result_file_goes_only_to_its_caller_and_only_once(team_server: TeamServer) -> None:
+    s = team_server
+    auditor, other = s.token("audrey", "auditor"), s.token("ozzie", "auditor")
+    answer = s.api(auditor, "/api/v1/audit/export", {"output": "bundle.zip"},
+                   headers={"Accept": "application/vnd.assay.result+json"})
+    assert answer.status_code == 200, answer.text
+    download = answer.json()["downloads"]["output"]
+    assert answer.json()["doc"]["output"] == "bundle.zip"  # the caller's name for it, not the server's path
+
+    def fetch(token: str) -> httpx.Response:
+        return httpx.get(f"{s.url}/api/v1/downloads/{download}", headers={"Authorization": f"Bearer {token}"})
+
+    assert fetch(other).status_code == 403
+    first = fetch(auditor)
+    assert first.status_code == 200 and first.content[:2] == b"PK"  # the zip
+    assert fetch(auditor).status_code == 400  # fetched once, then gone
+    for bad in ("../../etc/passwd", "x" * 32, "%2e%2e"):
+        assert httpx.get(f"{s.url}/api/v1/downloads/{bad}",
+                         headers={"Authorization": f"Bearer {auditor}"}).status_code in (400, 404)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from assay.config import Settings
 from assay.errors import AssayError, InputError, UsageError
-from assay.evidence import LocalBlobStore
+from assay.evidence import BlobStore, open_store
 from assay.registry import _refs as refs
 from assay.registry import _seal as seal
 from assay.registry._columns import check_values  # also registers the flush check of every value
@@ -85,7 +85,7 @@ def _readable_rows() -> Iterator[None]:
 class Registry:
     """The registry: ``engine`` (SQLAlchemy) plus ``blobs`` (evidence) and the acting ``actor``."""
 
-    def __init__(self, engine: Engine, blobs: LocalBlobStore, actor: str, home: Path, identity: str | None = None
+    def __init__(self, engine: Engine, blobs: BlobStore, actor: str, home: Path, identity: str | None = None
                  ) -> None:
         self.engine = engine
         self.blobs = blobs
@@ -104,7 +104,7 @@ class Registry:
     @classmethod
     def open(cls, settings: Settings) -> Registry:
         """Open (and if needed create and migrate) the registry the settings point at."""
-        return cls(open_engine(settings.database_url), LocalBlobStore(settings.evidence_dir), settings.actor,
+        return cls(open_engine(settings.database_url), open_store(settings.evidence_dir, settings.evidence_url), settings.actor,
                    settings.home)
 
     def log(self, session: Session, kind: str, payload: dict, *, sign: bool = True) -> int:

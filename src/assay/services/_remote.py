@@ -46,7 +46,7 @@ def _jsonable(value: Any) -> Any:
 class Client:
     """Calls operations on one server. ``with Client(...) as client: client.call(op, params)``."""
 
-    def __init__(self, url: str, token: str, *, timeout: float = DEFAULT_TIMEOUT, verify: str | bool = True) -> None:
+    def __init__(self, url: str, token: str, *, timeout: float = DEFAULT_TIMEOUT, verify: Any = True) -> None:
         self._http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout, verify=verify,
                                   headers={"Authorization": f"Bearer {token}", "User-Agent": "assay-cli"})
 
@@ -64,7 +64,15 @@ class Client:
             timeout = float(os.environ.get("ASSAY_TIMEOUT") or DEFAULT_TIMEOUT)
         except ValueError:
             raise UsageError("ASSAY_TIMEOUT is not a number of seconds") from None
-        return cls(url, token, timeout=timeout, verify=os.environ.get("ASSAY_CA_BUNDLE") or True)
+        bundle = os.environ.get("ASSAY_CA_BUNDLE")
+        if bundle:
+            import ssl
+
+            try:
+                return cls(url, token, timeout=timeout, verify=ssl.create_default_context(cafile=bundle))
+            except (OSError, ssl.SSLError) as exc:
+                raise UsageError(f"ASSAY_CA_BUNDLE={bundle}: not a readable PEM file of certificates ({exc})") from None
+        return cls(url, token, timeout=timeout)
 
     def __enter__(self) -> Client:
         return self
