@@ -33,6 +33,25 @@ def _hex(digest: str) -> str:
     return hexpart.lower()
 
 
+def write_verified(blocks: Iterator[bytes], digest: str, target: Path) -> None:
+    """Write ``blocks`` to the new file ``target``, hashing as it goes: InputError, and no ``target``, when they do
+    not hash to ``digest`` or the file cannot be written (what every store's ``copy_out`` does with its bytes)."""
+    h = hashlib.sha256()
+    try:
+        with open(target, "xb") as out:
+            for block in blocks:
+                h.update(block)
+                out.write(block)
+    except FileExistsError:
+        raise InputError(f"{target} exists already: nothing was overwritten") from None
+    except OSError as exc:
+        Path(target).unlink(missing_ok=True)
+        raise InputError(f"cannot restore {target}: {exc.strerror or exc}") from None
+    if _PREFIX + h.hexdigest() != digest:
+        Path(target).unlink(missing_ok=True)
+        raise InputError(f"evidence {digest} was altered: its bytes no longer hash to their digest")
+
+
 class LocalBlobStore(BlobStore):
     """A content-addressed folder. Safe for several processes: a blob appears whole (rename) or not at all."""
 
@@ -99,24 +118,14 @@ class LocalBlobStore(BlobStore):
     def copy_out(self, digest: str, target: Path, chunk: int = 1 << 20) -> None:
         """Write the blob ``digest`` to ``target`` (a new file), streaming, re-hashing as it goes: InputError, and no
         ``target``, when the blob is missing or no longer hashes to ``digest``."""
-        h = hashlib.sha256()
         try:
-            with open(self._path(digest), "rb") as src, open(target, "xb") as out:
-                while block := src.read(chunk):
-                    h.update(block)
-                    out.write(block)
-        except FileNotFoundError as exc:
-            if not Path(exc.filename or "").is_relative_to(self.root):
-                raise InputError(f"cannot write {target}: {exc.strerror}") from None
+            src = open(self._path(digest), "rb")
+        except FileNotFoundError:
             raise InputError(f"evidence {digest} is missing from {self.root}") from None
-        except FileExistsError:
-            raise InputError(f"{target} exists already: nothing was overwritten") from None
         except OSError as exc:
-            Path(target).unlink(missing_ok=True)
-            raise InputError(f"cannot restore {target}: {exc.strerror or exc}") from None
-        if _PREFIX + h.hexdigest() != digest:
-            Path(target).unlink(missing_ok=True)
-            raise InputError(f"evidence {digest} was altered: its bytes no longer hash to their digest")
+            raise InputError(f"cannot read evidence {digest}: {exc.strerror or exc}") from None
+        with src:
+            write_verified(iter(lambda: src.read(chunk), b""), digest, target)
 
     def get(self, digest: str) -> bytes:
         """The stored bytes; InputError when the blob is missing."""

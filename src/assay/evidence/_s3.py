@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from assay.errors import ConfigError, InputError
 from assay.evidence._interface import BlobProblem, BlobStore, StoredBlob
-from assay.evidence._local import _PREFIX, _hex, blob_digest
+from assay.evidence._local import _PREFIX, _hex, blob_digest, write_verified
 
 
 class _Hashing(io.RawIOBase):
@@ -112,21 +112,8 @@ class S3BlobStore(BlobStore):
 
     def copy_out(self, digest: str, target: Path, chunk: int = 1 << 20) -> None:
         """Write the blob to the new file ``target``, re-hashing as it goes; nothing left behind when it fails."""
-        h = hashlib.sha256()
         body = self._body(digest)
-        try:
-            with open(target, "xb") as out:
-                while block := body.read(chunk):
-                    h.update(block)
-                    out.write(block)
-        except FileExistsError:
-            raise InputError(f"{target} exists already: nothing was overwritten") from None
-        except OSError as exc:
-            Path(target).unlink(missing_ok=True)
-            raise InputError(f"cannot restore {target}: {exc.strerror or exc}") from None
-        if _PREFIX + h.hexdigest() != digest:
-            Path(target).unlink(missing_ok=True)
-            raise InputError(f"evidence {digest} was altered: its bytes no longer hash to their digest")
+        write_verified(iter(lambda: body.read(chunk), b""), digest, target)
 
     def get(self, digest: str) -> bytes:
         """The stored bytes; InputError when missing."""

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from assay.services._table import operation
-from assay.services.interface import Context, Result, Right
+from assay.services.interface import Context, Nothing, Result, Right
 
 _AUDITOR, _ADMIN = Right("auditor"), Right("admin")
 
@@ -93,11 +93,6 @@ def proof(ctx: Context, p: Proof) -> Result:
     pr = doc["proof"]
     return Result(doc, f"entry {p.entry} of {pr['size']}: leaf {doc['leaf']}\n  root {doc['root']}\n"
                   + "".join(f"  {h}\n" for h in pr["hashes"]) + (doc["checkpoint"] or "(no checkpoint covers it yet)\n"))
-
-
-@dataclass(frozen=True)
-class Nothing:
-    """No parameters."""
 
 
 @operation("audit.checkpoint", "Sign a checkpoint of the log's current head.", Nothing, _AUDITOR, writes=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assay.services._table import operation
-from assay.services.interface import Context, Result, Right
+from assay.services.interface import Context, Nothing, Result, Right
 
 _ADMIN = Right("admin")
 
@@ -30,11 +30,6 @@ def webhook_add(ctx: Context, p: WebhookAdd) -> Result:
                   f"webhook {doc['id']}: {doc['url']} for {', '.join(doc['events'])}"
                   + (f" in {doc['environment']}" if doc["environment"] else "")
                   + f"\n  signing secret (shown once): {secret}\n")
-
-
-@dataclass(frozen=True)
-class Nothing:
-    """No parameters."""
 
 
 @operation("webhook.list", "Every webhook subscription (never its secret).", Nothing, _ADMIN)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assay.services._table import operation
-from assay.services.interface import Context, Result, Right
+from assay.services.interface import Context, Nothing, Result, Right
 
 _ADMIN = Right("admin")
 
@@ -40,11 +40,6 @@ def role_grant(ctx: Context, p: RoleChange) -> Result:
 def role_revoke(ctx: Context, p: RoleChange) -> Result:
     """Revoke a role."""
     return _role_change(ctx, p, grant=False)
-
-
-@dataclass(frozen=True)
-class Nothing:
-    """No parameters."""
 
 
 @operation("role.list", "Every actor holding a role.", Nothing, Right("viewer"))

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from assay.services._table import operation
-from assay.services.interface import Context, Result, Right
+from assay.services.interface import Context, Nothing, Result, Right
 
 _VIEW = Right("viewer")
 _SOURCES = {"card": "model card", "config": "config.json", "training": "training record", "flag": "--dataset"}
@@ -121,11 +121,6 @@ def artifact_list(ctx: Context, p: ArtifactList) -> Result:
     return Result({"schema": "assay.artifacts/1.0", "artifacts": rows},
                   "".join(f"{a['artifact']}  {a['kind']}  {a['digest']}  {a['size']} bytes  by {a['created_by']}\n"
                           for a in rows) or "no artifacts\n")
-
-
-@dataclass(frozen=True)
-class Nothing:
-    """No parameters."""
 
 
 @operation("dataset.list", "Every registered dataset version.", Nothing, _VIEW)

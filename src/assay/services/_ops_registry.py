@@ -8,7 +8,7 @@ from typing import Any
 
 from assay.errors import UsageError
 from assay.services._table import operation
-from assay.services.interface import Context, Result, Right
+from assay.services.interface import Context, Nothing, Result, Right
 
 _SUBMIT = Right("submitter")
 
@@ -174,11 +174,6 @@ def model_set(ctx: Context, p: ModelSet) -> Result:
     done = set_model_metadata(ctx.registry(), p.name, changes)
     lines = [f"{p.name}: {k.replace('_', ' ')} {c['from']!r} -> {c['to']!r}\n" for k, c in done["changes"].items()]
     return Result({"schema": "assay.model-change/1.0", **done}, "".join(lines) or f"{p.name}: no change\n")
-
-
-@dataclass(frozen=True)
-class Nothing:
-    """No parameters."""
 
 
 @operation("doctor", "Check every blob and row against its digest and audit entry.", Nothing, Right("auditor"))

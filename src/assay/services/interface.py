@@ -27,6 +27,11 @@ class Result:
     """On a server: output parameter -> the download that carries what the operation wrote there."""
 
 
+@dataclass(frozen=True)
+class Nothing:
+    """The parameters of an operation that takes none."""
+
+
 @dataclass(frozen=True, slots=True)
 class Right:
     """What a caller of a server needs: ``role`` (``viewer``: any role at all), held everywhere or, for a role
