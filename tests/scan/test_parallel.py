@@ -145,7 +145,7 @@ def _session_processes(sid: int) -> list[int]:
 def test_ctrl_c_stops_the_workers_too(tmp_path: Path) -> None:
     # Enough work that the scan is still running when interrupted: long pickles of many opcodes.
     body = b"\x80\x04" + b"K\x01" * 400_000 + b"0" * 400_000 + b"N."
-    for i in range(40):
+    for i in range(160):  # minutes of work: never finished before the signal, however fast the machine
         (tmp_path / f"slow{i}.pkl").write_bytes(body)
     env = {k: v for k, v in os.environ.items() if k != "ASSAY_DEBUG"}
     proc = subprocess.Popen([*ASSAY, "scan", "-q", "-j", "2", str(tmp_path)], stdout=subprocess.PIPE,

@@ -264,3 +264,21 @@ def test_a_result_file_goes_only_to_its_caller_and_only_once(team_server: TeamSe
     for bad in ("../../etc/passwd", "x" * 32, "%2e%2e"):
         assert httpx.get(f"{s.url}/api/v1/downloads/{bad}",
                          headers={"Authorization": f"Bearer {auditor}"}).status_code in (400, 404)
+
+
+def test_abandoned_uploads_and_results_do_not_pile_up(tmp_path: Path) -> None:
+    import os
+
+    from assay.server._uploads import KEEP_SECONDS, DownloadStore, UploadStore
+
+    uploads, downloads = UploadStore(tmp_path / "up", 1 << 20, 10), DownloadStore(tmp_path / "down")
+    (tmp_path / "up" / "old").mkdir(parents=True)
+    stale = downloads.place("alice", "bundle.zip")[1].parent.parent
+    fresh = downloads.place("alice", "other.zip")[1].parent.parent
+    old = __import__("time").time() - KEEP_SECONDS - 60
+    for path in (tmp_path / "up" / "old", stale):
+        os.utime(path, (old, old))
+    with uploads.spool():
+        pass
+    downloads.place("bob", "x")
+    assert not (tmp_path / "up" / "old").exists() and not stale.exists() and fresh.exists()

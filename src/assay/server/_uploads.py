@@ -18,6 +18,23 @@ from typing import IO
 from assay.errors import AssayError, Forbidden, UsageError
 
 PREFIX = "upload:"
+KEEP_SECONDS = 3600
+"""An upload not used, or a download not fetched, within this long is deleted (when the next one arrives)."""
+
+
+def _purge(root: Path, seconds: float = KEEP_SECONDS) -> None:
+    """Delete what was left under ``root`` longer than ``seconds`` ago: abandoned uploads and downloads."""
+    import time
+
+    if not root.is_dir():
+        return
+    cutoff = time.time() - seconds
+    for entry in root.iterdir():
+        try:
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        except OSError:
+            continue
 
 
 class TooLarge(AssayError):
@@ -36,6 +53,7 @@ class UploadStore:
     def spool(self) -> IO[bytes]:
         """A temporary file in the upload folder for a stream as it arrives (deleted when closed)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        _purge(self.root)
         return tempfile.TemporaryFile(dir=self.root)
 
     def check_size(self, size: int) -> None:
@@ -94,6 +112,7 @@ class DownloadStore:
 
     def place(self, owner: str, name: str) -> tuple[str, Path]:
         """A new download for ``owner``: its id and where the operation writes (``name``'s last part)."""
+        _purge(self.root)
         download_id = secrets.token_hex(16)
         folder = self.root / download_id
         (folder / "data").mkdir(parents=True)
